@@ -1,0 +1,1 @@
+"""Fetching: a polite HTTP client, an on-disk cache, a network guard, and image decoding."""

@@ -1,0 +1,83 @@
+"""The source seam: anything that can list records (a folder, a CSV, Omeka S, IIIF, SPARQL…)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from ..records import SourceRecord
+
+if TYPE_CHECKING:
+    from ..fetch.http import HttpClient
+
+
+@dataclass
+class HarvestReport:
+    """What a harvest did: counts plus one line per failure. ``complete`` is False when part of the
+    listing could not be read, so the pipeline must not treat absent items as deleted."""
+
+    source: str
+    harvested: int = 0
+    unchanged: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    complete: bool = True
+    total_hint: int | None = None
+
+    def skip(self, where: str, reason: str) -> None:
+        self.skipped.append((where, reason))
+
+    def fail(self, where: str, reason: str, *, listing: bool = False) -> None:
+        """Record a failed document; ``listing=True`` means some records may be missing."""
+        self.failed.append((where, reason))
+        if listing:
+            self.complete = False
+
+
+@dataclass
+class HarvestContext:
+    """What the pipeline gives a source while it harvests.
+
+    - ``http``: the shared, polite HTTP client (per-host limits, retries, UA, masking);
+    - ``state``: this source's checkpoint dict, persisted by the collection between runs
+      (e.g. the last ``o:modified`` seen, a page cursor); mutate it freely;
+    - ``known_version(id)``: the version stored for an id, so a source can skip expensive
+      per-item requests for unchanged items (then it yields the record with that same version);
+    - ``languages``: the user's preferred languages for language maps, best first;
+    - ``report``: where to count and explain.
+    """
+
+    http: HttpClient
+    report: HarvestReport
+    state: dict[str, Any] = field(default_factory=dict)
+    known_version: Callable[[str], str | None] = lambda _id: None
+    languages: tuple[str, ...] = ("en",)
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Source(Protocol):
+    """A harvestable source. ``name`` is stable across runs (it scopes deletions and checkpoints)."""
+
+    name: str
+
+    def harvest(self, ctx: HarvestContext) -> Iterator[SourceRecord]:
+        """Yield every record currently in the source. A bad document is reported via
+        ``ctx.report.fail`` and skipped; it never raises out of the loop."""
+        ...
+
+
+class SourceFactory(Protocol):
+    """How the registry builds a source from what a user typed."""
+
+    kind: str
+
+    @classmethod
+    def detect(cls, spec: str) -> bool:
+        """True when ``spec`` (a path or URL) obviously belongs to this kind."""
+        ...
+
+    @classmethod
+    def from_spec(cls, spec: str, options: dict[str, Any]) -> Source:
+        ...
