@@ -1,0 +1,64 @@
+"""iconodex ingest SOURCE -c COLL"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from rich.console import Console
+
+from ..collection import Collection
+from .options import collection_option, parse_pairs, quiet_option
+
+
+@click.command()
+@click.argument("source")
+@collection_option
+@click.option("--source-type", help="Force the kind of source (folder, csv, omeka, iiif, sparql, captions, urls).")
+@click.option("--model", help="Model for a new collection (default: offline). An existing one keeps its own.")
+@click.option("--dims", type=int, help="Keep the first N components of every vector (new collections).")
+@click.option("--pca", type=int, help="Fit a PCA to N dims once, on the first items (new collections).")
+@click.option("--engine", default="usearch", show_default=True, help="Vector engine for a new collection.")
+@click.option("--text-template", help="Text embedded for each item, e.g. 'Titre: {title}' or '{title}. {dcterms:description}'.")
+@click.option("-o", "--option", "options", multiple=True, metavar="KEY=VALUE",
+              help="Source option, repeatable (e.g. image_column=url, item_set=7, properties=dcterms:title).")
+@click.option("--iiif-column", help="CSV/SPARQL column or variable holding the image URL (default iiif_url).")
+@click.option("--query", "sparql_query", help="SPARQL query text or .rq file (SPARQL sources).")
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE", help="Override a setting (e.g. workers=16).")
+@quiet_option
+def command(source: str, collection: str, source_type: str | None, model: str | None, dims: int | None,
+            pca: int | None, engine: str, text_template: str | None, options: tuple[str, ...],
+            iiif_column: str | None, sparql_query: str | None, settings: tuple[str, ...], quiet: bool) -> None:
+    """Harvest SOURCE (a folder, a CSV, a URL…) into the collection; run again to resume or update."""
+    opts = {k: v[-1] for k, v in parse_pairs(options, "--option").items()}
+    if iiif_column:
+        opts.setdefault("image_column", iiif_column)
+        opts.setdefault("iiif_variable", iiif_column)
+    if sparql_query:
+        opts["query"] = sparql_query
+    overrides = {k: v[-1] for k, v in parse_pairs(settings, "--set").items()}
+    coll = Collection.open_or_create(collection, model=model, dims=dims, pca=pca, engine=engine,
+                                     text_template=text_template, settings=overrides)
+    with coll:
+        report = coll.ingest(source, source_type=source_type, options=opts, quiet=quiet)
+        _print_report(report, quiet)
+    sys.exit(0 if report.ok else 1)
+
+
+def _print_report(report, quiet: bool) -> None:
+    console = Console(stderr=True)
+    harvest = report.harvest
+    summary = (f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
+               f"{report.deleted} deleted, {report.indexed} indexed, {len(report.failed)} failed")
+    if not harvest.complete:
+        summary += " (listing incomplete: absent items kept)"
+    console.print(summary, highlight=False)
+    if quiet:
+        return
+    for where, reason in harvest.failed[:20]:
+        console.print(f"  source failed: {where}: {reason}", highlight=False, markup=False)
+    for item_id, reason in report.failed[:20]:
+        console.print(f"  failed: {item_id}: {reason}", highlight=False, markup=False)
+    hidden = len(report.failed) - 20
+    if hidden > 0:
+        console.print(f"  … and {hidden} more: iconodex info --failures", highlight=False)

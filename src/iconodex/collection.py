@@ -1,0 +1,417 @@
+"""A collection on disk: the one object the CLI, the server and the formats talk to.
+
+```
+coll/
+  iconodex.db        SQLite (WAL): items, metadata, FTS5, status, vectors, settings
+  index/<space>.usearch + spaces.json   the ANN indexes (derived, rebuildable)
+  reducers/<space>.npz                  a PCA fitted once, when --pca was asked for
+  cache/             fetched image bytes
+```
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .config import Settings, load_settings
+from .errors import ConfigError, ModelMismatchError, NotFoundError
+from .index import ENGINES
+from .index.base import VectorEngine
+from .models import load_model
+from .models.base import Encoder
+from .progress import stages
+from .reduce import Reducer, fit_pca
+from .search import Query, Searcher, SearchResult
+from .sources import Source, open_source
+from .store import Item, ItemStore
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from .fetch.http import HttpClient
+    from .ingest.report import IngestReport
+
+DB_NAME = "iconodex.db"
+PCA_MIN_FIT = 1024  # samples gathered before a PCA is fitted (or fewer, if that is all there is)
+
+
+class Collection:
+    """Open with :meth:`open`, make with :meth:`create`; both are cheap (the model loads lazily)."""
+
+    def __init__(self, path: Path, store: ItemStore, settings: Settings, *, read_only: bool = False) -> None:
+        self.path = path
+        self.store = store
+        self.settings = settings
+        self.read_only = read_only
+        self._config: dict[str, Any] = store.get_meta("collection", {})
+        self._model: Encoder | None = None
+        self._model_lock = threading.Lock()
+        self._engine: VectorEngine | None = None
+        self._http: HttpClient | None = None
+        self._fetcher = None
+        self._reducers: dict[str, Reducer] = {}
+        self._pca_buffer: list[tuple] = []
+
+    # -- opening ------------------------------------------------------------------------------
+
+    @classmethod
+    def create(cls, path: str | Path, *, model: str = "offline", model_options: dict | None = None,
+               dims: int | None = None, pca: int | None = None, engine: str = "usearch",
+               engine_options: dict | None = None, text_template: str | None = None,
+               settings: dict | None = None) -> Collection:
+        """Make a new collection; the model is loaded once to record what made the vectors."""
+        path = Path(path)
+        if (path / DB_NAME).exists():
+            raise ConfigError(f"{path} is already a collection; open it instead")
+        if dims and pca:
+            raise ConfigError("choose --dims or --pca, not both")
+        for name, value in (("--dims", dims), ("--pca", pca)):
+            if value is not None and value < 2:
+                raise ConfigError(f"{name} must be at least 2")
+        encoder = load_model(model, **(model_options or {}))
+        ENGINES.get(engine)  # fail early on an unknown engine
+        path.mkdir(parents=True, exist_ok=True)
+        store = ItemStore(path / DB_NAME)
+        store.set_meta("collection", {
+            "model": model, "model_options": model_options or {}, "identity": encoder.describe(),
+            "similar_space": encoder.similar_space, "native_spaces": encoder.spaces,
+            "dims": dims, "pca": pca, "engine": engine, "engine_options": engine_options or {},
+            "text_template": text_template,
+        })
+        coll = cls(path, store, load_settings(path, settings))
+        coll._model = encoder
+        return coll
+
+    @classmethod
+    def open(cls, path: str | Path, *, read_only: bool = False, settings: dict | None = None) -> Collection:
+        path = Path(path)
+        if not (path / DB_NAME).exists():
+            raise NotFoundError(f"{path} is not an iconodex collection (no {DB_NAME}); "
+                                f"make one with: iconodex ingest SOURCE -c {path}")
+        store = ItemStore(path / DB_NAME, read_only=read_only)
+        return cls(path, store, load_settings(path, settings), read_only=read_only)
+
+    @classmethod
+    def open_or_create(cls, path: str | Path, *, model: str | None = None, **create: Any) -> Collection:
+        """Open ``path`` if it is a collection (refusing a different model), else create it."""
+        path = Path(path)
+        if not (path / DB_NAME).exists():
+            return cls.create(path, model=model or "offline", **create)
+        coll = cls.open(path, settings=create.get("settings"))
+        if model and model != coll.model_name:
+            raise ModelMismatchError(
+                f"{path} was made with model {coll.model_name!r}, not {model!r}; its vectors cannot be mixed: "
+                f"use another collection directory, or drop --model")
+        return coll
+
+    # -- parts --------------------------------------------------------------------------------
+
+    @property
+    def model_name(self) -> str:
+        return self._config.get("model", "offline")
+
+    @property
+    def similar_space(self) -> str:
+        return self._config.get("similar_space", "image")
+
+    @property
+    def text_template(self) -> str | None:
+        return self._config.get("text_template")
+
+    @property
+    def model(self) -> Encoder:
+        """The encoder that made this collection; loaded on first use, checked against the record."""
+        with self._model_lock:
+            if self._model is None:
+                encoder = load_model(self.model_name, **self._config.get("model_options", {}))
+                recorded = self._config.get("identity")
+                if recorded is not None and _comparable(encoder.describe()) != _comparable(recorded):
+                    raise ModelMismatchError(
+                        f"model {self.model_name!r} here differs from the one that made {self.path} "
+                        f"(weights or settings changed); re-ingest into a new collection")
+                self._model = encoder
+            return self._model
+
+    def preload_model(self) -> threading.Thread:
+        """Load the model in the background (the server answers meanwhile)."""
+        thread = threading.Thread(target=lambda: self.model, name="iconodex-model-load", daemon=True)
+        thread.start()
+        return thread
+
+    @property
+    def model_loaded(self) -> bool:
+        return self._model is not None
+
+    @property
+    def engine(self) -> VectorEngine:
+        if self._engine is None:
+            factory = ENGINES.get(self._config.get("engine", "usearch"))
+            self._engine = factory(self.path / "index", read_only=self.read_only,
+                                   **self._config.get("engine_options", {}))
+        return self._engine
+
+    @property
+    def http(self) -> HttpClient:
+        if self._http is None:
+            from .fetch.http import HttpClient
+
+            self._http = HttpClient(timeout=self.settings.timeout, retries=self.settings.retries,
+                                    per_host=self.settings.per_host)
+        return self._http
+
+    @property
+    def fetcher(self):
+        if self._fetcher is None:
+            from .fetch.cache import Cache
+            from .fetch.images import ImageFetcher
+
+            cache_dir = Path(self.settings.cache_dir) if self.settings.cache_dir else self.path / "cache"
+            cache = Cache(cache_dir, max_bytes=self.settings.cache_max_mb * 1024 * 1024)
+            self._fetcher = ImageFetcher(self.http, cache, min_side=self.model.image_size,
+                                         max_pixels=self.settings.max_pixels)
+        return self._fetcher
+
+    @property
+    def spaces(self) -> dict[str, int]:
+        return self.engine.spaces()
+
+    # -- reduction ----------------------------------------------------------------------------
+
+    def reducer(self, space: str) -> Reducer:
+        if space not in self._reducers:
+            path = self.path / "reducers" / f"{space}.npz"
+            if path.exists():
+                self._reducers[space] = Reducer.load(path)
+            else:
+                self._reducers[space] = Reducer(dims=self._config.get("dims"))
+        return self._reducers[space]
+
+    def project(self, space: str, vector: np.ndarray) -> np.ndarray:
+        return self.reducer(space).apply(vector)
+
+    def _needs_pca_fit(self) -> bool:
+        return bool(self._config.get("pca")) and not (self.path / "reducers").exists()
+
+    def _fit_pca(self) -> None:
+        dims = int(self._config["pca"])
+        folder = self.path / "reducers"
+        tmp = self.path / "reducers.tmp"
+        tmp.mkdir(exist_ok=True)
+        for space in {space for vectors, *_ in self._pca_buffer for space in vectors}:
+            samples = [v for vectors, *_ in self._pca_buffer for v in vectors.get(space, {}).values()]
+            native = len(samples[0])
+            if native > dims and len(samples) > 1:
+                fit_pca(np.vstack(samples), dims).save(tmp / f"{space}.npz")
+        tmp.rename(folder)  # atomic: either no PCA or every space's PCA exists
+        self._reducers.clear()
+
+    # -- writes used by the pipeline ----------------------------------------------------------
+
+    def commit_chunk(self, vectors: dict[str, dict[int, np.ndarray]], done: list[int],
+                     failed: dict[int, str], hashes: dict[int, str], drop_text: list[int]) -> None:
+        if self._needs_pca_fit():
+            self._pca_buffer.append((vectors, done, failed, hashes, drop_text))
+            if sum(len(chunk[1]) for chunk in self._pca_buffer) >= PCA_MIN_FIT:
+                self.flush_pending_reduction()
+            return
+        reduced = {space: dict(zip(by_key, self.reducer(space).apply(np.vstack(list(by_key.values()))), strict=True))
+                   for space, by_key in vectors.items() if by_key}
+        for space, by_key in reduced.items():
+            self.engine.ensure_space(space, len(next(iter(by_key.values()))))
+        self.store.save_chunk(reduced, done, failed, hashes, drop_text)
+
+    def flush_pending_reduction(self, report: IngestReport | None = None) -> None:
+        if not self._pca_buffer:
+            return
+        if self._needs_pca_fit():
+            self._fit_pca()
+        buffered, self._pca_buffer = self._pca_buffer, []
+        for chunk in buffered:
+            self.commit_chunk(*chunk)
+
+    def index_keys(self, keys: Sequence[int]) -> None:
+        """Bring the ANN index in line with the stored vectors of ``keys``."""
+        wanted = np.asarray(keys, dtype=np.int64)
+        for space in self.engine.spaces():
+            found, vectors = self.store.vectors_for(space, keys)
+            if len(found):
+                self.engine.upsert(space, found, vectors)
+            missing = np.setdiff1d(wanted, found)
+            if len(missing):
+                self.engine.delete(space, missing)
+
+    def remove_keys(self, keys: Sequence[int]) -> int:
+        if not keys:
+            return 0
+        for space in self.engine.spaces():
+            self.engine.delete(space, np.asarray(keys, dtype=np.int64))
+        self.engine.flush()
+        self.store.delete_keys(keys)
+        return len(keys)
+
+    def indexed_count(self) -> int:
+        return self.store.status_counts()["indexed"]
+
+    def verify_index(self) -> list[str]:
+        """Rebuild any space whose ANN index disagrees with the store (a lost or stale file)."""
+        rebuilt = []
+        for space in self.engine.spaces():
+            if self.engine.count(space) != self.store.count_vectors(space):
+                self.engine.reset(space)
+                for keys, vectors in self.store.iter_vectors(space):
+                    self.engine.upsert(space, keys, vectors)
+                rebuilt.append(space)
+        if rebuilt:
+            self.engine.flush()
+        return rebuilt
+
+    # -- the public API -----------------------------------------------------------------------
+
+    def ingest(self, source: Source | str, *, source_type: str | None = None, options: dict | None = None,
+               quiet: bool = True) -> IngestReport:
+        """Harvest ``source`` (a Source, a path or a URL) and bring every item to 'indexed'."""
+        from .ingest.pipeline import Pipeline
+
+        if self.read_only:
+            raise ConfigError("this collection is open read-only")
+        options = dict(options or {})
+        spec = source if isinstance(source, str) else getattr(source, "name", "source")
+        if isinstance(source, str):
+            source = open_source(source, source_type, options)
+        kind = source_type or getattr(source, "kind", type(source).__name__.lower())
+        self.verify_index()
+        with stages(quiet) as progress:
+            pipeline = Pipeline(self, progress)
+            report = pipeline.harvest(source, kind, str(spec), _jsonable(options))
+            pipeline.process_pending(report)
+        return report
+
+    def search(self, text: str | None = None, *, image: Any = None, like: str | None = None,
+               alpha: float | None = None, keyword: bool | None = None, limit: int = 10, offset: int = 0,
+               min_score: float | None = None, where: dict[str, str | list[str]] | None = None) -> list[SearchResult]:
+        """Text → image, image → image, more-like-this, or any mix, ranked by the hybrid score."""
+        query = Query(text=text, image=self._query_image(image) if image is not None else None, like=like,
+                      alpha=self.settings.alpha if alpha is None else alpha,
+                      keyword=self.settings.keyword if keyword is None else keyword,
+                      limit=limit, offset=offset, min_score=min_score, where=_normalise_where(where))
+        searcher = Searcher(self.store, self.engine, lambda: self.model, self.project, self.similar_space,
+                            self.settings.max_limit)
+        return searcher.search(query)
+
+    def _query_image(self, image: Any) -> Image.Image:
+        from PIL import Image as PILImage
+
+        from .fetch.decode import decode_image
+
+        if isinstance(image, PILImage.Image):
+            return image.convert("RGB")
+        side, cap = self.model.image_size, self.settings.max_pixels
+        if isinstance(image, bytes | bytearray):
+            return decode_image(bytes(image), side, max_pixels=cap)
+        text = str(image)
+        if text.startswith(("http://", "https://")):
+            return decode_image(self.http.get(text).content, side, max_pixels=cap)
+        path = Path(text)
+        if not path.is_file():
+            raise NotFoundError(f"query image {text} does not exist")
+        return decode_image(path, side, max_pixels=cap)
+
+    def get(self, item_id: str) -> Item | None:
+        return self.store.get(item_id)
+
+    def items(self, status: str | None = "indexed") -> Iterator[Item]:
+        return self.store.iter_items(status)
+
+    def vectors(self, space: str, ids: Sequence[str] | None = None,
+                batch: int = 4096) -> Iterator[tuple[list[str], np.ndarray]]:
+        """Stream (ids, vectors) of ``space``, ``batch`` rows at a time, in flat memory."""
+        if space not in self.spaces:
+            raise NotFoundError(f"no space {space!r}; this collection has {', '.join(self.spaces)}")
+        if ids is None:
+            for keys, matrix in self.store.iter_vectors(space, batch):
+                names = self.store.get_many(keys.tolist())
+                yield [names[int(k)].id for k in keys], matrix
+            return
+        for start in range(0, len(ids), batch):
+            chunk = list(ids[start:start + batch])
+            keys = self.store.keys_for_ids(chunk)
+            found, matrix = self.store.vectors_for(space, [keys[i] for i in chunk if i in keys])
+            by_key = {k: i for i, k in keys.items()}
+            yield [by_key[int(k)] for k in found], matrix
+
+    def neighbours(self, ids: Sequence[str], k: int = 50, space: str | None = None,
+                   batch: int = 256) -> dict[str, list[tuple[str, float]]]:
+        """Each id's k nearest items in ``space`` (default: the visual space), itself excluded,
+        computed with batched searches rather than one query per id."""
+        space = space or self.similar_space
+        result: dict[str, list[tuple[str, float]]] = {}
+        for chunk_ids, matrix in self.vectors(space, ids, batch):
+            keys, scores = self.engine.search_many(space, matrix, k + 1)
+            names = self.store.get_many(np.unique(keys[keys >= 0]).tolist())
+            for row, item_id in enumerate(chunk_ids):
+                pairs = [(names[int(key)].id, float(score)) for key, score in zip(keys[row], scores[row], strict=True)
+                         if key >= 0 and int(key) in names and names[int(key)].id != item_id]
+                result[item_id] = pairs[:k]
+        missing = [i for i in ids if i not in result]
+        if missing:
+            raise NotFoundError(f"{len(missing)} id(s) not indexed, e.g. {missing[0]!r}")
+        return result
+
+    def delete(self, ids: Sequence[str]) -> int:
+        keys = self.store.keys_for_ids(list(ids))
+        return self.remove_keys(list(keys.values()))
+
+    def failures(self, limit: int | None = None) -> list[Item]:
+        return self.store.failures(limit)
+
+    def facets(self, field: str, limit: int = 20) -> list[tuple[str, int]]:
+        return self.store.facets(field, limit)
+
+    def stats(self) -> dict[str, Any]:
+        counts = self.store.status_counts()
+        spaces = {name: {"dims": dims, "indexed": self.engine.count(name)} for name, dims in self.spaces.items()}
+        return {
+            "path": str(self.path), "items": sum(counts.values()), "indexed": counts["indexed"],
+            "stages": counts, "model": self.model_name, "identity": self._config.get("identity"),
+            "similar_space": self.similar_space, "spaces": spaces,
+            "reduction": {"dims": self._config.get("dims"), "pca": self._config.get("pca")},
+            "engine": self._config.get("engine", "usearch"), "text_template": self.text_template,
+            "sources": self.store.sources(), "fields": self.store.field_names(),
+        }
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.close()
+        if self._http is not None:
+            self._http.close()
+        self.store.close()
+
+    def __enter__(self) -> Collection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _comparable(identity: dict) -> dict:
+    """Identity keys that must match; keys starting with '_' are informative only."""
+    return {k: v for k, v in identity.items() if not str(k).startswith("_")}
+
+
+def _normalise_where(where: dict[str, str | list[str]] | None) -> dict[str, list[str]] | None:
+    if not where:
+        return None
+    return {name: [value] if isinstance(value, str) else list(value) for name, value in where.items()}
+
+
+def _jsonable(options: dict) -> dict:
+    return {k: v if isinstance(v, str | int | float | bool | type(None) | list) else str(v)
+            for k, v in options.items()}
+
+
+__all__ = ["Collection"]

@@ -1,0 +1,93 @@
+"""Settings: sensible defaults, overridden by a config file, then by ICONODEX_* environment
+variables, then by command-line flags.
+
+Files read, later ones winning: ``~/.config/iconodex/config.toml`` (or ``$XDG_CONFIG_HOME``),
+``./iconodex.toml``, ``<collection>/iconodex.toml``, and the file named by ``ICONODEX_CONFIG``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+@dataclass
+class Settings:
+    # pipeline
+    chunk_size: int = 256          # items committed together; a kill -9 loses at most one chunk
+    batch_size: int = 32           # images per model call
+    workers: int = 8               # concurrent fetch + decode threads
+    per_host: int = 4              # concurrent requests to one host
+    timeout: float = 20.0          # seconds per HTTP request
+    retries: int = 3               # retries on 429 / 5xx / transport errors
+    max_pixels: int = 100_000_000  # larger images are refused as decompression bombs
+    cache_dir: str = ""            # fetched bytes; default: <collection>/cache
+    cache_max_mb: int = 2048
+    languages: list[str] = field(default_factory=lambda: ["en"])
+    # search
+    alpha: float = 0.5             # weight of what the picture shows vs what the catalogue says
+    keyword: bool = True           # merge a keyword (FTS5) leg by reciprocal rank fusion
+    max_limit: int = 1000
+    # model runtime
+    threads: int = 0               # inference threads; 0 = all cores
+    offline: bool = False          # never reach a model hub
+
+    def merge(self, values: dict[str, Any], origin: str, *, strict: bool = True) -> Settings:
+        known = {f.name: f for f in fields(self)}
+        changes = {}
+        for key, value in values.items():
+            name = key.replace("-", "_")
+            if name not in known and not strict:
+                continue  # other tools' ICONODEX_* variables (e.g. the server's API key)
+            if name not in known:
+                raise ConfigError(f"{origin}: unknown setting {key!r}; known: {', '.join(sorted(known))}")
+            changes[name] = _coerce(value, getattr(self, name), f"{origin}: {key}")
+        return dataclasses.replace(self, **changes)
+
+
+def _coerce(value: Any, current: Any, where: str) -> Any:
+    if isinstance(value, str) and not isinstance(current, str):
+        try:
+            if isinstance(current, bool):
+                return value.strip().lower() in {"1", "true", "yes", "on"}
+            if isinstance(current, list):
+                return [part.strip() for part in value.split(",") if part.strip()]
+            return type(current)(value)
+        except ValueError:
+            raise ConfigError(f"{where}: {value!r} is not a valid {type(current).__name__}") from None
+    return value
+
+
+def config_files(collection: Path | None) -> list[Path]:
+    home = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    candidates = [home / "iconodex" / "config.toml", Path.cwd() / "iconodex.toml"]
+    if collection is not None:
+        candidates.append(Path(collection) / "iconodex.toml")
+    if os.environ.get("ICONODEX_CONFIG"):
+        candidates.append(Path(os.environ["ICONODEX_CONFIG"]))
+    return [path for path in candidates if path.is_file()]
+
+
+def load_settings(collection: Path | None = None, overrides: dict[str, Any] | None = None) -> Settings:
+    settings = Settings()
+    for path in config_files(collection):
+        try:
+            data = tomllib.loads(path.read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot read config ({exc})") from None
+        settings = settings.merge(data.get("iconodex", data), str(path))
+    env = {key[len("ICONODEX_"):].lower(): value for key, value in os.environ.items()
+           if key.startswith("ICONODEX_")}
+    settings = settings.merge(env, "environment", strict=False)
+    return settings.merge({k: v for k, v in (overrides or {}).items() if v is not None}, "option")

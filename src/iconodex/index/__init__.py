@@ -1,0 +1,14 @@
+"""Vector engines by name: ``usearch`` (embedded, default) and, as a plug-in, ``qdrant``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..registry import Registry
+from .base import VectorEngine
+
+ENGINES: Registry[Callable[..., VectorEngine]] = Registry("engine")
+ENGINES.register_lazy("usearch", "iconodex.index.usearch_engine")
+ENGINES.register_lazy("qdrant", "iconodex.index.qdrant_engine")
+
+__all__ = ["ENGINES", "VectorEngine"]

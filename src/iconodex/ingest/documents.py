@@ -1,0 +1,35 @@
+"""The text that represents an item in the ``text`` space: what the catalogue says."""
+
+from __future__ import annotations
+
+import re
+
+from ..store import Item
+
+PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
+# Fields worth embedding by default, matched on their local name (``dcterms:description`` → ``description``).
+DESCRIPTIVE = ("description", "caption", "summary", "abstract", "subject", "creator", "spatial", "coverage",
+               "date", "medium", "type", "label", "keywords", "tags")
+MAX_CHARS = 2000
+
+
+def _values(item: Item, name: str) -> list[str]:
+    if name.lower() == "title":
+        return [item.title] if item.title else []
+    wanted = name.lower()
+    for key, values in item.metadata.items():
+        if key.lower() == wanted or key.lower().rsplit(":", 1)[-1] == wanted:
+            return values
+    return []
+
+
+def document_text(item: Item, template: str | None = None) -> str:
+    """Fill ``template`` (``{title}``, ``{dcterms:spatial}``, ``{Title}``…; a field's values joined
+    by "; ") or, without one, join the title and the descriptive fields."""
+    if template:
+        text = PLACEHOLDER.sub(lambda m: "; ".join(_values(item, m.group(1))), template)
+        return text.strip()[:MAX_CHARS] if any(_values(item, m) for m in PLACEHOLDER.findall(template)) else ""
+    parts = [item.title] if item.title else []
+    for name in DESCRIPTIVE:
+        parts.extend(v for v in _values(item, name) if v not in parts)
+    return ". ".join(parts)[:MAX_CHARS]

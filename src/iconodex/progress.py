@@ -1,0 +1,64 @@
+"""Progress bars for long stages (rich), silent with ``quiet``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+
+class ItemsPerSecond(TextColumn):
+    def __init__(self) -> None:
+        super().__init__("")
+
+    def render(self, task):  # type: ignore[override]
+        speed = task.finished_speed or task.speed
+        return f"{speed:,.1f} items/s" if speed else ""
+
+
+class Stages:
+    """One bar per pipeline stage."""
+
+    def __init__(self, progress: Progress | None) -> None:
+        self._progress = progress
+        self._tasks: dict[str, TaskID] = {}
+
+    def start(self, stage: str, total: int | None = None) -> None:
+        if self._progress is not None and stage not in self._tasks:
+            self._tasks[stage] = self._progress.add_task(stage, total=total)
+
+    def total(self, stage: str, total: int | None) -> None:
+        if self._progress is not None and stage in self._tasks:
+            self._progress.update(self._tasks[stage], total=total)
+
+    def advance(self, stage: str, n: int = 1) -> None:
+        if self._progress is not None and stage in self._tasks:
+            self._progress.advance(self._tasks[stage], n)
+
+    def finish(self, stage: str) -> None:
+        if self._progress is not None and stage in self._tasks:
+            task = self._progress.tasks[self._tasks[stage]]
+            self._progress.update(self._tasks[stage], total=task.completed)
+
+
+@contextmanager
+def stages(quiet: bool = False, console: Console | None = None) -> Iterator[Stages]:
+    if quiet:
+        yield Stages(None)
+        return
+    progress = Progress(
+        TextColumn("[bold]{task.description:<8}"), BarColumn(), MofNCompleteColumn(), ItemsPerSecond(),
+        TimeElapsedColumn(), TimeRemainingColumn(), console=console or Console(stderr=True), transient=False,
+    )
+    with progress:
+        yield Stages(progress)

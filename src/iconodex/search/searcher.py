@@ -1,0 +1,163 @@
+"""Turning a query (text, picture, or an existing item) into ranked results."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ConfigError, NotFoundError
+from ..index.base import VectorEngine
+from ..models.base import Encoder
+from ..store import ItemStore
+from .hybrid import Leg, candidates, fuse, leg_similarities, reciprocal_rank_fusion
+from .results import SearchResult
+
+MAX_QUERY_CHARS = 1000
+MIN_CANDIDATES = 50
+MAX_CANDIDATES = 2000
+
+
+@dataclass(slots=True)
+class Query:
+    text: str | None = None
+    image: object | None = None  # a decoded PIL image
+    like: str | None = None
+    alpha: float = 0.5
+    keyword: bool = True
+    limit: int = 10
+    offset: int = 0
+    min_score: float | None = None
+    where: dict[str, list[str]] | None = None
+
+
+class Searcher:
+    """Builds the legs of a query, gathers candidates, scores them in every leg, ranks."""
+
+    def __init__(self, store: ItemStore, engine: VectorEngine, model: Callable[[], Encoder],
+                 project: Callable[[str, np.ndarray], np.ndarray], similar_space: str, max_limit: int) -> None:
+        self.store = store
+        self.engine = engine
+        self._model = model
+        self._project = project
+        self.similar_space = similar_space
+        self.max_limit = max_limit
+
+    def search(self, query: Query) -> list[SearchResult]:
+        self._validate(query)
+        exclude: set[int] = set()
+        legs = self._legs(query, exclude)
+        allowed = self.store.filter_keys(query.where) if query.where else None
+        if allowed is not None and len(allowed) == 0:
+            return []
+        want = query.limit + query.offset + len(exclude)
+        k = int(min(max(want * 4, MIN_CANDIDATES), MAX_CANDIDATES))
+        keys = candidates(self.engine, legs, k, allowed)
+        keyword_ranking = self._keyword_ranking(query, k, allowed)
+        keys = np.union1d(keys, np.asarray(keyword_ranking, dtype=np.int64))
+        keys = keys[~np.isin(keys, list(exclude))] if exclude else keys
+        if len(keys) == 0:
+            return []
+        sims = leg_similarities(self.engine, legs, keys)
+        scores = fuse(legs, sims)
+        order = self._rank(keys, scores, keyword_ranking)
+        if query.min_score is not None:
+            order = [i for i in order if scores[i] >= query.min_score]
+        page = order[query.offset: query.offset + query.limit]
+        return self._results(keys, scores, sims, legs, page, keyword_ranking)
+
+    # -- steps --------------------------------------------------------------------------------
+
+    def _validate(self, query: Query) -> None:
+        if query.text is not None and len(query.text) > MAX_QUERY_CHARS:
+            raise ConfigError(f"query is {len(query.text)} characters; the limit is {MAX_QUERY_CHARS}")
+        if query.text is not None and not query.text.strip():
+            query.text = None
+        if query.text is None and query.image is None and query.like is None:
+            raise ConfigError("nothing to search for: give a text, an image or an item id (--like)")
+        if not 1 <= query.limit <= self.max_limit:
+            raise ConfigError(f"limit must be between 1 and {self.max_limit}")
+        if query.offset < 0:
+            raise ConfigError("offset must not be negative")
+        if not 0.0 <= query.alpha <= 1.0:
+            raise ConfigError("alpha must be between 0 (catalogue only) and 1 (picture only)")
+
+    def _legs(self, query: Query, exclude: set[int]) -> list[Leg]:
+        spaces = self.engine.spaces()
+        groups: list[list[Leg]] = []
+        if query.text is not None:
+            vector = self._model().embed_texts([query.text], query=True)[0]
+            groups.append(self._pair("text-query", "image", vector, "text", vector, query.alpha))
+        if query.image is not None:
+            found = self._model().embed_images([query.image])
+            shared = found.get("image", found[self.similar_space])
+            groups.append(self._pair("image-query", self.similar_space, found[self.similar_space],
+                                     "text", shared, query.alpha))
+        if query.like is not None:
+            groups.append(self._like_legs(query, exclude))
+        share = 1.0 / len(groups)
+        legs = [Leg(leg.name, leg.space, leg.vector, leg.weight * share) for group in groups for leg in group]
+        return [leg for leg in legs if leg.space in spaces and leg.weight > 0]
+
+    def _pair(self, name: str, picture_space: str, picture_vector: np.ndarray,
+              text_space: str, text_vector: np.ndarray, alpha: float) -> list[Leg]:
+        return [Leg(f"{name}:{picture_space}", picture_space, self._project(picture_space, picture_vector), alpha),
+                Leg(f"{name}:{text_space}", text_space, self._project(text_space, text_vector), 1.0 - alpha)]
+
+    def _like_legs(self, query: Query, exclude: set[int]) -> list[Leg]:
+        keys = self.store.keys_for_ids([query.like])
+        if query.like not in keys:
+            raise NotFoundError(f"no item with id {query.like!r} in this collection")
+        key = keys[query.like]
+        exclude.add(key)
+        legs = []
+        for space, weight in ((self.similar_space, query.alpha), ("text", 1.0 - query.alpha)):
+            if space not in self.engine.spaces():
+                continue
+            vectors, present = self.engine.get(space, np.asarray([key]))
+            if present[0]:
+                legs.append(Leg(f"like:{space}", space, vectors[0], weight))
+        if not legs:
+            raise NotFoundError(f"item {query.like!r} has no vectors yet (status: not indexed)")
+        return legs
+
+    def _keyword_ranking(self, query: Query, k: int, allowed: np.ndarray | None) -> list[int]:
+        if not (query.keyword and query.text):
+            return []
+        ranking = self.store.keyword_search(query.text, k)
+        if allowed is not None:
+            allowed_set = set(allowed.tolist())
+            ranking = [key for key in ranking if key in allowed_set]
+        return ranking
+
+    @staticmethod
+    def _rank(keys: np.ndarray, scores: np.ndarray, keyword_ranking: list[int]) -> list[int]:
+        valid = np.flatnonzero(~np.isnan(scores))
+        by_score = valid[np.argsort(-scores[valid], kind="stable")]
+        if not keyword_ranking:
+            return by_score.tolist()
+        position = {int(key): i for i, key in enumerate(keys)}
+        keyword_positions = [position[key] for key in keyword_ranking if key in position]
+        fused = reciprocal_rank_fusion([by_score.tolist(), keyword_positions], [1.0, 1.0])
+        return sorted((i for i in fused if not np.isnan(scores[i])), key=lambda i: (-fused[i], -scores[i]))
+
+    def _results(self, keys: np.ndarray, scores: np.ndarray, sims: dict[str, np.ndarray], legs: list[Leg],
+                 page: list[int], keyword_ranking: list[int]) -> list[SearchResult]:
+        items = self.store.get_many([int(keys[i]) for i in page])
+        keyword_rank = {key: rank + 1 for rank, key in enumerate(keyword_ranking)}
+        results = []
+        for i in page:
+            key = int(keys[i])
+            item = items.get(key)
+            if item is None:  # deleted between ranking and reading
+                continue
+            leg_scores = {leg.name: round(float(sims[leg.name][i]), 6) for leg in legs
+                          if not np.isnan(sims[leg.name][i])}
+            if key in keyword_rank:
+                leg_scores["keyword_rank"] = keyword_rank[key]
+            results.append(SearchResult(
+                id=item.id, key=key, score=round(float(scores[i]), 6), title=item.title,
+                image=item.image_location, source=item.source, metadata=item.metadata,
+                links=item.links, scores=leg_scores))
+        return results

@@ -1,0 +1,361 @@
+"""SQLite (WAL) item store: items, metadata, keyword index, per-stage status and vectors.
+
+SQLite is the source of truth; the ANN index is derived from the ``vectors`` table and can be
+caught up or rebuilt at any time, which is what makes ingest resumable after a kill -9.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..records import SourceRecord
+from .codec import blob_to_vector, dumps, image_to_json, vector_to_blob
+from .items import Item
+from .text import field_rows, fts_body, keyword_match
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(slots=True)
+class UpsertCounts:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+@dataclass(slots=True)
+class WorkItem:
+    """An item the embed stage must (re)process."""
+
+    key: int
+    id: str
+    item: Item
+    need_image: bool
+    need_text: bool
+
+
+class ItemStore:
+    """All SQL lives here. One connection per thread (SQLite connections are not shareable)."""
+
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
+        self.path = path
+        self.read_only = read_only
+        self._local = threading.local()
+        if not read_only:
+            schema = resources.files(__package__).joinpath("schema.sql").read_text()
+            self.conn.executescript(schema)
+            self._set_default("schema_version", SCHEMA_VERSION)
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            if self.read_only:
+                conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+            else:
+                conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = NORMAL")
+            conn.row_factory = sqlite3.Row
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.rollback()
+            raise
+        conn.commit()
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    # -- settings -----------------------------------------------------------------------------
+
+    def get_meta(self, key: str, default: Any = None) -> Any:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else default
+
+    def set_meta(self, key: str, value: Any) -> None:
+        with self.transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, dumps(value)))
+
+    def _set_default(self, key: str, value: Any) -> None:
+        self.conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (key, dumps(value)))
+        self.conn.commit()
+
+    # -- sources and runs ---------------------------------------------------------------------
+
+    def begin_run(self, name: str, kind: str, spec: str, options: dict[str, Any]) -> tuple[int, dict]:
+        """Register a harvest of ``name``; returns its run number and the saved checkpoint state."""
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO sources (name, kind, spec, options) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET kind = excluded.kind, spec = excluded.spec, "
+                "options = excluded.options",
+                (name, kind, spec, dumps(options)),
+            )
+            conn.execute("UPDATE sources SET last_run = last_run + 1 WHERE name = ?", (name,))
+            row = conn.execute("SELECT last_run, state FROM sources WHERE name = ?", (name,)).fetchone()
+        return int(row[0]), json.loads(row[1])
+
+    def save_source_state(self, name: str, state: dict, report: dict | None = None) -> None:
+        with self.transaction() as conn:
+            conn.execute("UPDATE sources SET state = ?, last_report = COALESCE(?, last_report) WHERE name = ?",
+                         (dumps(state), dumps(report) if report is not None else None, name))
+
+    def sources(self) -> list[dict[str, Any]]:
+        rows = self.conn.execute("SELECT name, kind, spec, last_run, last_report FROM sources ORDER BY name")
+        return [{**dict(row), "last_report": json.loads(row["last_report"] or "null")} for row in rows]
+
+    # -- harvest ------------------------------------------------------------------------------
+
+    def known_version(self, item_id: str) -> str | None:
+        row = self.conn.execute("SELECT version FROM items WHERE id = ?", (item_id,)).fetchone()
+        return row[0] if row else None
+
+    def upsert_records(self, records: Sequence[SourceRecord], source: str, run: int) -> UpsertCounts:
+        """Insert new records, update changed ones (marking what must be re-embedded) and stamp
+        every record as seen in ``run``. Unchanged items cost one lookup."""
+        counts = UpsertCounts()
+        now = time.time()
+        with self.transaction() as conn:
+            for record in records:
+                row = conn.execute(
+                    "SELECT key, fingerprint, image_key, title, metadata, status FROM items WHERE id = ?",
+                    (record.id,),
+                ).fetchone()
+                fingerprint = record.fingerprint()
+                if row is None:
+                    self._insert(conn, record, source, run, fingerprint, now)
+                    counts.added += 1
+                elif row["fingerprint"] == fingerprint and row["status"] != "failed":
+                    conn.execute("UPDATE items SET seen_run = ?, source = ? WHERE key = ?", (run, source, row["key"]))
+                    counts.unchanged += 1
+                else:
+                    self._update(conn, row, record, source, run, fingerprint, now)
+                    counts.updated += 1
+        return counts
+
+    def _insert(self, conn: sqlite3.Connection, record: SourceRecord, source: str, run: int,
+                fingerprint: str, now: float) -> None:
+        cursor = conn.execute(
+            "INSERT INTO items (id, source, title, metadata, links, image, version, fingerprint, image_key, "
+            "need_image, need_text, status, seen_run, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 'pending', ?, ?, ?)",
+            (record.id, source, record.title, dumps(record.metadata), dumps(record.links),
+             image_to_json(record.image), record.version, fingerprint,
+             record.image.key() if record.image else None, int(record.image is not None), run, now, now),
+        )
+        self._write_text(conn, int(cursor.lastrowid), record)
+
+    def _update(self, conn: sqlite3.Connection, row: sqlite3.Row, record: SourceRecord, source: str,
+                run: int, fingerprint: str, now: float) -> None:
+        image_key = record.image.key() if record.image else None
+        image_changed = row["image_key"] != image_key or row["status"] == "failed"
+        text_changed = (row["title"] != record.title or json.loads(row["metadata"]) != record.metadata
+                        or row["status"] == "failed")
+        conn.execute(
+            "UPDATE items SET source = ?, title = ?, metadata = ?, links = ?, image = ?, version = ?, "
+            "fingerprint = ?, image_key = ?, need_image = need_image OR ?, need_text = need_text OR ?, "
+            "status = CASE WHEN ? OR ? THEN 'pending' ELSE status END, error = NULL, seen_run = ?, "
+            "updated_at = ? WHERE key = ?",
+            (source, record.title, dumps(record.metadata), dumps(record.links), image_to_json(record.image),
+             record.version, fingerprint, image_key, int(image_changed and image_key is not None),
+             int(text_changed), int(image_changed), int(text_changed), run, now, row["key"]),
+        )
+        if image_changed and image_key is None:
+            conn.execute("DELETE FROM vectors WHERE key = ? AND space != 'text'", (row["key"],))
+        self._write_text(conn, row["key"], record)
+
+    @staticmethod
+    def _write_text(conn: sqlite3.Connection, key: int, record: SourceRecord) -> None:
+        conn.execute("DELETE FROM fields WHERE key = ?", (key,))
+        conn.executemany("INSERT INTO fields (key, field, value) VALUES (?, ?, ?)",
+                         [(key, f, v) for f, v in field_rows(record.metadata, record.title)])
+        conn.execute("DELETE FROM fts WHERE rowid = ?", (key,))
+        conn.execute("INSERT INTO fts (rowid, title, body) VALUES (?, ?, ?)",
+                     (key, record.title, fts_body(record.metadata)))
+
+    def stale_keys(self, source: str, run: int) -> list[int]:
+        """Items of ``source`` that a complete harvest in ``run`` did not see: deleted upstream."""
+        rows = self.conn.execute("SELECT key FROM items WHERE source = ? AND seen_run < ?", (source, run))
+        return [row[0] for row in rows]
+
+    # -- embed --------------------------------------------------------------------------------
+
+    def pending(self, limit: int, after_key: int = 0) -> list[WorkItem]:
+        rows = self.conn.execute(
+            "SELECT * FROM items WHERE status = 'pending' AND key > ? ORDER BY key LIMIT ?", (after_key, limit)
+        ).fetchall()
+        return [WorkItem(row["key"], row["id"], Item.from_row(row), bool(row["need_image"]), bool(row["need_text"]))
+                for row in rows]
+
+    def count_pending(self) -> int:
+        return int(self.conn.execute("SELECT count(*) FROM items WHERE status = 'pending'").fetchone()[0])
+
+    def save_chunk(self, vectors: dict[str, dict[int, np.ndarray]], done: Iterable[int],
+                   failed: dict[int, str], content_hashes: dict[int, str], drop_text: Iterable[int] = ()) -> None:
+        """Commit one embedded chunk atomically: vectors, finished items, failures."""
+        now = time.time()
+        with self.transaction() as conn:
+            for space, by_key in vectors.items():
+                conn.executemany("INSERT OR REPLACE INTO vectors (space, key, vec) VALUES (?, ?, ?)",
+                                 [(space, key, vector_to_blob(vec)) for key, vec in by_key.items()])
+            conn.executemany("DELETE FROM vectors WHERE space = 'text' AND key = ?", [(k,) for k in drop_text])
+            conn.executemany(
+                "UPDATE items SET status = 'embedded', need_image = 0, need_text = 0, error = NULL, "
+                "updated_at = ? WHERE key = ?", [(now, key) for key in done])
+            conn.executemany("UPDATE items SET content_hash = ? WHERE key = ?",
+                             [(h, key) for key, h in content_hashes.items()])
+            conn.executemany("UPDATE items SET status = 'failed', error = ?, updated_at = ? WHERE key = ?",
+                             [(reason, now, key) for key, reason in failed.items()])
+
+    # -- index --------------------------------------------------------------------------------
+
+    def embedded_keys(self, limit: int, after_key: int = 0) -> list[int]:
+        rows = self.conn.execute("SELECT key FROM items WHERE status = 'embedded' AND key > ? ORDER BY key LIMIT ?",
+                                 (after_key, limit))
+        return [row[0] for row in rows]
+
+    def vectors_for(self, space: str, keys: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(keys that have a vector in ``space``, their vectors stacked)."""
+        found: list[int] = []
+        rows: list[np.ndarray] = []
+        for start in range(0, len(keys), 900):
+            batch = list(keys[start:start + 900])
+            marks = ",".join("?" * len(batch))
+            for key, blob in self.conn.execute(
+                    f"SELECT key, vec FROM vectors WHERE space = ? AND key IN ({marks})", (space, *batch)):
+                found.append(key)
+                rows.append(blob_to_vector(blob))
+        if not rows:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
+        return np.asarray(found, dtype=np.int64), np.vstack(rows)
+
+    def iter_vectors(self, space: str, batch: int = 4096) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Stream (keys, vectors) of indexed items in ``space``, in key order, ``batch`` at a time."""
+        last = -1
+        while True:
+            rows = self.conn.execute(
+                "SELECT v.key, v.vec FROM vectors v JOIN items i ON i.key = v.key "
+                "WHERE v.space = ? AND v.key > ? AND i.status = 'indexed' ORDER BY v.key LIMIT ?",
+                (space, last, batch)).fetchall()
+            if not rows:
+                return
+            last = rows[-1][0]
+            yield (np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)),
+                   np.vstack([blob_to_vector(r[1]) for r in rows]))
+
+    def vector_spaces(self) -> list[str]:
+        return [row[0] for row in self.conn.execute("SELECT DISTINCT space FROM vectors")]
+
+    def count_vectors(self, space: str) -> int:
+        row = self.conn.execute(
+            "SELECT count(*) FROM vectors v JOIN items i ON i.key = v.key WHERE v.space = ? AND i.status = 'indexed'",
+            (space,)).fetchone()
+        return int(row[0])
+
+    def mark_indexed(self, keys: Sequence[int]) -> None:
+        with self.transaction() as conn:
+            conn.executemany("UPDATE items SET status = 'indexed' WHERE key = ? AND status = 'embedded'",
+                             [(k,) for k in keys])
+
+    # -- reads --------------------------------------------------------------------------------
+
+    def get(self, item_id: str) -> Item | None:
+        row = self.conn.execute("SELECT * FROM items WHERE id = ?", (item_id,)).fetchone()
+        return Item.from_row(row) if row else None
+
+    def get_many(self, keys: Sequence[int]) -> dict[int, Item]:
+        found: dict[int, Item] = {}
+        for start in range(0, len(keys), 900):
+            batch = [int(k) for k in keys[start:start + 900]]
+            marks = ",".join("?" * len(batch))
+            for row in self.conn.execute(f"SELECT * FROM items WHERE key IN ({marks})", batch):
+                found[row["key"]] = Item.from_row(row)
+        return found
+
+    def keys_for_ids(self, ids: Sequence[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for start in range(0, len(ids), 900):
+            batch = list(ids[start:start + 900])
+            marks = ",".join("?" * len(batch))
+            for row in self.conn.execute(f"SELECT id, key FROM items WHERE id IN ({marks})", batch):
+                found[row[0]] = row[1]
+        return found
+
+    def iter_items(self, status: str | None = "indexed", batch: int = 1000) -> Iterator[Item]:
+        last = -1
+        while True:
+            query = "SELECT * FROM items WHERE key > ?" + (" AND status = ?" if status else "") + " ORDER BY key LIMIT ?"
+            params: tuple = (last, status, batch) if status else (last, batch)
+            rows = self.conn.execute(query, params).fetchall()
+            if not rows:
+                return
+            last = rows[-1]["key"]
+            yield from (Item.from_row(row) for row in rows)
+
+    def failures(self, limit: int | None = None) -> list[Item]:
+        rows = self.conn.execute("SELECT * FROM items WHERE status = 'failed' ORDER BY id LIMIT ?", (limit or -1,))
+        return [Item.from_row(row) for row in rows]
+
+    def status_counts(self) -> dict[str, int]:
+        counts = {"pending": 0, "embedded": 0, "indexed": 0, "failed": 0}
+        for status, n in self.conn.execute("SELECT status, count(*) FROM items GROUP BY status"):
+            counts[status] = n
+        return counts
+
+    def filter_keys(self, where: dict[str, list[str]]) -> np.ndarray:
+        """Keys matching every ``field = any of values`` (case-insensitive), via the fields index."""
+        clauses, params = [], []
+        for name, values in where.items():
+            marks = ",".join("?" * len(values))
+            clauses.append(f"SELECT key FROM fields WHERE field = ? AND value IN ({marks})")
+            params += [name.strip().lower(), *(v.strip().lower() for v in values)]
+        rows = self.conn.execute(" INTERSECT ".join(clauses), params)
+        return np.fromiter((r[0] for r in rows), dtype=np.int64)
+
+    def keyword_search(self, text: str, limit: int) -> list[int]:
+        match = keyword_match(text)
+        if not match:
+            return []
+        rows = self.conn.execute(
+            "SELECT rowid FROM fts WHERE fts MATCH ? ORDER BY bm25(fts, 2.0, 1.0) LIMIT ?", (match, limit))
+        return [row[0] for row in rows]
+
+    def facets(self, name: str, limit: int = 20) -> list[tuple[str, int]]:
+        rows = self.conn.execute(
+            "SELECT value, count(*) AS n FROM fields WHERE field = ? GROUP BY value ORDER BY n DESC, value LIMIT ?",
+            (name.strip().lower(), limit))
+        return [(row[0], row[1]) for row in rows]
+
+    def field_names(self, limit: int = 50) -> list[tuple[str, int]]:
+        rows = self.conn.execute(
+            "SELECT field, count(DISTINCT key) AS n FROM fields GROUP BY field ORDER BY n DESC LIMIT ?", (limit,))
+        return [(row[0], row[1]) for row in rows]
+
+    # -- delete -------------------------------------------------------------------------------
+
+    def delete_keys(self, keys: Sequence[int]) -> None:
+        with self.transaction() as conn:
+            for table, column in (("items", "key"), ("fields", "key"), ("vectors", "key"), ("fts", "rowid")):
+                conn.executemany(f"DELETE FROM {table} WHERE {column} = ?", [(int(k),) for k in keys])
