@@ -1,0 +1,146 @@
+"""The CLIP-family models iconodex knows by short name: where they live and what they weigh.
+
+Every entry names an ONNX export that exists on the Hugging Face hub, the exact files the loader
+needs from it (nothing else is downloaded), and the figures its authors publish, so that
+``iconodex models list`` and docs/models.md tell the same story. Three repository layouts exist:
+
+- ``uform``: Unum's own export: ``config.json`` (``image_encoder``/``text_encoder`` sections),
+  ``tokenizer.json``, ``image_encoder.onnx``, ``text_encoder.onnx``;
+- ``hf``: the transformers.js layout (Xenova, onnx-community): ``config.json``,
+  ``preprocessor_config.json``, ``tokenizer.json``, ``tokenizer_config.json``,
+  ``onnx/vision_model.onnx``, ``onnx/text_model.onnx`` (and ``*_fp16.onnx`` twins);
+- ``open_clip``: the Immich layout of OpenCLIP / M-CLIP exports: ``config.json`` (open_clip model
+  config), ``visual/model.onnx`` + ``visual/preprocess_cfg.json``, ``textual/model.onnx`` +
+  ``textual/tokenizer.json`` + ``textual/tokenizer_config.json``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+UFORM_FILES = ("config.json", "tokenizer.json", "image_encoder.onnx", "text_encoder.onnx")
+HF_FILES = (
+    "config.json",
+    "preprocessor_config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "onnx/vision_model.onnx",
+    "onnx/text_model.onnx",
+)
+HF_FP16_FILES = ("onnx/vision_model_fp16.onnx", "onnx/text_model_fp16.onnx")
+OPEN_CLIP_FILES = (
+    "config.json",
+    "visual/model.onnx",
+    "visual/preprocess_cfg.json",
+    "textual/model.onnx",
+    "textual/tokenizer.json",
+    "textual/tokenizer_config.json",
+)
+FAMILY_FILES = {"uform": UFORM_FILES, "hf": HF_FILES, "open_clip": OPEN_CLIP_FILES}
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One supported model: identity, files, and what its authors report about it."""
+
+    name: str
+    family: str  # "uform" | "hf" | "open_clip": the repository layout, see the module docstring
+    repo_id: str
+    dims: int
+    size_mb: int  # approximate download of ``files`` (fp32)
+    licence: str
+    languages: str
+    summary: str
+    zero_shot: str  # the authors' published figure, quoted with its benchmark
+    source: str  # the page the figure comes from
+    revision: str = "main"
+    fp16_files: tuple[str, ...] = ()  # used on GPU instead of the fp32 towers when present
+    prompt: str | None = None  # default query template, e.g. "a photo of {}"
+    files: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        if not self.files:
+            object.__setattr__(self, "files", FAMILY_FILES[self.family])
+
+
+CATALOG: dict[str, ModelEntry] = {
+    entry.name: entry
+    for entry in (
+        ModelEntry(
+            name="uform3-multilingual",
+            family="uform",
+            repo_id="unum-cloud/uform3-image-text-multilingual-base",
+            dims=256,
+            size_mb=1100,
+            licence="Apache-2.0",
+            languages="21 languages",
+            summary="UForm3 multilingual base: ViT-B/16 + 12-layer BERT, 256-d (the Omeka/UForm seed)",
+            zero_shot="Flickr30k zero-shot text→image R@1 0.558, R@5 0.813, R@10 0.874",
+            source="https://huggingface.co/unum-cloud/uform3-image-text-multilingual-base",
+        ),
+        ModelEntry(
+            name="clip-vit-b32",
+            family="hf",
+            repo_id="Xenova/clip-vit-base-patch32",
+            dims=512,
+            size_mb=610,
+            licence="MIT",
+            languages="English",
+            summary="OpenAI CLIP ViT-B/32 (the SARI and Open Images seeds)",
+            zero_shot="ImageNet zero-shot top-1 63.2% (CLIP paper, Radford et al. 2021)",
+            source="https://github.com/openai/CLIP/blob/main/model-card.md",
+            fp16_files=HF_FP16_FILES,
+            prompt="a photo of {}",
+        ),
+        ModelEntry(
+            name="openclip-vit-b32",
+            family="open_clip",
+            repo_id="immich-app/ViT-B-32__laion2b-s34b-b79k",
+            dims=512,
+            size_mb=610,
+            licence="MIT",
+            languages="English",
+            summary="OpenCLIP ViT-B/32 trained on LAION-2B",
+            zero_shot="ImageNet zero-shot top-1 66.6%",
+            source="https://huggingface.co/laion/CLIP-ViT-B-32-laion2B-s34B-b79K",
+            prompt="a photo of {}",
+        ),
+        ModelEntry(
+            name="siglip2-base",
+            family="hf",
+            repo_id="onnx-community/siglip2-base-patch16-224-ONNX",
+            dims=768,
+            size_mb=1500,
+            licence="Apache-2.0",
+            languages="multilingual (Gemma tokenizer)",
+            summary="Google SigLIP 2 B/16 at 224 px: the strongest base-size model here",
+            zero_shot="see the SigLIP 2 paper's evaluation table (arXiv:2502.14786, Table 1)",
+            source="https://huggingface.co/google/siglip2-base-patch16-224",
+            fp16_files=HF_FP16_FILES,
+            prompt="this is a photo of {}.",
+        ),
+        ModelEntry(
+            name="mclip-xlmr-b32",
+            family="open_clip",
+            repo_id="immich-app/XLM-Roberta-Large-Vit-B-32",
+            dims=512,
+            size_mb=2600,
+            licence="MIT",
+            languages="48 languages (Turkish included)",
+            summary="M-CLIP: XLM-RoBERTa-Large text tower aligned to OpenAI CLIP ViT-B/32 images",
+            zero_shot="MS-COCO (human-translated) text→image R@10 per language in the model card",
+            source="https://huggingface.co/M-CLIP/XLM-Roberta-Large-Vit-B-32",
+        ),
+    )
+}
+
+DEFAULT_CLIP = "uform3-multilingual"
+
+
+def find_entry(name: str) -> ModelEntry | None:
+    """The entry for a short name or a full hub id (case-insensitive), else None."""
+    wanted = name.strip().lower()
+    for entry in CATALOG.values():
+        if wanted in (entry.name.lower(), entry.repo_id.lower()):
+            return entry
+    return None
