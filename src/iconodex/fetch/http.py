@@ -12,7 +12,9 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterable
-from typing import Any
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
@@ -20,9 +22,15 @@ import httpx
 from .. import __version__
 from ..errors import FetchError
 
+if TYPE_CHECKING:
+    from .cache import Cache
+
 USER_AGENT = f"iconodex/{__version__} (+https://github.com/iconodex/iconodex)"
 SECRET_PARAMS = re.compile(r"(key|token|secret|password|credential|auth|signature)", re.I)
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+MAX_RETRY_AFTER = 30.0  # seconds; a server asking for longer gets its item retried on the next run
+# Representation headers that no longer describe a body we have already decoded.
+_DECODED_HEADERS = ("content-encoding", "content-length", "transfer-encoding")
 
 
 def mask_url(url: str) -> str:
@@ -74,14 +82,16 @@ class HttpClient:
             return self._host_slots[host]
 
     def get(self, url: str, *, params: dict[str, Any] | None = None, headers: dict[str, str] | None = None) -> httpx.Response:
-        """GET with retries; raises ``FetchError`` (one line, secrets masked) on final failure."""
+        """GET with retries; raises ``FetchError`` (one line, secrets masked) on final failure.
+
+        The body is streamed and refused once it passes ``max_bytes``, so a huge or endless
+        response never fills memory."""
         last: FetchError | None = None
         for attempt in range(self.retries + 1):
             if attempt:
                 time.sleep(self._delay(attempt, last))
             try:
-                with self._slot(url):
-                    response = self._client.get(url, params=params, headers=headers)
+                response = self._get_once(url, params, headers)
             except httpx.TooManyRedirects:
                 raise FetchError(f"{mask_url(url)}: too many redirects (a redirect loop?)") from None
             except httpx.TimeoutException:
@@ -96,11 +106,39 @@ class HttpClient:
                 continue
             if response.status_code >= 400:
                 raise FetchError(f"{mask_url(url)}: HTTP {response.status_code}", status=response.status_code)
-            if len(response.content) > self.max_bytes:
-                raise FetchError(f"{mask_url(url)}: larger than {self.max_bytes} bytes")
             return response
         assert last is not None
         raise last
+
+    def get_bytes(self, url: str, *, cache: Cache | None = None) -> bytes:
+        """The body of ``url``; with a ``cache``, a cached copy is revalidated with a conditional
+        GET (ETag / Last-Modified) and reused on 304. An entry without validators is reused as is:
+        the pipeline already refetches items whose source version changed."""
+        entry = cache.get(url) if cache is not None else None
+        if entry is not None and not entry.validators():
+            return entry.data
+        response = self.get(url, headers=entry.validators() if entry is not None else None)
+        if response.status_code == 304 and entry is not None and cache is not None:
+            cache.refresh(url)
+            return entry.data
+        if cache is not None and response.status_code == 200:
+            cache.put(
+                url,
+                response.content,
+                etag=response.headers.get("ETag"),
+                last_modified=response.headers.get("Last-Modified"),
+            )
+        return response.content
+
+    def _get_once(self, url: str, params: dict[str, Any] | None, headers: dict[str, str] | None) -> httpx.Response:
+        with self._slot(url):
+            request = self._client.build_request("GET", url, params=params, headers=headers)
+            response = self._client.send(request, stream=True)
+            try:
+                body = read_capped(response, self.max_bytes, url)
+            finally:
+                response.close()
+        return _with_body(response, body)
 
     def get_json(self, url: str, *, params: dict[str, Any] | None = None) -> Any:
         """GET a JSON document; an HTML error page or invalid JSON becomes a one-line ``FetchError``."""
@@ -112,9 +150,9 @@ class HttpClient:
             raise FetchError(f"{mask_url(str(response.url))}: not JSON (got {kind})") from None
 
     def _delay(self, attempt: int, last: FetchError | None) -> float:
-        retry_after = getattr(last, "retry_after", None)
-        if retry_after and str(retry_after).isdigit():
-            return min(float(retry_after), 30.0)
+        wait = retry_after_seconds(getattr(last, "retry_after", None))
+        if wait is not None:
+            return min(wait, MAX_RETRY_AFTER)
         return self.backoff * (2 ** (attempt - 1)) * (0.5 + random.random())
 
     def close(self) -> None:
@@ -135,3 +173,46 @@ def first_header_link(links: Iterable[str], rel: str) -> str | None:
             if match and re.search(rf'rel\s*=\s*"?{re.escape(rel)}"?', match.group(2)):
                 return match.group(1)
     return None
+
+
+def read_capped(response: httpx.Response, max_bytes: int, url: str) -> bytes:
+    """Read a streamed body, refusing it as soon as it passes ``max_bytes``."""
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise FetchError(f"{mask_url(url)}: larger than {max_bytes} bytes ({declared} declared)")
+    chunks: list[bytes] = []
+    total = 0
+    for chunk in response.iter_bytes():
+        total += len(chunk)
+        if total > max_bytes:
+            raise FetchError(f"{mask_url(url)}: larger than {max_bytes} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _with_body(streamed: httpx.Response, body: bytes) -> httpx.Response:
+    """A complete response carrying the already-decoded ``body`` of a streamed one."""
+    headers = [(k, v) for k, v in streamed.headers.multi_items() if k.lower() not in _DECODED_HEADERS]
+    return httpx.Response(
+        streamed.status_code,
+        headers=headers,
+        content=body,
+        request=streamed.request,
+        history=streamed.history,
+    )
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Seconds a ``Retry-After`` header asks for (delta-seconds or an HTTP date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())

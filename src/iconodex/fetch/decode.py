@@ -1,0 +1,228 @@
+"""Turn bytes or a file into a small RGB picture a model can use, or a one-line reason why not.
+
+Models look at ~224 px, so decoding a 12 MP JPEG at full size wastes most of the work: JPEG's
+``draft`` mode lets libjpeg decode at 1/2, 1/4 or 1/8 scale directly. Everything else is decoded
+and then reduced. Sizes are read from the header *before* any pixel is decoded, so a
+decompression bomb costs nothing.
+"""
+
+from __future__ import annotations
+
+import errno
+import io
+import math
+import os
+import re
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from ..errors import DecodeError
+
+DEFAULT_MAX_PIXELS = 100_000_000
+DEFAULT_MIN_SIDE = 224
+
+# Magic numbers of formats Pillow can decode (JPEG 2000 only when built with OpenJPEG).
+_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+    (b"BM", "BMP"),
+    (b"\x00\x00\x00\x0cjP  \r\n\x87\n", "JPEG 2000"),
+    (b"\xffO\xffQ", "JPEG 2000"),
+)
+_BOMB_PIXELS = re.compile(r"\((\d+) pixels\)")
+
+_ERRNO_REASONS = {
+    errno.ENOENT: "no such file",
+    errno.EISDIR: "is a directory, not an image",
+    errno.ELOOP: "symbolic link loop",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+}
+
+
+def sniff_format(data: bytes) -> str | None:
+    """The image format ``data`` starts with ("JPEG", "PNG"…), or None (cheap, header only)."""
+    head = bytes(data[:16])
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WebP"
+    return next((name for magic, name in _SIGNATURES if head.startswith(magic)), None)
+
+
+def sniff_is_image(data: bytes) -> bool:
+    """True when ``data`` starts like an image format Pillow can decode."""
+    return sniff_format(data) is not None
+
+
+def describe_non_image(data: bytes) -> str:
+    """A short human description of bytes that are not an image (for error messages)."""
+    head = bytes(data[:512]).lstrip().lower()
+    if head.startswith((b"<!doctype html", b"<html")) or b"<body" in head:
+        return "an HTML page, not an image"
+    if head.startswith(b"<?xml") or head.startswith(b"<svg"):
+        return "an XML/SVG document, not a raster image"
+    if head.startswith((b"{", b"[")):
+        return "JSON, not an image"
+    if head.startswith(b"%pdf"):
+        return "a PDF, not an image"
+    if _looks_like_text(head):
+        return "text, not an image"
+    return "not a recognised image format"
+
+
+def decode_image(
+    data: bytes | str | os.PathLike[str],
+    min_side: int = DEFAULT_MIN_SIDE,
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> Image.Image:
+    """Decode to an RGB image reduced (never enlarged) so its *shorter* side is ``min_side``.
+
+    A model resizes the shorter side to its input size and centre-crops, so anything larger than
+    ``min_side`` on the short side is wasted work. EXIF orientation is applied; transparency is
+    composited on white; animations and multi-page files give their first frame.
+    Raises ``DecodeError`` (one line; prefixed with the file name for paths).
+    """
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return _decode_bytes(bytes(data), min_side, max_pixels)
+    path = Path(data)
+    try:
+        return _decode_bytes(_read_file(path), min_side, max_pixels)
+    except DecodeError as exc:
+        raise DecodeError(f"{path}: {exc}") from None
+
+
+def _read_file(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise DecodeError(_ERRNO_REASONS.get(exc.errno or 0, _one_line(exc))) from None
+
+
+def _decode_bytes(raw: bytes, min_side: int, max_pixels: int) -> Image.Image:
+    if not raw:
+        raise DecodeError("empty file (0 bytes)")
+    try:
+        with warnings.catch_warnings():
+            # Our own pixel cap is checked from the header; Pillow's warning would only be noise.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore", UserWarning)  # Pillow's notes on damaged metadata
+            with Image.open(io.BytesIO(raw)) as img:
+                _refuse_bombs(img, max_pixels)
+                _draft_for(img, min_side)
+                img.load()
+                picture = _oriented(img)
+                return _reduce(_to_rgb(picture), min_side)
+    except DecodeError:
+        raise
+    except UnidentifiedImageError:
+        kind = sniff_format(raw)
+        reason = f"corrupt {kind} data (unreadable header)" if kind else describe_non_image(raw)
+        raise DecodeError(reason) from None
+    except Image.DecompressionBombError as exc:
+        raise DecodeError(_bomb_reason(exc)) from None
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, MemoryError) as exc:
+        # Pillow's plugins report corrupt data with a zoo of exception types.
+        raise DecodeError(f"corrupt or truncated image data ({_one_line(exc)})") from None
+
+
+def _refuse_bombs(img: Image.Image, max_pixels: int) -> None:
+    width, height = img.size
+    if width <= 0 or height <= 0:
+        raise DecodeError(f"invalid image size {width}x{height}")
+    cap = max_pixels
+    if Image.MAX_IMAGE_PIXELS:  # an operator may have tightened Pillow's own guard
+        cap = min(cap, 2 * int(Image.MAX_IMAGE_PIXELS))
+    if width * height > cap:
+        raise DecodeError(
+            f"refused: {width}x{height} is {width * height / 1e6:.0f} megapixels, "
+            f"above the {cap / 1e6:.0f} MP limit (a decompression bomb?)"
+        )
+
+
+def _bomb_reason(exc: Image.DecompressionBombError) -> str:
+    """Pillow refused the size in ``open``, before our own check could word it."""
+    match = _BOMB_PIXELS.search(str(exc))
+    size = f"{int(match.group(1)) / 1e6:.0f} megapixels" if match else "too many pixels"
+    return f"refused: {size}, above Pillow's limit (a decompression bomb?)"
+
+
+def _draft_for(img: Image.Image, min_side: int) -> None:
+    """Let JPEG decode at a reduced scale that still keeps the shorter side ≥ ``min_side``."""
+    if img.format != "JPEG":
+        return
+    width, height = img.size
+    scale = min_side / min(width, height)
+    if scale < 1:
+        img.draft(img.mode, (math.ceil(width * scale), math.ceil(height * scale)))
+
+
+def _oriented(img: Image.Image) -> Image.Image:
+    """Apply EXIF orientation; a broken EXIF block must not cost the picture."""
+    try:
+        return ImageOps.exif_transpose(img) or img
+    except (OSError, ValueError, TypeError, KeyError, SyntaxError):
+        return img
+
+
+def _to_rgb(img: Image.Image) -> Image.Image:
+    mode = img.mode
+    if mode == "RGB":
+        return img
+    if mode in ("I", "F") or mode.startswith("I;16"):
+        return _high_depth_to_rgb(img)
+    if mode in ("RGBA", "LA", "PA", "La", "RGBa") or (mode == "P" and "transparency" in img.info):
+        return _flatten_on_white(img.convert("RGBA"))
+    try:
+        return img.convert("RGB")
+    except ValueError:
+        raise DecodeError(f"unsupported colour mode {mode}") from None
+
+
+def _high_depth_to_rgb(img: Image.Image) -> Image.Image:
+    """16-bit, 32-bit integer and float images → 8 bit, keeping the full tonal range visible."""
+    values = np.asarray(img, dtype=np.float64)
+    finite = values[np.isfinite(values)]
+    top = float(finite.max()) if finite.size else 0.0
+    if img.mode == "F" and 0 < top <= 1.0:
+        scale = 255.0  # float images in [0, 1]
+    elif top > 255:
+        scale = 255.0 / (65535.0 if top <= 65535 else top)
+    else:
+        scale = 1.0
+    grey = np.clip(np.nan_to_num(values) * scale, 0, 255).astype(np.uint8)
+    return Image.fromarray(grey).convert("RGB")
+
+
+def _flatten_on_white(rgba: Image.Image) -> Image.Image:
+    background = Image.new("RGB", rgba.size, (255, 255, 255))
+    background.paste(rgba, mask=rgba.getchannel("A"))
+    return background
+
+
+def _reduce(img: Image.Image, min_side: int) -> Image.Image:
+    width, height = img.size
+    shorter = min(width, height)
+    if shorter <= min_side:
+        return img
+    scale = min_side / shorter
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return img.resize(size, Image.Resampling.BICUBIC, reducing_gap=3.0)
+
+
+def _looks_like_text(head: bytes) -> bool:
+    if not head:
+        return False
+    printable = sum(32 <= b < 127 or b in (9, 10, 13) for b in head)
+    return printable / len(head) > 0.95
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text[:200]

@@ -1,0 +1,190 @@
+"""Fetch a URL that an *untrusted* client gave us (search by image URL) without becoming a proxy
+into the server's own network (SSRF).
+
+Rules, checked on the first request and on every redirect hop:
+- only ``http`` and ``https``;
+- the host name is resolved here and every address it resolves to must be public: loopback,
+  private, link-local, unique-local, multicast, reserved, unspecified and cloud-metadata
+  addresses are refused, including IPv4 hidden in IPv6 (mapped, 6to4, Teredo, NAT64);
+- the connection goes to the address that was checked (the URL is rewritten to the IP, with the
+  original ``Host`` header and TLS server name), so a second DNS answer cannot swap in a private
+  address between check and connect (DNS rebinding);
+- the body is streamed and cut at ``max_bytes``; the whole exchange has one deadline.
+Environment proxies are ignored, since a proxy would connect on our behalf, unchecked.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import time
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+import httpx
+
+from ..errors import FetchError
+from .http import USER_AGENT, mask_url
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+METADATA_HOSTS = frozenset({"metadata.google.internal", "metadata.goog", "metadata", "instance-data"})
+METADATA_ADDRESSES = frozenset(
+    ipaddress.ip_address(a) for a in ("169.254.169.254", "169.254.170.2", "fd00:ec2::254", "100.100.100.200")
+)
+NAT64_PREFIX = ipaddress.ip_network("64:ff9b::/96")
+MAX_REDIRECTS = 5
+
+
+class GuardedFetcher:
+    """``fetch(url) -> bytes`` for client-given URLs; every refusal is a one-line ``FetchError``.
+
+    ``allow_hosts`` names hosts (exact host names or IP literals, e.g. ``"127.0.0.1"``) that skip
+    the address check; it exists for tests and for deliberately trusted intranet servers.
+    """
+
+    def __init__(self, max_bytes: int = 20 * 1024 * 1024, timeout: float = 15.0, allow_hosts: tuple[str, ...] = ()) -> None:
+        self.max_bytes = max_bytes
+        self.timeout = timeout
+        self.allow_hosts = frozenset(host.lower().strip("[]") for host in allow_hosts)
+        self._client = httpx.Client(
+            follow_redirects=False,
+            trust_env=False,
+            headers={"User-Agent": USER_AGENT, "Accept": "image/*"},
+        )
+
+    def fetch(self, url: str) -> bytes:
+        """The body of ``url`` after every hop passed the checks; raises ``FetchError``."""
+        deadline = time.monotonic() + self.timeout
+        current = url
+        for _hop in range(MAX_REDIRECTS + 1):
+            try:
+                location = self._request(current, deadline)
+            except httpx.TimeoutException:
+                raise FetchError(f"{mask_url(url)}: timed out after {self.timeout:g} s") from None
+            except httpx.HTTPError as exc:
+                raise FetchError(f"{mask_url(url)}: {type(exc).__name__}") from None
+            if isinstance(location, bytes):
+                return location
+            current = location
+        raise FetchError(f"{mask_url(url)}: more than {MAX_REDIRECTS} redirects")
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> GuardedFetcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _request(self, url: str, deadline: float) -> bytes | str:
+        """One hop: the body (bytes) or the next URL to visit (str)."""
+        pinned_url, extensions, host_header = self._pin(url)
+        request = self._client.build_request(
+            "GET",
+            pinned_url,
+            headers={"Host": host_header},
+            extensions=extensions,
+            timeout=httpx.Timeout(max(0.01, deadline - time.monotonic())),
+        )
+        response = self._client.send(request, stream=True)
+        try:
+            if response.is_redirect:
+                target = response.headers.get("Location", "")
+                if not target:
+                    raise FetchError(f"{mask_url(url)}: redirect without a Location")
+                return urljoin(url, target)
+            if response.status_code >= 400:
+                raise FetchError(f"{mask_url(url)}: HTTP {response.status_code}", status=response.status_code)
+            return self._read(response, url, deadline)
+        finally:
+            response.close()
+
+    def _pin(self, url: str) -> tuple[str, dict, str]:
+        """Check ``url`` and rewrite it to connect to the checked address."""
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError:
+            raise FetchError(f"{mask_url(url)}: not a valid URL") from None
+        if parts.scheme not in ("http", "https"):
+            raise FetchError(f"{mask_url(url)}: only http and https URLs are allowed")
+        host = (parts.hostname or "").lower()
+        if not host:
+            raise FetchError(f"{mask_url(url)}: no host in URL")
+        host_header = parts.netloc.rsplit("@", 1)[-1]
+        if host in self.allow_hosts:
+            return url, {}, host_header
+        address = self._public_address(host, port or (443 if parts.scheme == "https" else 80), url)
+        literal = f"[{address}]" if address.version == 6 else str(address)
+        netloc = f"{literal}:{port}" if port else literal
+        pinned = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
+        extensions = {"sni_hostname": host} if parts.scheme == "https" else {}
+        return pinned, extensions, host_header
+
+    def _public_address(self, host: str, port: int, url: str) -> IPAddress:
+        if host in METADATA_HOSTS:
+            raise FetchError(f"{mask_url(url)}: refused: {host} is a cloud metadata service")
+        addresses = _resolve(host, port, url)
+        for address in addresses:
+            reason = refusal_reason(address)
+            if reason:
+                raise FetchError(f"{mask_url(url)}: refused: {host} resolves to {reason} address {address}")
+        return addresses[0]
+
+    def _read(self, response: httpx.Response, url: str, deadline: float) -> bytes:
+        chunks: list[bytes] = []
+        total = 0
+        for chunk in response.iter_bytes():
+            total += len(chunk)
+            if total > self.max_bytes:
+                raise FetchError(f"{mask_url(url)}: larger than {self.max_bytes} bytes")
+            if time.monotonic() > deadline:
+                raise FetchError(f"{mask_url(url)}: timed out after {self.timeout:g} s")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def refusal_reason(address: IPAddress) -> str | None:
+    """Why ``address`` must not be contacted ("private", "loopback"…), or None when it is public."""
+    if address in METADATA_ADDRESSES:
+        return "cloud-metadata"
+    embedded = _embedded_ipv4(address)
+    if embedded is not None:
+        return refusal_reason(embedded)
+    for attribute in ("is_loopback", "is_link_local", "is_multicast", "is_unspecified", "is_reserved", "is_private"):
+        if getattr(address, attribute):
+            return attribute[3:].replace("_", "-")
+    if not address.is_global:
+        return "non-public"
+    return None
+
+
+def _embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
+    if address.version != 6:
+        return None
+    assert isinstance(address, ipaddress.IPv6Address)
+    if address.ipv4_mapped:
+        return address.ipv4_mapped
+    if address.sixtofour:
+        return address.sixtofour
+    if address.teredo:
+        return address.teredo[1]
+    if address in NAT64_PREFIX:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
+
+
+def _resolve(host: str, port: int, url: str) -> list[IPAddress]:
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise FetchError(f"{mask_url(url)}: cannot resolve {host} ({exc.args[-1] if exc.args else exc})") from None
+    addresses = []
+    for *_rest, sockaddr in infos:
+        address = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
+        if address not in addresses:
+            addresses.append(address)
+    if not addresses:
+        raise FetchError(f"{mask_url(url)}: cannot resolve {host}")
+    return addresses

@@ -1,0 +1,150 @@
+"""Fetch and decode the pictures behind ``ImageRef``s, one at a time or many in threads.
+
+Every failure is an ``IconodexError`` carrying one line (URL masked): a batch reports its bad
+items and goes on. Decoding runs in the worker threads too; Pillow releases the GIL while it
+decodes, so threads overlap both the network wait and the pixel work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image
+
+from ..errors import DecodeError, FetchError, IconodexError
+from ..records import ImageRef
+from . import iiif_image
+from .cache import Cache
+from .decode import DEFAULT_MAX_PIXELS, DEFAULT_MIN_SIDE, decode_image
+from .http import HttpClient, mask_url
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class FetchedImage:
+    image: Image.Image  # RGB, shorter side reduced to about ``min_side``
+    content_hash: str  # blake2b-128 of the fetched bytes: the same picture twice hashes the same
+    source_url: str  # what was actually read (a sized IIIF URL, a URL, a file path)
+
+
+class ImageFetcher:
+    """Reads ``path`` refs from disk and ``url``/``iiif`` refs over ``http`` (cached if given)."""
+
+    def __init__(
+        self,
+        http: HttpClient | None,
+        cache: Cache | None = None,
+        min_side: int = DEFAULT_MIN_SIDE,
+        *,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+    ) -> None:
+        self.http = http
+        self.cache = cache
+        self.min_side = min_side
+        self.max_pixels = max_pixels
+
+    def fetch(self, ref: ImageRef) -> FetchedImage:
+        """Fetch and decode one picture; raises ``FetchError`` or ``DecodeError`` (one line)."""
+        if ref.kind == "path":
+            return self._decode(self._read_path(ref.location), ref.location)
+        if ref.kind == "url":
+            return self._fetch_url(ref.location)
+        if ref.kind == "iiif":
+            return self._fetch_iiif(ref)
+        raise FetchError(f"{ref.location}: unknown image kind {ref.kind!r}")
+
+    def fetch_many(
+        self, refs: Iterable[ImageRef], workers: int = 8
+    ) -> Iterator[tuple[int, FetchedImage | IconodexError]]:
+        """Yield ``(index in refs, result or error)`` as each completes, in completion order.
+
+        At most ``2 * workers`` fetches are in flight, so a long ``refs`` iterable is consumed
+        lazily and memory stays bounded.
+        """
+        pending: dict[Future[FetchedImage], int] = {}
+        todo = enumerate(refs)
+        with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="fetch") as pool:
+            self._top_up(pool, pending, todo, 2 * max(1, workers))
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    yield pending.pop(future), _outcome(future)
+                self._top_up(pool, pending, todo, 2 * max(1, workers))
+
+    def _top_up(self, pool: ThreadPoolExecutor, pending: dict, todo: Iterator, limit: int) -> None:
+        for index, ref in todo:
+            pending[pool.submit(self.fetch, ref)] = index
+            if len(pending) >= limit:
+                return
+
+    def _fetch_url(self, url: str) -> FetchedImage:
+        return self._decode(self._get(url), url)
+
+    def _fetch_iiif(self, ref: ImageRef) -> FetchedImage:
+        """Ask for a sized image; a level-0 server refuses arbitrary sizes with a 4xx, so then
+        read its info.json once and ask for a size it advertises (or the full image)."""
+        try:
+            return self._fetch_url(iiif_image.image_url(ref, self.min_side))
+        except FetchError as exc:
+            if not _is_client_error(exc) or ref.sizes:
+                raise
+            first_error = exc
+        retry_url = self._level0_url(ref, first_error)
+        return self._fetch_url(retry_url)
+
+    def _level0_url(self, ref: ImageRef, first_error: FetchError) -> str:
+        try:
+            info = self._require_http().get_json(iiif_image.info_url(ref))
+            described = iiif_image.ref_from_info(info, fallback_url=ref.location)
+        except IconodexError as exc:
+            raise FetchError(f"{first_error}; info.json: {exc}", status=first_error.status) from None
+        # Keep the base we were given: an info.json behind a proxy often names an internal host.
+        fixed = ImageRef("iiif", ref.location, described.api_version, described.sizes)
+        if fixed.sizes:
+            return iiif_image.image_url(fixed, self.min_side)
+        return iiif_image.full_image_url(fixed)
+
+    def _get(self, url: str) -> bytes:
+        return self._require_http().get_bytes(url, cache=self.cache)
+
+    def _require_http(self) -> HttpClient:
+        if self.http is None:
+            raise FetchError("this fetcher has no HTTP client; only local files can be read")
+        return self.http
+
+    @staticmethod
+    def _read_path(location: str) -> bytes:
+        try:
+            return Path(location).read_bytes()
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise FetchError(f"{location}: cannot read ({reason})") from None
+
+    def _decode(self, data: bytes, where: str) -> FetchedImage:
+        try:
+            image = decode_image(data, self.min_side, max_pixels=self.max_pixels)
+        except DecodeError as exc:
+            shown = mask_url(where) if "://" in where else where
+            raise DecodeError(f"{shown}: {exc}") from None
+        digest = hashlib.blake2b(data, digest_size=16).hexdigest()
+        return FetchedImage(image=image, content_hash=digest, source_url=where)
+
+
+def _is_client_error(exc: FetchError) -> bool:
+    return exc.status is not None and 400 <= exc.status < 500 and exc.status != 429
+
+
+def _outcome(future: Future[FetchedImage]) -> FetchedImage | IconodexError:
+    try:
+        return future.result()
+    except IconodexError as exc:
+        return exc
+    except Exception as exc:  # a bug must not end the batch, but it must be visible
+        log.exception("unexpected error while fetching an image")
+        return FetchError(f"unexpected {type(exc).__name__}: {' '.join(str(exc).split())[:200]}")

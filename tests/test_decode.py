@@ -1,0 +1,134 @@
+"""decode_image: every kind of broken file gives a one-line reason; every mode ends as RGB."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from _images_fetch import BLUE, RED, broken_files, encoded, good_images, jpeg_bytes, png_claiming, write_zoo
+from PIL import Image
+
+from iconodex.errors import DecodeError
+from iconodex.fetch.decode import decode_image, sniff_is_image
+
+
+def _near(pixel: tuple[int, ...], color: tuple[int, int, int], tolerance: int = 40) -> bool:
+    return all(abs(int(a) - int(b)) <= tolerance for a, b in zip(pixel, color, strict=True))
+
+
+def test_zoo_of_broken_files_gives_one_line_reasons_and_good_files_decode(tmp_path):
+    expected = write_zoo(tmp_path)
+    assert len(expected) >= 20
+    for name, word in expected.items():
+        with pytest.raises(DecodeError) as caught:
+            decode_image(tmp_path / name)
+        message = str(caught.value)
+        assert "\n" not in message and name in message
+        assert word.lower() in message.lower(), message
+    for name in good_images():
+        picture = decode_image(tmp_path / name)
+        assert picture.mode == "RGB" and picture.size[0] > 0
+
+
+def test_a_directory_named_like_an_image_is_refused(tmp_path):
+    (tmp_path / "x.jpg").mkdir()
+    with pytest.raises(DecodeError, match="directory"):
+        decode_image(tmp_path / "x.jpg")
+
+
+@pytest.mark.parametrize("name", sorted(broken_files()))
+def test_broken_bytes_are_refused_without_a_path(name):
+    data, word = broken_files()[name]
+    with pytest.raises(DecodeError) as caught:
+        decode_image(data)
+    assert word.lower() in str(caught.value).lower()
+
+
+def test_sniff_tells_images_from_other_bytes():
+    for data in good_images().values():
+        assert sniff_is_image(data)
+    for data in (b"", b"<html></html>", b"hello", b'{"a": 1}'):
+        assert not sniff_is_image(data)
+
+
+def test_large_jpeg_is_reduced_so_the_shorter_side_matches():
+    picture = decode_image(jpeg_bytes((4000, 3000)), 224)
+    assert picture.size == (299, 224)
+
+
+def test_small_pictures_are_never_enlarged():
+    assert decode_image(jpeg_bytes((100, 50)), 224).size == (100, 50)
+
+
+def test_pixel_cap_is_checked_from_the_header_and_is_configurable():
+    with pytest.raises(DecodeError, match="megapixels"):
+        decode_image(png_claiming(12000, 12000))  # 144 MP: under Pillow's own limit, over ours
+    with pytest.raises(DecodeError, match="megapixels"):
+        decode_image(jpeg_bytes((100, 100)), max_pixels=5_000)
+    assert decode_image(jpeg_bytes((100, 100)), max_pixels=10_000).size == (100, 100)
+
+
+def test_a_tightened_pillow_limit_is_honoured(monkeypatch):
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1_000)
+    with pytest.raises(DecodeError, match="megapixels|bomb"):
+        decode_image(jpeg_bytes((100, 100)))
+
+
+def test_exif_orientation_is_applied():
+    stored = Image.new("RGB", (200, 100), BLUE)
+    stored.paste(RED, (0, 0, 100, 100))  # left half red as stored
+    exif = Image.Exif()
+    exif[0x0112] = 6  # display rotated 90° clockwise: the stored left edge becomes the top
+    picture = decode_image(encoded(stored, "JPEG", exif=exif.tobytes(), quality=95))
+    assert picture.size == (100, 200)
+    assert _near(picture.getpixel((50, 20)), RED) and _near(picture.getpixel((50, 180)), BLUE)
+
+
+def test_palette_transparency_becomes_white():
+    palette = Image.new("P", (20, 20), 1)
+    palette.putpalette([0, 0, 0, 220, 20, 20] + [0] * 762)
+    palette.paste(0, (0, 0, 10, 20))
+    picture = decode_image(encoded(palette, "PNG", transparency=0))
+    assert picture.getpixel((2, 2)) == (255, 255, 255)
+    assert _near(picture.getpixel((15, 2)), RED)
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "LA"])
+def test_alpha_is_composited_on_white(mode):
+    image = Image.new("RGBA", (20, 20), (0, 0, 0, 0))
+    image.paste((200, 200, 200, 255), (10, 0, 20, 20))
+    picture = decode_image(encoded(image.convert(mode), "PNG"))
+    assert picture.mode == "RGB"
+    assert picture.getpixel((2, 2)) == (255, 255, 255)
+    assert _near(picture.getpixel((15, 2)), (200, 200, 200))
+
+
+def test_cmyk_jpeg_becomes_rgb():
+    picture = decode_image(encoded(Image.new("CMYK", (30, 30), (0, 255, 255, 0)), "JPEG"))
+    assert picture.mode == "RGB" and _near(picture.getpixel((5, 5)), (255, 0, 0))
+
+
+def test_16_bit_png_keeps_its_tonal_range():
+    values = np.array([[0, 32768, 65535]] * 3, dtype=np.uint16)
+    picture = decode_image(encoded(Image.fromarray(values), "PNG"))
+    row = [picture.getpixel((x, 0))[0] for x in range(3)]
+    assert row[0] == 0 and 120 <= row[1] <= 136 and row[2] == 255
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [(np.array([[0.0, 0.5, 1.0]] * 3, dtype=np.float32), (0, 127, 255)), (np.array([[0, 100, 255]] * 3, dtype=np.int32), (0, 100, 255))],
+)
+def test_float_and_32_bit_tiffs_become_8_bit(values, expected):
+    picture = decode_image(encoded(Image.fromarray(values), "TIFF"))
+    row = tuple(picture.getpixel((x, 0))[0] for x in range(3))
+    assert all(abs(a - b) <= 1 for a, b in zip(row, expected, strict=True))
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "WEBP", "TIFF"])
+def test_animations_and_multipage_files_give_their_first_frame(fmt):
+    frames = [Image.new("RGB", (32, 32), RED), Image.new("RGB", (32, 32), BLUE)]
+    data = encoded(frames[0], fmt, save_all=True, append_images=frames[1:])
+    assert Image.open(io.BytesIO(data)).n_frames == 2
+    assert _near(decode_image(data).getpixel((16, 16)), RED)
