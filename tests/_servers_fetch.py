@@ -113,7 +113,7 @@ class _ScriptedHandler(BaseHTTPRequestHandler):
 @contextmanager
 def scripted_server() -> Iterator[ScriptedServer]:
     server = ScriptedServer()
-    thread = threading.Thread(target=server.httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield server
@@ -128,7 +128,7 @@ def static_server(root: Path) -> Iterator[str]:
     handler = partial(_QuietFiles, directory=str(root))
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{httpd.server_address[1]}"

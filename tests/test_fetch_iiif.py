@@ -1,0 +1,127 @@
+"""IIIF Image API URLs: real info.json documents, the reference server, and a static level-0 site."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from _servers_fetch import iiif_reference_server, iiif_script, static_server
+from PIL import Image
+
+from iconodex.errors import SourceError
+from iconodex.fetch import iiif_image
+from iconodex.fetch.http import HttpClient
+from iconodex.fetch.images import ImageFetcher
+from iconodex.records import ImageRef
+
+FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "iiif"
+
+
+def _info(name: str) -> dict:
+    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize(
+    ("name", "version", "level"),
+    [
+        ("info_v1_1_gallica.json", "1.1", 2),
+        ("info_v2_iipimage_toolforge.json", "2", 2),
+        ("info_v2_iipimage_uu.json", "2", 1),
+        ("info_v2_local_iipsrv_1.1_jp2.json", "2", 1),
+        ("info_v2_local_zimeon_iiif_testserver.json", "2", 1),
+        ("info_v3_iiif_reference_gottingen.json", "3", 1),
+        ("info_v3_level0_static.json", "3", 0),
+        ("info_v3_local_zimeon_iiif_testserver.json", "3", 1),
+    ],
+)
+def test_real_info_documents_are_read(name, version, level):
+    info = _info(name)
+    ref = iiif_image.ref_from_info(info)
+    assert ref.kind == "iiif" and ref.api_version == version
+    assert iiif_image.compliance_level(info) == level
+    assert ref.location == (info.get("id") or info["@id"]).rstrip("/")
+    assert bool(ref.sizes) == (level == 0)
+
+
+def test_v1_1_asks_for_the_native_quality():
+    ref = iiif_image.ref_from_info(_info("info_v1_1_gallica.json"))
+    assert iiif_image.image_url(ref, 224) == "https://gallica.bnf.fr/iiif/ark:/12148/btv1b53243704g/f1/full/!448,448/0/native.jpg"
+
+
+def test_query_string_service_ids_are_kept_intact():
+    ref = iiif_image.ref_from_info(_info("info_v2_iipimage_uu.json"))
+    assert iiif_image.image_url(ref, 224).endswith(".jp2/full/!448,448/0/default.jpg")
+
+
+def test_level0_picks_the_smallest_advertised_size_that_is_big_enough():
+    ref = iiif_image.ref_from_info(_info("info_v3_level0_static.json"))
+    assert iiif_image.image_url(ref, 224).endswith("/mmph_wae681/full/500,372/0/default.jpg")
+    assert iiif_image.image_url(ref, 5000).endswith("/full/1999,1485/0/default.jpg")  # else the largest
+    v2 = ImageRef("iiif", "http://x/iiif/a", api_version="2", sizes=((250, 187), (500, 375)))
+    assert iiif_image.image_url(v2, 180) == "http://x/iiif/a/full/250,/0/default.jpg"
+
+
+def test_info_json_urls_and_trailing_slashes_become_the_base():
+    assert iiif_image.service_base("http://x/iiif/2/abc/info.json") == "http://x/iiif/2/abc"
+    assert iiif_image.service_base("http://x/iiif/2/abc/") == "http://x/iiif/2/abc"
+    assert iiif_image.info_url(ImageRef("iiif", "http://x/a/")) == "http://x/a/info.json"
+    assert iiif_image.full_image_url(ImageRef("iiif", "http://x/a", "3")) == "http://x/a/full/max/0/default.jpg"
+
+
+def test_a_document_without_an_id_is_refused_in_one_line():
+    with pytest.raises(SourceError, match="no id"):
+        iiif_image.ref_from_info({"width": 10})
+    with pytest.raises(SourceError, match="not a JSON object"):
+        iiif_image.ref_from_info(["no"])
+
+
+@pytest.fixture(scope="module")
+def reference_server(tmp_path_factory):
+    images = tmp_path_factory.mktemp("iiif-images")
+    Image.new("RGB", (1600, 1200), (30, 120, 200)).save(images / "plain.jpg", quality=90)
+    with iiif_reference_server(images) as base:
+        yield base
+
+
+@pytest.mark.parametrize(("version", "expected"), [("1.1", "1.1"), ("2.1", "2"), ("3.0", "3")])
+def test_reference_server_info_and_sized_image(reference_server, version, expected):
+    with HttpClient(timeout=10, retries=1) as http:
+        info = http.get_json(f"{reference_server}/{version}_pil/plain/info.json")
+        ref = iiif_image.ref_from_info(info)
+        assert ref.api_version == expected
+        fetched = ImageFetcher(http, None, min_side=224).fetch(ref)
+    quality = "native" if expected == "1.1" else "default"
+    assert fetched.source_url.endswith(f"/full/!448,448/0/{quality}.jpg")
+    assert fetched.image.size == (299, 224)  # the server sent 448×336; decode reduced the short side
+
+
+def test_reference_server_missing_image_is_a_fetch_error(reference_server):
+    with HttpClient(timeout=10, retries=0) as http:
+        outcomes = dict(ImageFetcher(http).fetch_many([ImageRef("iiif", f"{reference_server}/3.0_pil/absent", "3")]))
+    assert "HTTP 404" in str(outcomes[0]) or "HTTP 400" in str(outcomes[0])
+
+
+@pytest.fixture(scope="module")
+def static_level0_site(tmp_path_factory):
+    """A real level-0 site written by the iiif package's ``iiif_static.py`` (Image API 2.1)."""
+    script = iiif_script("iiif_static.py")
+    assert script is not None, "the iiif package is a dev dependency"
+    root = tmp_path_factory.mktemp("static")
+    source = root / "plain.jpg"
+    Image.new("RGB", (800, 600), (200, 60, 60)).save(source)
+    out = root / "site"
+    with static_server(out.parent) as base:
+        prefix = f"{base}/site"
+        subprocess.run([sys.executable, str(script), "-d", str(out), "-p", prefix, "-t", "256", str(source)],
+                       check=True, capture_output=True)
+        yield prefix
+
+
+def test_level0_server_refusing_a_size_is_retried_with_an_advertised_one(static_level0_site):
+    with HttpClient(timeout=5, retries=0) as http:
+        fetched = ImageFetcher(http, None, min_side=224).fetch(ImageRef("iiif", f"{static_level0_site}/plain", "2"))
+    assert fetched.source_url.endswith("/plain/full/200,/0/default.jpg")  # largest advertised
+    assert fetched.image.size == (200, 150)
