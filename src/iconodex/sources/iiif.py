@@ -1,0 +1,194 @@
+"""IIIF Presentation 2.1 / 3.0 harvester: a manifest, or a collection followed recursively.
+
+One record per canvas (default) or per manifest (``per="manifest"``). Collections are walked
+depth-first with a depth limit and a seen-set, so a collection that lists itself, or two that
+list each other, end instead of looping. A canvas with nothing painted on it, or only video or
+sound, is skipped with the reason in the report.
+
+Options: ``per`` (``canvas`` | ``manifest``), ``all_images`` (one record per image on a canvas,
+ids ``canvas#1``, ``canvas#2``…), ``max_depth`` (collection nesting, default 5).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError, IconodexError
+from ..records import ImageRef, SourceRecord
+from . import SOURCES
+from .base import HarvestContext
+from .documents import is_url, load_json
+from .iiif_model import (
+    Doc,
+    body_image,
+    body_kind,
+    canvases,
+    collection_members,
+    describe,
+    doc_id,
+    doc_type,
+    homepage_url,
+    is_embedded,
+    is_image_body,
+    painted_bodies,
+    thumbnail_url,
+)
+
+log = logging.getLogger(__name__)
+
+_URL_HINTS = ("manifest", "collection", "iiif", ".json")
+
+
+@dataclass
+class IIIFSource:
+    """Harvests IIIF Presentation manifests and collections from a URL or a local file."""
+
+    spec: str
+    per: str = "canvas"
+    all_images: bool = False
+    max_depth: int = 5
+    kind = "iiif"
+
+    @property
+    def name(self) -> str:
+        return f"iiif:{self.spec}"
+
+    @classmethod
+    def detect(cls, spec: str) -> bool:
+        if is_url(spec):
+            return any(hint in spec.lower() for hint in _URL_HINTS)
+        path = Path(spec)
+        if path.suffix.lower() != ".json" or not path.is_file():
+            return False
+        with path.open(encoding="utf-8", errors="replace") as handle:
+            head = handle.read(65536)
+        return any(marker in head for marker in ('"Manifest"', '"sc:Manifest"', '"Collection"', '"sc:Collection"'))
+
+    @classmethod
+    def from_spec(cls, spec: str, options: dict[str, Any]) -> IIIFSource:
+        per = str(options.get("per", "canvas"))
+        if per not in {"canvas", "manifest"}:
+            raise ConfigError(f"iiif option per={per!r} is not one of: canvas, manifest")
+        try:
+            max_depth = int(options.get("max_depth", 5))
+        except (TypeError, ValueError):
+            raise ConfigError(f"iiif option max_depth={options.get('max_depth')!r} is not a number") from None
+        return cls(spec, per=per, all_images=_flag(options.get("all_images")), max_depth=max_depth)
+
+    def harvest(self, ctx: HarvestContext) -> Iterator[SourceRecord]:
+        seen = {self.spec}
+        pending: list[tuple[str, int, Doc | None]] = [(self.spec, 0, None)]
+        while pending:
+            location, depth, doc = pending.pop()
+            doc = doc or self._load(ctx, location)
+            if doc is None:
+                continue
+            seen.add(doc_id(doc))
+            kind = doc_type(doc)
+            if kind == "Collection":
+                pending.extend(reversed(self._members(ctx, doc, location, depth, seen)))
+            elif kind == "Manifest":
+                yield from self._manifest_records(ctx, doc, location)
+            else:
+                ctx.report.fail(location, f"not a IIIF manifest or collection (type {kind or 'missing'})", listing=True)
+
+    def _load(self, ctx: HarvestContext, location: str) -> Doc | None:
+        try:
+            doc = load_json(ctx.http, location)
+        except IconodexError as exc:
+            ctx.report.fail(location, str(exc), listing=True)
+            return None
+        if not isinstance(doc, dict):
+            ctx.report.fail(location, f"not a IIIF document (a JSON {type(doc).__name__})", listing=True)
+            return None
+        return doc
+
+    def _members(
+        self, ctx: HarvestContext, collection: Doc, location: str, depth: int, seen: set[str]
+    ) -> list[tuple[str, int, Doc | None]]:
+        """The collection's members still to visit; loops and depth overruns are reported."""
+        if depth >= self.max_depth:
+            ctx.report.fail(location, f"collection nested deeper than {self.max_depth} levels; not followed", listing=True)
+            return []
+        members = []
+        for member in collection_members(collection):
+            member_id = doc_id(member)
+            if member_id in seen:
+                ctx.report.skip(member_id, "already visited (a collection loop or a repeated member)")
+                continue
+            seen.add(member_id)
+            members.append((member_id, depth + 1, member if is_embedded(member) else None))
+        return members
+
+    def _manifest_records(self, ctx: HarvestContext, manifest: Doc, location: str) -> Iterator[SourceRecord]:
+        manifest_id = doc_id(manifest) or location
+        title, metadata = describe(manifest, ctx.languages)
+        links = {"manifest": manifest_id, "page": homepage_url(manifest), "thumbnail": thumbnail_url(manifest)}
+        all_canvases = canvases(manifest)
+        if not all_canvases:
+            ctx.report.skip(manifest_id, "manifest has no canvases")
+            return
+        if self.per == "manifest":
+            yield from self._per_manifest(ctx, manifest_id, title, metadata, links, all_canvases)
+            return
+        for canvas in all_canvases:
+            canvas_title, canvas_metadata = describe(canvas, ctx.languages)
+            merged = {**metadata, **{f"canvas.{k}": v for k, v in canvas_metadata.items()}}
+            full_title = f"{title} — {canvas_title}" if canvas_title and len(all_canvases) > 1 else title
+            canvas_links = {**links, "canvas": doc_id(canvas), "thumbnail": thumbnail_url(canvas) or links["thumbnail"]}
+            yield from self._canvas_records(ctx, canvas, full_title or canvas_title, merged, canvas_links)
+
+    def _per_manifest(
+        self, ctx: HarvestContext, manifest_id: str, title: str, metadata: dict, links: dict, all_canvases: list[Doc]
+    ) -> Iterator[SourceRecord]:
+        for canvas in all_canvases:
+            images = _canvas_images(canvas)
+            if images:
+                yield _record(ctx, manifest_id, images[0], title, metadata, {**links, "canvas": doc_id(canvas)})
+                return
+        ctx.report.skip(manifest_id, "no canvas of the manifest shows an image")
+
+    def _canvas_records(
+        self, ctx: HarvestContext, canvas: Doc, title: str, metadata: dict, links: dict
+    ) -> Iterator[SourceRecord]:
+        canvas_id = links["canvas"] or f"{links['manifest']}#canvas"
+        images = _canvas_images(canvas)
+        if not images:
+            ctx.report.skip(canvas_id, _why_no_image(canvas))
+            return
+        if not self.all_images or len(images) == 1:
+            yield _record(ctx, canvas_id, images[0], title, metadata, links)
+            return
+        for number, image in enumerate(images, start=1):
+            yield _record(ctx, f"{canvas_id}#{number}", image, title, metadata, links)
+
+
+def _canvas_images(canvas: Doc) -> list[ImageRef]:
+    return [ref for body in painted_bodies(canvas) if is_image_body(body) and (ref := body_image(body))]
+
+
+def _why_no_image(canvas: Doc) -> str:
+    bodies = painted_bodies(canvas)
+    if not bodies:
+        return "empty canvas: nothing is painted on it"
+    kinds = sorted({body_kind(b) for b in bodies})
+    return f"no image on the canvas, only {', '.join(kinds)}"
+
+
+def _record(
+    ctx: HarvestContext, record_id: str, image: ImageRef, title: str, metadata: dict, links: dict
+) -> SourceRecord:
+    ctx.report.harvested += 1
+    clean_links = {k: v for k, v in links.items() if v}
+    return SourceRecord(id=record_id, image=image, title=title, metadata=dict(metadata), links=clean_links)
+
+
+def _flag(value: object) -> bool:
+    return str(value).strip().lower() in {"1", "true", "yes", "on"}
+
+
+SOURCES.register("iiif", IIIFSource)

@@ -1,0 +1,176 @@
+"""SPARQL harvester (the SARI seed's SPARQL mode): a SELECT query that binds IIIF image URLs.
+
+The query binds the image service to ``?iiif_url`` (option ``iiif_variable``); every other bound
+variable becomes metadata, ``?title``/``?label`` the title. Results are read page by page with
+``LIMIT``/``OFFSET`` appended to the query (replacing the query's own ``LIMIT``/``OFFSET``), unless
+the query's own ``LIMIT`` already fits in one page. Paging needs ``ORDER BY`` to be stable, so
+its absence is logged as a warning.
+
+Real Linked Art data writes the access point as an ``…/info.json`` URL; it is cut back to the
+service base. Ids are ``blake2b(url, digest_size=20)`` like SARI's, unless ``id_variable`` names
+a variable that holds a stable id.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError, FetchError, IconodexError
+from ..fetch.http import mask_url
+from ..records import ImageRef, Metadata, SourceRecord, add_value
+from . import SOURCES
+from .base import HarvestContext
+from .documents import is_url, response_json, url_id
+from .iiif_model import service_base
+
+log = logging.getLogger(__name__)
+
+# A trailing "LIMIT n", "OFFSET n", or both in either order (SPARQL allows both orders).
+_TAIL = re.compile(
+    r"(?:\s+(?:LIMIT\s+(?P<limit>\d+)(?:\s+OFFSET\s+(?P<offset>\d+))?"
+    r"|OFFSET\s+(?P<offset2>\d+)(?:\s+LIMIT\s+(?P<limit2>\d+))?))\s*$",
+    re.IGNORECASE,
+)
+_TITLE_VARIABLES = ("title", "label", "name")
+_RESULTS_JSON = "application/sparql-results+json"
+
+
+@dataclass(frozen=True)
+class PagedQuery:
+    """A SELECT query split into its body and the slice of results the user asked for."""
+
+    body: str
+    offset: int = 0
+    limit: int | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> PagedQuery:
+        text = text.strip()
+        match = _TAIL.search(text)
+        if not match:
+            return cls(text)
+        limit = match.group("limit") or match.group("limit2")
+        offset = match.group("offset") or match.group("offset2")
+        return cls(text[: match.start()].rstrip(), int(offset or 0), int(limit) if limit else None)
+
+    def pages(self, page_size: int) -> Iterator[tuple[str, int]]:
+        """(query text, rows asked) for each page; the caller stops at the first short page."""
+        start, end = self.offset, None if self.limit is None else self.offset + self.limit
+        while end is None or start < end:
+            size = page_size if end is None else min(page_size, end - start)
+            yield f"{self.body}\nLIMIT {size}\nOFFSET {start}", size
+            start += size
+
+
+@dataclass
+class SparqlSource:
+    """Harvests IIIF image URLs bound by a SPARQL SELECT query on an endpoint."""
+
+    endpoint: str
+    query: str
+    iiif_variable: str = "iiif_url"
+    id_variable: str | None = None
+    page_size: int = 1000
+    kind = "sparql"
+
+    @property
+    def name(self) -> str:
+        return f"sparql:{self.endpoint}"
+
+    @classmethod
+    def detect(cls, spec: str) -> bool:
+        path = spec.split("?", 1)[0].rstrip("/").lower()
+        return is_url(spec) and path.endswith(("/sparql", "/query"))
+
+    @classmethod
+    def from_spec(cls, spec: str, options: dict[str, Any]) -> SparqlSource:
+        if not is_url(spec):
+            raise ConfigError(f"a SPARQL source is an endpoint URL (https://…/sparql), not {spec!r}")
+        query = _query_text(options.get("query"))
+        try:
+            page_size = int(options.get("page_size", 1000))
+        except (TypeError, ValueError):
+            page_size = 0
+        if page_size < 1:
+            raise ConfigError(f"sparql option page_size={options.get('page_size')!r} must be a whole number above 0")
+        return cls(
+            spec,
+            query,
+            iiif_variable=str(options.get("iiif_variable") or "iiif_url").lstrip("?$"),
+            id_variable=str(options["id_variable"]).lstrip("?$") if options.get("id_variable") else None,
+            page_size=page_size,
+        )
+
+    def harvest(self, ctx: HarvestContext) -> Iterator[SourceRecord]:
+        paged = PagedQuery.parse(self.query)
+        if "order by" not in paged.body.lower():
+            log.warning("the SPARQL query has no ORDER BY; paging may skip or repeat rows")
+        seen: set[str] = set()
+        for text, asked in paged.pages(self.page_size):
+            rows = self._select(ctx, text)
+            if rows is None:
+                return
+            for row in rows:
+                record = self._record(ctx, row)
+                if record is not None and record.id not in seen:
+                    seen.add(record.id)
+                    ctx.report.harvested += 1
+                    yield record
+            if len(rows) < asked:
+                return
+
+    def _select(self, ctx: HarvestContext, text: str) -> list[dict[str, Any]] | None:
+        """One page of bindings; a failure is reported (listing incomplete) and gives ``None``."""
+        try:
+            response = ctx.http.get(self.endpoint, params={"query": text}, headers={"Accept": _RESULTS_JSON})
+            document = response_json(response)
+        except FetchError as exc:
+            if exc.status == 400:  # endpoints answer 400 to a query they cannot parse
+                raise ConfigError(f"{mask_url(self.endpoint)} rejected the SPARQL query (HTTP 400): check its syntax") from None
+            ctx.report.fail(mask_url(self.endpoint), str(exc), listing=True)
+            return None
+        except IconodexError as exc:
+            ctx.report.fail(mask_url(self.endpoint), str(exc), listing=True)
+            return None
+        bindings = document.get("results", {}).get("bindings") if isinstance(document, dict) else None
+        if not isinstance(bindings, list):
+            ctx.report.fail(mask_url(self.endpoint), "not SPARQL JSON results (no results.bindings)", listing=True)
+            return None
+        return [row for row in bindings if isinstance(row, dict)]
+
+    def _record(self, ctx: HarvestContext, row: dict[str, Any]) -> SourceRecord | None:
+        values = {name: str(cell.get("value", "")) for name, cell in row.items() if isinstance(cell, dict)}
+        url = values.pop(self.iiif_variable, "").strip()
+        if not is_url(url):
+            ctx.report.skip(str(values or row)[:120], f"no URL bound to ?{self.iiif_variable}")
+            return None
+        base = service_base(url)
+        record_id = values.get(self.id_variable or "", "") or url_id(base)
+        metadata: Metadata = {}
+        for name, value in values.items():
+            add_value(metadata, name, value)
+        title = next((values[v] for v in _TITLE_VARIABLES if values.get(v)), "")
+        return SourceRecord(id=record_id, image=ImageRef("iiif", base), title=title, metadata=metadata)
+
+
+def _query_text(value: object) -> str:
+    """The query itself, or the text of the ``.rq`` file it names."""
+    if not value or not str(value).strip():
+        raise ConfigError("a SPARQL source needs option query (the SELECT text or a path to a .rq file)")
+    text = str(value).strip()
+    if "\n" not in text and len(text) < 1024 and text.lower().endswith((".rq", ".sparql")):
+        path = Path(text).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"SPARQL query file {text} does not exist")
+        text = path.read_text(encoding="utf-8").strip()
+    if "select" not in text.lower():
+        raise ConfigError("the SPARQL query must be a SELECT query binding the IIIF image URLs")
+    return text
+
+
+SOURCES.register("sparql", SparqlSource)

@@ -1,0 +1,323 @@
+"""Real servers on 127.0.0.1 for the harvester tests.
+
+- ``AppServer``: a threaded HTTP server whose answers come from a Python function; every
+  request path (with query) is recorded, so tests can count what a harvester asked for;
+- ``OmekaFixture``: an Omeka S REST API built from the real fixture documents (items, media,
+  paging with ``Link`` and ``Omeka-S-Total-Results`` headers as Omeka S sends them, API keys);
+- ``oxigraph_server``: the real oxigraph SPARQL server loaded with fixture Turtle;
+- ``iipimage_server``: Debian's iipsrv behind lighttpd (FastCGI), as in servers/COMMANDS.txt.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import partial
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import httpx
+from PIL import Image
+
+FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
+VENV_BIN = Path(__file__).resolve().parents[1] / ".venv" / "bin"
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def json(cls, document: object, content_type: str = "application/json", **headers: str) -> Reply:
+        return cls(200, json.dumps(document).encode(), {"Content-Type": content_type, **headers})
+
+
+Handler = Callable[[str, dict[str, str]], Reply]
+
+
+class AppServer:
+    """Serves ``handler(path, query) -> Reply``; ``requests`` lists every path asked, in order."""
+
+    def __init__(self, handler: Handler | None = None) -> None:
+        self.handler = handler or (lambda path, query: Reply(404, b"not found"))
+        self.requests: list[str] = []
+        self._lock = threading.Lock()
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Handler, self))
+        self.httpd.daemon_threads = True
+        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def answer(self, raw_path: str) -> Reply:
+        with self._lock:
+            self.requests.append(raw_path)
+        parts = urlsplit(raw_path)
+        return self.handler(parts.path, dict(parse_qsl(parts.query, keep_blank_values=True)))
+
+    def count(self, prefix: str) -> int:
+        return sum(1 for path in self.requests if path.startswith(prefix))
+
+    def __enter__(self) -> AppServer:
+        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out at once: no 40 ms delayed-ACK stalls
+
+    def __init__(self, app: AppServer, *args, **kwargs) -> None:
+        self.app = app
+        super().__init__(*args, **kwargs)
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        reply = self.app.answer(self.path)
+        self.send_response(reply.status)
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(reply.body)))
+        self.end_headers()
+        self.wfile.write(reply.body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def jpeg_bytes(seed: int, size: tuple[int, int] = (64, 48)) -> bytes:
+    """A small JPEG whose colour depends on ``seed`` (so pictures differ)."""
+    colour = ((seed * 67) % 256, (seed * 131) % 256, (seed * 29) % 256)
+    buffer = io.BytesIO()
+    Image.new("RGB", size, colour).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+def load_fixture(*parts: str) -> object:
+    return json.loads(FIXTURES.joinpath(*parts).read_text(encoding="utf-8"))
+
+
+# -- Omeka S -------------------------------------------------------------------------------------
+
+OMEKA_HOSTS = ("https://edisem.arcanes.ca/omk", "https://omeka.unibe.ch")
+HTML_ERROR = b"<!DOCTYPE html><html><body><h1>Omeka S</h1><p>An error occurred.</p></body></html>"
+
+
+class OmekaFixture:
+    """An Omeka S API over the real fixture items (21 EDISEM items + UniBE item 10777).
+
+    Media: UniBE's real media 10778 (a 162 MB TIFF upload: the original must never be fetched);
+    every EDISEM item gets a media built from that real document with its own thumbnails; item
+    14035 gets a YouTube media instead (no picture), item 14020 a IIIF media (``o:ingester`` iiif).
+    ``keys`` (identity, credential) makes the API refuse requests without them (HTTP 403);
+    ``faults`` maps a page number to ``"html"``, ``"badjson"`` or ``"loop"`` (redirects to itself).
+    """
+
+    def __init__(self, keys: tuple[str, str] | None = None, iiif_base: str = "https://iiif.example.org/iiif/3/map") -> None:
+        self.keys = keys
+        self.iiif_base = iiif_base
+        self.faults: dict[int, str] = {}
+        self.server = AppServer(self.answer)
+        self.base = self.server.base
+        self.items: dict[int, dict] = {}
+        self.media: dict[int, dict] = {}
+        self._load()
+
+    def _rewrite(self, document: object) -> dict:
+        text = json.dumps(document)
+        for host in OMEKA_HOSTS:
+            text = text.replace(host, self.base)
+        return json.loads(text)
+
+    def _load(self) -> None:
+        edisem = self._rewrite(load_fixture("omeka", "items_list_page_edisem.json"))
+        unibe = self._rewrite(load_fixture("omeka", "item_10777_unibe.json"))
+        template = self._rewrite(load_fixture("omeka", "media_10778_unibe.json"))
+        self.media[10778] = template
+        for item in [*edisem, unibe]:
+            self.items[item["o:id"]] = item
+        for item in edisem:
+            media_id = item["o:media"][0]["o:id"]
+            self.media[media_id] = self._media_for(template, item, media_id)
+
+    def _media_for(self, template: dict, item: dict, media_id: int) -> dict:
+        media = copy.deepcopy(template)
+        media.update({"@id": f"{self.base}/api/media/{media_id}", "o:id": media_id, "o:item": {"o:id": item["o:id"]}})
+        media["o:thumbnail_urls"] = dict(item["thumbnail_display_urls"])
+        media["o:original_url"] = item["thumbnail_display_urls"]["large"].replace("/large/", "/original/")
+        media["o:media_type"] = "image/jpeg"
+        if item["o:id"] == 14035:
+            media.update({"o:ingester": "youtube", "o:renderer": "youtube", "o:media_type": None,
+                          "o:source": "https://www.youtube.com/watch?v=cQ54GDm1eL0", "o:original_url": None,
+                          "o:thumbnail_urls": []})
+        if item["o:id"] == 14020:
+            media.update({"o:ingester": "iiif", "o:renderer": "iiif", "o:media_type": None, "o:original_url": None,
+                          "o:source": f"{self.iiif_base}/info.json",
+                          "data": {"@context": "http://iiif.io/api/image/3/context.json", "id": self.iiif_base}})
+        return media
+
+    def touch(self, item_id: int, when: str = "2030-01-01T00:00:00+00:00") -> None:
+        """Change an item the way an editor's save does: new ``o:modified``."""
+        self.items[item_id]["o:modified"]["@value"] = when
+
+    # -- answering --
+
+    def answer(self, path: str, query: dict[str, str]) -> Reply:
+        if path.startswith("/api/") and self.keys and (query.get("key_identity"), query.get("key_credential")) != self.keys:
+            return Reply(403, b'{"errors":{"error":"Invalid key."}}', {"Content-Type": "application/ld+json"})
+        if path == "/api/items":
+            return self._items_page(query)
+        if path.startswith("/api/media/"):
+            media = self.media.get(int(path.rsplit("/", 1)[1]))
+            return Reply.json(media, "application/ld+json") if media else Reply(404, b'{"errors":{"error":"Not found"}}')
+        if path.startswith("/api/items/"):
+            item = self.items.get(int(path.rsplit("/", 1)[1]))
+            return Reply.json(item, "application/ld+json") if item else Reply(404, b"{}")
+        if path.startswith("/files/"):
+            return Reply(200, jpeg_bytes(sum(path.encode())), {"Content-Type": "image/jpeg"})
+        return Reply(404, b"not found")
+
+    def _items_page(self, query: dict[str, str]) -> Reply:
+        page, per_page = int(query.get("page", 1)), int(query.get("per_page", 25))
+        items = sorted(self.items.values(), key=lambda item: item["o:id"])
+        if "item_set_id" in query:
+            items = [i for i in items if any(str(s["o:id"]) == query["item_set_id"] for s in i["o:item_set"])]
+        fault = self.faults.get(page)
+        if fault == "html":
+            return Reply(200, HTML_ERROR, {"Content-Type": "text/html; charset=UTF-8"})
+        if fault == "loop":
+            return Reply(302, b"", {"Location": f"/api/items?{urlencode(query)}"})
+        if fault == "badjson":
+            return Reply(200, b'[{"o:id": 1, "o:title": "trunc', {"Content-Type": "application/ld+json"})
+        chunk = items[(page - 1) * per_page : page * per_page]
+        return Reply.json(chunk, "application/ld+json", **self._paging_headers(query, page, per_page, len(items)))
+
+    def _paging_headers(self, query: dict[str, str], page: int, per_page: int, total: int) -> dict[str, str]:
+        """``Link`` (first/prev/next/last, every query parameter repeated) and the total, as Omeka S does."""
+        last = max(1, -(-total // per_page))
+
+        def link(number: int, rel: str) -> str:
+            return f'<{self.base}/api/items?{urlencode({**query, "page": number})}>; rel="{rel}"'
+
+        links = [link(1, "first")]
+        if page > 1:
+            links.append(link(page - 1, "prev"))
+        if page < last:
+            links.append(link(page + 1, "next"))
+        links.append(link(last, "last"))
+        return {"Link": ", ".join(links), "Omeka-S-Total-Results": str(total)}
+
+    def __enter__(self) -> OmekaFixture:
+        self.server.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.__exit__(*exc)
+
+
+# -- external servers ----------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(url: str, process: subprocess.Popen, what: str, attempts: int = 200) -> None:
+    for _ in range(attempts):
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with {process.returncode}")
+        try:
+            httpx.get(url, timeout=1.0)
+            return
+        except httpx.TransportError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{what} did not start")
+
+
+@contextmanager
+def running(command: list[str], ready_url: str, what: str, **popen: object) -> Iterator[subprocess.Popen]:
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **popen)  # type: ignore[call-overload]
+    try:
+        wait_for(ready_url, process, what)
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+OXIGRAPH = VENV_BIN / "oxigraph"
+
+
+@contextmanager
+def oxigraph_server(store: Path, *turtle: Path) -> Iterator[str]:
+    """The real oxigraph server over ``turtle`` files; yields the query endpoint URL."""
+    for path in turtle:
+        subprocess.run([str(OXIGRAPH), "load", "--location", str(store), "--file", str(path)], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    command = [str(OXIGRAPH), "serve-read-only", "--location", str(store), "--bind", f"127.0.0.1:{port}"]
+    with running(command, base, "oxigraph"):
+        yield f"{base}/query"
+
+
+IIPSRV = Path("/usr/lib/iipimage-server/iipsrv.fcgi")
+
+
+def iipimage_missing() -> str | None:
+    """Which binary is absent for the IIPImage server, or None when both are here."""
+    if not IIPSRV.is_file():
+        return str(IIPSRV)
+    return None if shutil.which("lighttpd") else "lighttpd"
+
+
+@contextmanager
+def iipimage_server(image_dir: Path, workdir: Path) -> Iterator[str]:
+    """iipsrv (FastCGI) behind lighttpd on 127.0.0.1; yields the IIIF prefix ``{base}/iiif``."""
+    fcgi_port, http_port = free_port(), free_port()
+    (workdir / "www").mkdir(parents=True, exist_ok=True)
+    config = workdir / "lighttpd.conf"
+    config.write_text(
+        f'server.document-root = "{workdir / "www"}"\nserver.bind = "127.0.0.1"\nserver.port = {http_port}\n'
+        f'server.errorlog = "{workdir / "lighttpd-error.log"}"\nserver.modules += ( "mod_fastcgi" )\n'
+        f'fastcgi.server = ( "/iiif/" => (( "host" => "127.0.0.1", "port" => {fcgi_port}, "check-local" => "disable" )) )\n'
+    )
+    env = {"FILESYSTEM_PREFIX": f"{image_dir}/", "URI_MAP": "iiif=>IIIF", "CORS": "*",
+           "LOGFILE": str(workdir / "iipsrv.log"), "VERBOSITY": "1", "PATH": "/usr/bin:/bin"}
+    iipsrv = subprocess.Popen([str(IIPSRV), "--bind", f"127.0.0.1:{fcgi_port}"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{http_port}"
+    try:
+        with running([shutil.which("lighttpd") or "lighttpd", "-D", "-f", str(config)], base, "lighttpd"):
+            yield f"{base}/iiif"
+    finally:
+        iipsrv.terminate()
+        iipsrv.wait(timeout=10)
+
+
+def harvest(source, http=None, **context: object):
+    """Run ``source.harvest`` with a fresh report; returns (records, report)."""
+    from iconodex.fetch.http import HttpClient
+    from iconodex.sources import HarvestContext, HarvestReport
+
+    report = HarvestReport(source.name)
+    client = http or HttpClient(retries=0, timeout=10)
+    ctx = HarvestContext(http=client, report=report, **context)  # type: ignore[arg-type]
+    return list(source.harvest(ctx)), report
