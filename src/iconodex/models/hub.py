@@ -129,12 +129,14 @@ def fetch_model_files(
     download = _hf_hub_download()
     local_only = offline_requested(offline)
     cache = hub_cache_dir()
+    endpoint = os.environ.get("HF_ENDPOINT") or None  # a mirror, read now rather than at import
     paths: dict[str, Path] = {}
     failures: dict[str, str] = {}
     for name in (*files, *optional):
         try:
             paths[name] = Path(
-                download(repo_id, name, revision=revision, cache_dir=cache, local_files_only=local_only)
+                download(repo_id, name, revision=revision, cache_dir=cache, local_files_only=local_only,
+                         endpoint=endpoint)
             )
         except Exception as err:  # any failure means "this file is not available here"
             failures[name] = type(err).__name__
