@@ -130,10 +130,11 @@ class Collection:
             if self._model is None:
                 encoder = load_model(self.model_name, **self._config.get("model_options", {}))
                 recorded = self._config.get("identity")
-                if recorded is not None and _comparable(encoder.describe()) != _comparable(recorded):
+                changed = _identity_changes(recorded, encoder.describe()) if recorded is not None else []
+                if changed:
                     raise ModelMismatchError(
                         f"model {self.model_name!r} here differs from the one that made {self.path} "
-                        f"(weights or settings changed); re-ingest into a new collection")
+                        f"({', '.join(changed)} changed); its vectors cannot be mixed: re-ingest into a new collection")
                 self._model = encoder
             return self._model
 
@@ -398,9 +399,10 @@ class Collection:
         self.close()
 
 
-def _comparable(identity: dict) -> dict:
-    """Identity keys that must match; keys starting with '_' are informative only."""
-    return {k: v for k, v in identity.items() if not str(k).startswith("_")}
+def _identity_changes(recorded: dict, current: dict) -> list[str]:
+    """Identity keys that differ; keys starting with '_' are informative only."""
+    keys = {k for k in (*recorded, *current) if not str(k).startswith("_")}
+    return sorted(k for k in keys if recorded.get(k) != current.get(k))
 
 
 def _normalise_where(where: dict[str, str | list[str]] | None) -> dict[str, list[str]] | None:

@@ -4,6 +4,7 @@ run, so ``iconodex --help`` is instant and a new command is one new module plus 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import logging
 import sys
 

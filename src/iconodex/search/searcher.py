@@ -90,7 +90,7 @@ class Searcher:
             vector = self._model().embed_texts([query.text], query=True)[0]
             groups.append(self._pair("text-query", "image", vector, "text", vector, query.alpha))
         if query.image is not None:
-            found = self._model().embed_images([query.image])
+            found = {space: matrix[0] for space, matrix in self._model().embed_images([query.image]).items()}
             shared = found.get("image", found[self.similar_space])
             groups.append(self._pair("image-query", self.similar_space, found[self.similar_space],
                                      "text", shared, query.alpha))
