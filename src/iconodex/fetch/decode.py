@@ -98,11 +98,16 @@ def decode_image(
         raise DecodeError(f"{path}: {exc}") from None
 
 
+def describe_os_error(exc: OSError) -> str:
+    """A short reason for a file that cannot be read ("symbolic link loop", "permission denied")."""
+    return _ERRNO_REASONS.get(exc.errno or 0) or (exc.strerror or _one_line(exc)).lower()
+
+
 def _read_file(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except OSError as exc:
-        raise DecodeError(_ERRNO_REASONS.get(exc.errno or 0, _one_line(exc))) from None
+        raise DecodeError(describe_os_error(exc)) from None
 
 
 def _decode_bytes(raw: bytes, min_side: int, max_pixels: int) -> Image.Image:

@@ -20,7 +20,7 @@ from ..errors import DecodeError, FetchError, IconodexError
 from ..records import ImageRef
 from . import iiif_image
 from .cache import Cache
-from .decode import DEFAULT_MAX_PIXELS, DEFAULT_MIN_SIDE, decode_image
+from .decode import DEFAULT_MAX_PIXELS, DEFAULT_MIN_SIDE, decode_image, describe_os_error
 from .http import HttpClient, mask_url
 
 log = logging.getLogger(__name__)
@@ -123,8 +123,7 @@ class ImageFetcher:
         try:
             return Path(location).read_bytes()
         except OSError as exc:
-            reason = exc.strerror or type(exc).__name__
-            raise FetchError(f"{location}: cannot read ({reason})") from None
+            raise FetchError(f"{location}: cannot read ({describe_os_error(exc)})") from None
 
     def _decode(self, data: bytes, where: str) -> FetchedImage:
         try:

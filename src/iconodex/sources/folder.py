@@ -4,7 +4,7 @@ Descriptions come from, in this order of precedence for the title:
 - a JSON sidecar ``photo.json`` (or ``photo.jpg.json``): a flat or multi-valued object; its
   ``title`` becomes the title, every other key a metadata field;
 - a text sidecar ``photo.txt`` (or ``photo.jpg.txt``): the whole text becomes ``description``;
-- a ``captions.jsonl`` in the picture's folder, one ``{"path"|"image"|"file_name", "caption"}``
+- a ``captions.jsonl`` in the picture's folder or above it, one ``{"path"|"image"|"file_name", "caption"}``
   object per line (as ImageSearchTR writes it): the caption becomes ``caption``;
 - otherwise the file name, prettified.
 The version is the mtime and size of the picture and of its sidecars, so an unchanged file costs
@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..fetch.decode import describe_os_error
 from ..records import ImageRef, Metadata, SourceRecord, add_value
 from . import SOURCES
 from .base import HarvestContext, HarvestReport
@@ -53,10 +54,12 @@ class FolderSource:
         return cls(spec, name=options.get("name"))
 
     def harvest(self, ctx: HarvestContext) -> Iterator[SourceRecord]:
+        captions: dict[Path, _CaptionsFile] = {}
         for folder, files in self._walk(ctx.report):
-            captions = _CaptionsFile(folder / CAPTIONS_FILE, ctx.report)
+            captions[folder] = _CaptionsFile(folder / CAPTIONS_FILE, ctx.report)
+            chain = [captions[p] for p in (folder, *folder.parents) if p in captions]
             for filename in files:
-                record = self._record(folder / filename, captions, ctx.report)
+                record = self._record(folder / filename, chain, ctx.report)
                 if record is not None:
                     ctx.report.harvested += 1
                     yield record
@@ -71,7 +74,7 @@ class FolderSource:
             images = sorted(f for f in filenames if not f.startswith(".") and Path(f).suffix.lower() in IMAGE_SUFFIXES)
             yield Path(dirpath), images
 
-    def _record(self, path: Path, captions: _CaptionsFile, report: HarvestReport) -> SourceRecord | None:
+    def _record(self, path: Path, captions: list[_CaptionsFile], report: HarvestReport) -> SourceRecord | None:
         rel = self._relative(path)
         try:
             stat = path.stat()
@@ -84,7 +87,8 @@ class FolderSource:
         sidecars = _Sidecars(path)
         metadata: Metadata = {}
         title = sidecars.read_into(metadata, report, self._relative)
-        caption = captions.caption_for(path)
+        # The nearest captions.jsonl that knows the picture wins.
+        caption = next((found for file in captions if (found := file.caption_for(path))), None)
         add_value(metadata, "caption", caption)
         return SourceRecord(
             id=rel,
@@ -213,8 +217,8 @@ def _stat_version(stat: os.stat_result) -> str:
 
 
 def _reason(exc: BaseException) -> str:
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror.lower()
+    if isinstance(exc, OSError):
+        return describe_os_error(exc)
     return " ".join(str(exc).split())[:200] or type(exc).__name__
 
 
