@@ -137,19 +137,17 @@ class _GraphBuilder:
         return self.relu6(out) if relu6 else out
 
     def _folded(self, conv: str, bn: str) -> tuple[np.ndarray, np.ndarray]:
+        """BN(conv(x)) == conv'(x): scale each output channel's kernel, shift its bias."""
         weight = self.take(f"{conv}.weight")
-        bias = (
-            self.take(f"{conv}.bias")
-            if f"{conv}.bias" in self.state
-            else np.zeros(weight.shape[0], np.float32)
-        )
+        has_bias = f"{conv}.bias" in self.state
+        bias = self.take(f"{conv}.bias") if has_bias else np.zeros(weight.shape[0], np.float32)
         gamma, beta = self.take(f"{bn}.weight"), self.take(f"{bn}.bias")
         mean, var = self.take(f"{bn}.running_mean"), self.take(f"{bn}.running_var")
         self.used.add(f"{bn}.num_batches_tracked")  # training bookkeeping, not needed for inference
         scale = gamma / np.sqrt(var + BN_EPSILON)
-        return (weight * scale[:, None, None, None]).astype(np.float32), (
-            (bias - mean) * scale + beta
-        ).astype(np.float32)
+        folded_weight = weight * scale[:, None, None, None]
+        folded_bias = (bias - mean) * scale + beta
+        return folded_weight.astype(np.float32), folded_bias.astype(np.float32)
 
     def relu6(self, x: str) -> str:
         out = f"{x}_relu6"
