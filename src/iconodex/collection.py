@@ -399,9 +399,13 @@ class Collection:
         self.close()
 
 
+INFORMATIVE_IDENTITY = frozenset({"path", "precision", "device", "providers"})
+
+
 def _identity_changes(recorded: dict, current: dict) -> list[str]:
-    """Identity keys that differ; keys starting with '_' are informative only."""
-    keys = {k for k in (*recorded, *current) if not str(k).startswith("_")}
+    """Identity keys that differ. Where the files live and how they run (fp16 on a GPU, fp32 on a
+    CPU) give the same vectors, so those keys, and keys starting with '_', are informative only."""
+    keys = {k for k in (*recorded, *current) if not str(k).startswith("_") and k not in INFORMATIVE_IDENTITY}
     return sorted(k for k in keys if recorded.get(k) != current.get(k))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from ..registry import Registry
@@ -11,12 +12,23 @@ from .base import Encoder, l2_normalise
 ModelFactory = Callable[..., Encoder]
 MODELS: Registry[ModelFactory] = Registry("model")
 MODELS.register_lazy("offline", "iconodex.models.offline")
+# Importing iconodex.models.clip registers each CLIP-family short name, its hub id, and "auto".
+for _name in ("uform3-multilingual", "clip-vit-b32", "openclip-vit-b32", "siglip2-base", "mclip-xlmr-b32", "auto",
+              "unum-cloud/uform3-image-text-multilingual-base", "Xenova/clip-vit-base-patch32",
+              "immich-app/ViT-B-32__laion2b-s34b-b79k", "onnx-community/siglip2-base-patch16-224-ONNX",
+              "immich-app/XLM-Roberta-Large-Vit-B-32"):
+    MODELS.register_lazy(_name, "iconodex.models.clip")
 
 DEFAULT_MODEL = "offline"
 
 
 def load_model(name: str = DEFAULT_MODEL, **options: Any) -> Encoder:
-    """Build the encoder registered under ``name`` (or a local model directory, once supported)."""
+    """Build the encoder registered under ``name``, or load a model from a local directory
+    (air-gapped institutions copy models by hand)."""
+    if name not in MODELS and Path(name).expanduser().is_dir():
+        from .clip import load_clip
+
+        return load_clip(name, **options)
     return MODELS.get(name)(**options)
 
 
