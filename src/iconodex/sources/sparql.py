@@ -145,12 +145,13 @@ class SparqlSource:
 
     def _record(self, ctx: HarvestContext, row: dict[str, Any]) -> SourceRecord | None:
         values = {name: str(cell.get("value", "")) for name, cell in row.items() if isinstance(cell, dict)}
+        own_id = values.get(self.id_variable or "", "")
         url = values.pop(self.iiif_variable, "").strip()
         if not is_url(url):
             ctx.report.skip(str(values or row)[:120], f"no URL bound to ?{self.iiif_variable}")
             return None
         base = service_base(url)
-        record_id = values.get(self.id_variable or "", "") or url_id(base)
+        record_id = own_id or url_id(base)
         metadata: Metadata = {}
         for name, value in values.items():
             add_value(metadata, name, value)

@@ -1,0 +1,205 @@
+"""IIIF Presentation harvester over the real fixture manifests and collections, served on 127.0.0.1."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+from _servers_harvest import FIXTURES, AppServer, Reply, harvest, load_fixture
+
+from iconodex.errors import ConfigError
+from iconodex.sources import open_source
+from iconodex.sources.iiif import IIIFSource
+
+IIIF = FIXTURES / "iiif"
+REFERENCE = "https://iiif.io/api/image/3.0/example/reference/"
+
+
+class IIIFSite:
+    """Serves every fixture at ``/iiif/<file name>`` plus generated documents at their paths."""
+
+    def __init__(self) -> None:
+        self.documents: dict[str, bytes] = {}
+        self.server = AppServer(self.answer)
+        self.base = self.server.base
+
+    def answer(self, path: str, query: dict[str, str]) -> Reply:
+        if path in self.documents:
+            return Reply(200, self.documents[path], {"Content-Type": "application/ld+json"})
+        fixture = IIIF / path.removeprefix("/iiif/")
+        if path.startswith("/iiif/") and fixture.is_file():
+            return Reply(200, fixture.read_bytes(), {"Content-Type": "application/json"})
+        return Reply(404, b"<html>not found</html>", {"Content-Type": "text/html"})
+
+    def url(self, name: str) -> str:
+        return f"{self.base}/iiif/{name}"
+
+    def put(self, path: str, document: object) -> str:
+        self.documents[path] = document if isinstance(document, bytes) else json.dumps(document).encode()
+        return self.base + path
+
+
+@pytest.fixture(scope="module")
+def site():
+    site = IIIFSite()
+    with site.server:
+        yield site
+
+
+def run(site_or_path, name: str | None = None, **options):
+    spec = site_or_path.url(name) if name else str(site_or_path)
+    return harvest(open_source(spec, kind="iiif", options=options))
+
+
+# file, records, first record's image (kind, location, api version)
+CASES = [
+    ("cookbook_0005_v3_image_service.json", 1, ("iiif", REFERENCE + "918ecd18c2592080851777620de9bcb5-gottingen", "3")),
+    ("cookbook_0001_v3_no_service.json", 1,
+     ("url", "https://iiif.io/api/presentation/2.1/example/fixtures/resources/page1-full.png", None)),
+    ("cookbook_0033_v3_choice.json", 1, ("iiif", REFERENCE + "421e65be2ce95439b3ad6ef1f2ab87a9-dee-natural", "3")),
+    ("cookbook_0036_v3_two_images_one_canvas.json", 1,
+     ("iiif", REFERENCE + "899da506920824588764bc12b10fc800-bnf_chateauroux", "3")),
+    ("cookbook_0057_v2_no_service.json", 1,
+     ("url", "https://iiif.io/api/presentation/2.1/example/fixtures/resources/page1-full.png", None)),
+    ("manifest_v2_bodleian.json", 2,
+     ("iiif", "https://iiif.bodleian.ox.ac.uk/iiif/image/c042e80d-9542-45b6-afd5-4a8dfdfe8037", "2")),
+    ("manifest_v2_gallica_imageapi1.json", 5, ("iiif", "https://gallica.bnf.fr/iiif/ark:/12148/btv1b53243704g/f70", "1.1")),
+    ("manifest_v2_stanford_multi_canvas.json", 5,
+     ("iiif", "https://stacks.stanford.edu/image/iiif/fg165hz3589%2Ffg165hz3589_1", "2")),
+    ("manifest_v2_yale_imageapi11_trailing_slash.json", 1,
+     ("iiif", "https://images.britishart.yale.edu/iiif/b38081da-8991-4464-a71e-d9891226a35f", "1.1")),
+    ("manifest_v3_bodleian_service_object.json", 1,
+     ("iiif", "https://iiif.bodleian.ox.ac.uk/iiif/image/9cca8fdd-4a61-4429-8ac1-f648764b4d6d", "2")),
+    ("manifest_v3_choice_imageservice2.json", 1, ("iiif", "https://images.prtd.app/iiif/2/hamilton%2fHL_524_1r_00_PSC", "2")),
+    ("manifest_v3_northwestern_imageservice2.json", 1,
+     ("iiif", "https://iiif.dc.library.northwestern.edu/iiif/2/2ac7f817-1223-4388-93c3-f87f1d294f7e", "2")),
+    ("manifest_v3_riksarkivet_two_services.json", 1, ("iiif", "https://lbiiif.riksarkivet.se/v3/arkis!40008772_00001", "3")),
+    ("manifest_v3_sfo_level0.json", 2, ("iiif", "https://static.sfomuseum.org/media/176/270/383/1/tiles", "2")),
+    ("cookbook_0117_v3_thumbnail.json", 1,
+     ("iiif", REFERENCE + "4f92cceb12dd53b52433425ce44308c7-ucla_bib1987273_no001_rs_001_full", "3")),
+]
+
+
+@pytest.mark.parametrize(("name", "count", "image"), CASES, ids=[c[0] for c in CASES])
+def test_every_fixture_manifest_gives_its_pictures(site, name, count, image):
+    records, report = run(site, name)
+
+    assert len(records) == count and report.harvested == count
+    assert report.complete and not report.failed
+    first = records[0]
+    assert (first.image.kind, first.image.location, first.image.api_version) == image
+    manifest = load_fixture("iiif", name)
+    assert first.links["manifest"] == manifest.get("id", manifest.get("@id"))
+    assert first.links["canvas"] == first.id  # one record per canvas, keyed by the canvas id
+    assert first.title
+
+
+def test_canvases_without_pictures_are_skipped_with_a_reason(site):
+    video, video_report = run(site, "cookbook_0003_v3_video_only.json")
+    missing, missing_report = run(site, "cookbook_0283_v3_missing_image.json")
+
+    assert video == [] and video_report.skipped[0][1] == "no image on the canvas, only Video"
+    assert len(missing) == 3
+    assert missing_report.skipped == [
+        ("https://iiif.io/api/cookbook/recipe/0283-missing-image/canvas/p2", "empty canvas: nothing is painted on it")
+    ]
+
+
+def test_all_images_gives_one_record_per_painted_image(site):
+    records, _ = run(site, "cookbook_0036_v3_two_images_one_canvas.json", all_images=True)
+    canvas = "https://iiif.io/api/cookbook/recipe/0036-composition-from-multiple-images/canvas/p1"
+    assert [r.id for r in records] == [f"{canvas}#1", f"{canvas}#2"]
+    assert records[0].image != records[1].image
+
+
+def test_per_manifest_gives_one_record_per_manifest(site):
+    records, _ = run(site, "manifest_v2_gallica_imageapi1.json", per="manifest")
+    assert [r.id for r in records] == [load_fixture("iiif", "manifest_v2_gallica_imageapi1.json")["@id"]]
+
+
+def test_language_maps_follow_the_preferred_languages(site):
+    (english,), _ = run(site, "manifest_v3_riksarkivet_two_services.json")
+    source = open_source(site.url("manifest_v3_riksarkivet_two_services.json"), kind="iiif")
+    (swedish,), _ = harvest(source, languages=("sv",))
+
+    assert english.metadata["Archive"] == ["Lantmäteristyrelsen"]  # label in English, value "none"
+    assert swedish.metadata["Arkiv"] == ["Lantmäteristyrelsen"]
+    assert "label@sv" in english.metadata and "label@en" in swedish.metadata  # other languages kept
+
+
+def test_descriptive_fields_and_thumbnails(site):
+    (playbill,), _ = run(site, "cookbook_0117_v3_thumbnail.json")
+    (bodleian, _), _ = run(site, "manifest_v2_bodleian.json")
+
+    assert playbill.links["thumbnail"].startswith(REFERENCE + "4f92cceb12dd53b52433425ce44308c7-ucla_bib1987273_no001_rs_001/")
+    assert bodleian.metadata["navDate"] and bodleian.metadata["requiredStatement"]  # v2 attribution
+    assert "Sheet 1" in bodleian.title  # manifest label + canvas label
+
+
+def _local_collection(site, name: str, members: list[str]) -> dict:
+    """The real collection fixture with its members pointed at local fixture manifests."""
+    collection = copy.deepcopy(load_fixture("iiif", name))
+    key = "items" if "items" in collection else "manifests"
+    for member, target in zip(collection[key], members * len(collection[key]), strict=False):
+        member["id" if "id" in member else "@id"] = site.url(target)
+    return collection
+
+
+def test_collections_are_followed(site):
+    v3 = _local_collection(site, "cookbook_0032_v3_collection.json",
+                           ["cookbook_0005_v3_image_service.json", "manifest_v2_bodleian.json"])
+    v2 = _local_collection(site, "collection_v2_theberlage.json", ["manifest_v3_sfo_level0.json"])
+    v3_records, v3_report = harvest(IIIFSource.from_spec(site.put("/c/v3.json", v3), {}))
+    v2_records, v2_report = harvest(IIIFSource.from_spec(site.put("/c/v2.json", v2), {}))
+
+    assert len(v3_records) == 3 and v3_report.complete  # 1 + 2 canvases
+    assert len(v2_records) == 2  # 20 members, all the same manifest: harvested once
+    assert len(v2_report.skipped) == 19 and "already visited" in v2_report.skipped[0][1]
+
+
+def test_collection_loops_and_depth_are_guarded(site):
+    top, child = site.base + "/loop/top.json", site.base + "/loop/child.json"
+    site.put("/loop/top.json", {"@context": "http://iiif.io/api/presentation/3/context.json", "id": top,
+                                "type": "Collection", "items": [{"id": child, "type": "Collection"}]})
+    site.put("/loop/child.json", {"@context": "http://iiif.io/api/presentation/3/context.json", "id": child,
+                                  "type": "Collection", "items": [
+                                      {"id": top, "type": "Collection"},
+                                      {"id": site.url("cookbook_0005_v3_image_service.json"), "type": "Manifest"}]})
+    records, report = harvest(IIIFSource.from_spec(top, {}))
+    assert len(records) == 1 and report.skipped[0] == (top, "already visited (a collection loop or a repeated member)")
+
+    _, shallow = harvest(IIIFSource.from_spec(top, {"max_depth": 1}))
+    assert not shallow.complete and "nested deeper than 1" in shallow.failed[0][1]
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"<!DOCTYPE html><html><body>Server Error</body></html>", "not valid JSON"),
+        (b'{"@context": "http://iiif.io/api/presentation/3/context.json", "type": "Manif', "not valid JSON"),
+        (b"[1, 2, 3]", "not a IIIF document (a JSON list)"),
+        ((IIIF / "info_v3_iiif_reference_gottingen.json").read_bytes(), "not a IIIF manifest or collection"),
+    ],
+    ids=["html", "truncated", "list", "info.json"],
+)
+def test_bad_documents_fail_with_one_line_and_the_rest_goes_on(site, body, reason):
+    bad = site.put(f"/bad/{abs(hash(body))}.json", body)
+    collection = {"@context": "http://iiif.io/api/presentation/3/context.json", "id": site.base + "/bad/c.json",
+                  "type": "Collection", "items": [{"id": bad, "type": "Manifest"},
+                                                  {"id": site.url("manifest_v2_bodleian.json"), "type": "Manifest"}]}
+    records, report = harvest(IIIFSource.from_spec(site.put(f"/bad/c{abs(hash(body))}.json", collection), {}))
+
+    assert len(records) == 2  # the good manifest still harvested
+    assert not report.complete and len(report.failed) == 1
+    where, why = report.failed[0]
+    assert where == bad and reason in why and "\n" not in why
+
+
+def test_local_files_detect_and_harvest():
+    manifest = IIIF / "manifest_v2_stanford_multi_canvas.json"
+    assert IIIFSource.detect(str(manifest))
+    assert not IIIFSource.detect(str(IIIF / "info_v2_iipimage_uu.json"))
+    assert len(harvest(open_source(str(manifest)))[0]) == 5
+    with pytest.raises(ConfigError, match="per="):
+        IIIFSource.from_spec(str(manifest), {"per": "page"})
