@@ -6,9 +6,21 @@ import copy
 import json
 
 import pytest
-from _servers_harvest import FIXTURES, AppServer, Reply, harvest, load_fixture
+from _servers_fetch import iiif_reference_server, iiif_script
+from _servers_harvest import (
+    FIXTURES,
+    AppServer,
+    Reply,
+    harvest,
+    iipimage_missing,
+    iipimage_server,
+    load_fixture,
+)
+from PIL import Image
 
 from iconodex.errors import ConfigError
+from iconodex.fetch.http import HttpClient
+from iconodex.fetch.images import ImageFetcher
 from iconodex.sources import open_source
 from iconodex.sources.iiif import IIIFSource
 
@@ -203,3 +215,60 @@ def test_local_files_detect_and_harvest():
     assert len(harvest(open_source(str(manifest)))[0]) == 5
     with pytest.raises(ConfigError, match="per="):
         IIIFSource.from_spec(str(manifest), {"per": "page"})
+
+
+# -- end to end: manifests whose services are real image servers ---------------------------------
+
+
+@pytest.fixture(scope="module")
+def pictures(tmp_path_factory):
+    """One 900×600 test picture, as a JPEG for the reference server and a JPEG 2000 for iipsrv."""
+    folder = tmp_path_factory.mktemp("pictures")
+    picture = Image.radial_gradient("L").resize((900, 600)).convert("RGB")
+    picture.save(folder / "plain.jpg", quality=90)
+    picture.save(folder / "test.jp2")
+    return folder
+
+
+def _manifest(site: IIIFSite, services: list[dict]) -> str:
+    canvases = [
+        {"id": f"{site.base}/e2e/canvas/{n}", "type": "Canvas", "width": 900, "height": 600, "items": [
+            {"id": f"{site.base}/e2e/page/{n}", "type": "AnnotationPage", "items": [
+                {"id": f"{site.base}/e2e/anno/{n}", "type": "Annotation", "motivation": "painting",
+                 "target": f"{site.base}/e2e/canvas/{n}",
+                 "body": {"id": f"{service.get('id', service.get('@id'))}/full/max/0/default.jpg", "type": "Image",
+                          "format": "image/jpeg", "service": [service]}}]}]}
+        for n, service in enumerate(services)
+    ]
+    manifest = {"@context": "http://iiif.io/api/presentation/3/context.json", "id": f"{site.base}/e2e/manifest.json",
+                "type": "Manifest", "label": {"en": ["Served by real image servers"]}, "items": canvases}
+    return site.put(f"/e2e/{len(services)}-{abs(hash(json.dumps(services)))}.json", manifest)
+
+
+def _fetched_sizes(records) -> list[tuple[int, int]]:
+    with HttpClient(retries=0) as http:
+        fetcher = ImageFetcher(http)
+        return [fetcher.fetch(record.image).image.size for record in records]
+
+
+def test_image_services_of_the_reference_server_resolve(site, pictures):
+    script = iiif_script("iiif_testserver.py")
+    if script is None:
+        pytest.skip("iiif_testserver.py (PyPI iiif) is absent")
+    with iiif_reference_server(pictures) as base:
+        services = [{"id": f"{base}/3.0_pil/plain", "type": "ImageService3", "profile": "level2"},
+                    {"@id": f"{base}/2.1_pil/plain/", "@type": "ImageService2",
+                     "profile": "http://iiif.io/api/image/2/level2.json"}]
+        records, report = harvest(IIIFSource.from_spec(_manifest(site, services), {}))
+        assert [r.image.api_version for r in records] == ["3", "2"] and report.complete
+        assert all(min(size) >= 224 for size in _fetched_sizes(records))
+
+
+@pytest.mark.skipif(iipimage_missing() is not None, reason=f"IIPImage binary absent: {iipimage_missing()}")
+def test_image_services_of_iipimage_resolve(site, pictures, tmp_path):
+    with iipimage_server(pictures, tmp_path) as prefix:
+        service = {"@context": "http://iiif.io/api/image/2/context.json", "@id": f"{prefix}/test.jp2",
+                   "profile": "http://iiif.io/api/image/2/level1.json"}
+        records, report = harvest(IIIFSource.from_spec(_manifest(site, [service]), {}))
+        assert [r.image.location for r in records] == [f"{prefix}/test.jp2"] and report.complete
+        assert all(min(size) >= 224 for size in _fetched_sizes(records))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from ..fetch.iiif_image import service_base
 from ..records import ImageRef, Metadata, add_value
 from .langmap import first_text, split_languages
 
@@ -158,14 +159,6 @@ def _sizes(service: Doc) -> tuple[tuple[int, int], ...]:
         if isinstance(width, int) and isinstance(height, int):
             sizes.append((width, height))
     return tuple(sizes)
-
-
-def service_base(url: str) -> str:
-    """A service id as the base URL: no ``/info.json``, no trailing slash."""
-    url = url.strip()
-    if url.endswith("/info.json"):
-        url = url[: -len("/info.json")]
-    return url.rstrip("/")
 
 
 def body_image(body: Doc) -> ImageRef | None:

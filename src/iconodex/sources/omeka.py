@@ -25,11 +25,11 @@ from typing import Any
 
 from ..errors import ConfigError, IconodexError, SourceError
 from ..fetch.http import first_header_link, mask_url
+from ..fetch.iiif_image import service_base
 from ..records import ImageRef, Metadata, SourceRecord, add_value
 from . import SOURCES
 from .base import HarvestContext
 from .documents import is_url, response_json
-from .iiif_model import service_base
 
 log = logging.getLogger(__name__)
 

@@ -22,11 +22,11 @@ from typing import Any
 
 from ..errors import ConfigError, FetchError, IconodexError
 from ..fetch.http import mask_url
+from ..fetch.iiif_image import service_base
 from ..records import ImageRef, Metadata, SourceRecord, add_value
 from . import SOURCES
 from .base import HarvestContext
 from .documents import is_url, response_json, url_id
-from .iiif_model import service_base
 
 log = logging.getLogger(__name__)
 
