@@ -13,7 +13,7 @@ import pytest
 from _servers_fetch import Reply, scripted_server
 
 from iconodex.errors import FetchError
-from iconodex.fetch.guard import GuardedFetcher, refusal_reason
+from iconodex.fetch.guard import GuardedFetcher, pin_to_address, refusal_reason
 
 
 @pytest.fixture
@@ -107,3 +107,10 @@ def test_unresolvable_hosts_are_one_line_errors():
 )
 def test_address_classification(address, public):
     assert (refusal_reason(ipaddress.ip_address(address)) is None) == public
+
+
+def test_connections_are_pinned_to_the_checked_address():
+    https, extensions = pin_to_address("https://images.example.org:8443/a/b.jpg?x=1", ipaddress.ip_address("93.184.215.14"))
+    assert https == "https://93.184.215.14:8443/a/b.jpg?x=1" and extensions == {"sni_hostname": "images.example.org"}
+    http, extensions = pin_to_address("http://images.example.org/", ipaddress.ip_address("2606:2800::1"))
+    assert http == "http://[2606:2800::1]/" and extensions == {}

@@ -160,7 +160,7 @@ def _bomb_reason(exc: Image.DecompressionBombError) -> str:
 
 def _draft_for(img: Image.Image, min_side: int) -> None:
     """Let JPEG decode at a reduced scale that still keeps the shorter side ≥ ``min_side``."""
-    if img.format != "JPEG":
+    if img.format not in ("JPEG", "MPO"):  # MPO: multi-picture JPEG from cameras
         return
     width, height = img.size
     scale = min_side / min(width, height)

@@ -116,10 +116,7 @@ class GuardedFetcher:
         if host in self.allow_hosts:
             return url, {}, host_header
         address = self._public_address(host, port or (443 if parts.scheme == "https" else 80), url)
-        literal = f"[{address}]" if address.version == 6 else str(address)
-        netloc = f"{literal}:{port}" if port else literal
-        pinned = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
-        extensions = {"sni_hostname": host} if parts.scheme == "https" else {}
+        pinned, extensions = pin_to_address(url, address)
         return pinned, extensions, host_header
 
     def _public_address(self, host: str, port: int, url: str) -> IPAddress:
@@ -143,6 +140,17 @@ class GuardedFetcher:
                 raise FetchError(f"{mask_url(url)}: timed out after {self.timeout:g} s")
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+def pin_to_address(url: str, address: IPAddress) -> tuple[str, dict[str, str]]:
+    """``url`` rewritten to connect to ``address``, plus the httpx extensions that keep TLS
+    checking the certificate against the original host name (SNI)."""
+    parts = urlsplit(url)
+    literal = f"[{address}]" if address.version == 6 else str(address)
+    netloc = f"{literal}:{parts.port}" if parts.port else literal
+    pinned = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
+    extensions = {"sni_hostname": parts.hostname or ""} if parts.scheme == "https" else {}
+    return pinned, extensions
 
 
 def refusal_reason(address: IPAddress) -> str | None:
