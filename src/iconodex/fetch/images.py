@@ -77,7 +77,13 @@ class ImageFetcher:
                     yield pending.pop(future), _outcome(future)
                 self._top_up(pool, pending, todo, 2 * max(1, workers))
 
-    def _top_up(self, pool: ThreadPoolExecutor, pending: dict, todo: Iterator, limit: int) -> None:
+    def _top_up(
+        self,
+        pool: ThreadPoolExecutor,
+        pending: dict[Future[FetchedImage], int],
+        todo: Iterator[tuple[int, ImageRef]],
+        limit: int,
+    ) -> None:
         for index, ref in todo:
             pending[pool.submit(self.fetch, ref)] = index
             if len(pending) >= limit:
