@@ -77,8 +77,11 @@ class Collection:
         ENGINES.get(engine)  # fail early on an unknown engine
         path.mkdir(parents=True, exist_ok=True)
         store = ItemStore(path / DB_NAME)
+        identity = encoder.describe()
         store.set_meta("collection", {
-            "model": model, "model_options": model_options or {}, "identity": encoder.describe(),
+            # "auto" resolves to a concrete model once; the collection records which one it got.
+            "model": identity.get("name", model) if model == "auto" else model,
+            "model_options": model_options or {}, "identity": identity,
             "similar_space": encoder.similar_space, "native_spaces": encoder.spaces,
             "dims": dims, "pca": pca, "engine": engine, "engine_options": engine_options or {},
             "text_template": text_template,

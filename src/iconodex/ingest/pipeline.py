@@ -121,14 +121,9 @@ class Pipeline:
         batch_images: list = []
 
         def flush() -> None:
-            try:
-                found = model.embed_images(batch_images)
-            except Exception as exc:  # one bad batch must not stop the run
-                for key in batch_keys:
-                    failed[key] = f"embed: {type(exc).__name__}: {exc}"
-            else:
+            for keys, found in _embed_isolating(model, batch_keys, batch_images, failed):
                 for space, matrix in found.items():
-                    vectors.setdefault(space, {}).update(zip(batch_keys, matrix, strict=True))
+                    vectors.setdefault(space, {}).update(zip(keys, matrix, strict=True))
             batch_keys.clear()
             batch_images.clear()
 
@@ -170,6 +165,21 @@ class Pipeline:
         self.store.mark_indexed(done)
         report.indexed += len(done)
         self.stages.advance("index", len(done))
+
+
+def _embed_isolating(model, keys: list[int], images: list, failed: dict[int, str]) -> list[tuple[list[int], dict]]:
+    """Embed a batch; if it fails, embed one by one so a single bad picture fails alone."""
+    try:
+        return [(list(keys), model.embed_images(images))]
+    except Exception:
+        log.debug("batch failed; isolating the bad picture", exc_info=True)
+    done = []
+    for key, image in zip(keys, images, strict=True):
+        try:
+            done.append(([key], model.embed_images([image])))
+        except Exception as exc:
+            failed[key] = f"embed: {exc}" if isinstance(exc, IconodexError) else f"embed: {type(exc).__name__}: {exc}"
+    return done
 
 
 def _batches(records: Iterator[SourceRecord], size: int) -> Iterator[list[SourceRecord]]:
