@@ -176,9 +176,15 @@ class Collection:
 
             cache_dir = Path(self.settings.cache_dir) if self.settings.cache_dir else self.path / "cache"
             cache = Cache(cache_dir, max_bytes=self.settings.cache_max_mb * 1024 * 1024)
-            self._fetcher = ImageFetcher(self.http, cache, min_side=self.model.image_size,
+            self._fetcher = ImageFetcher(self.http, cache, min_side=self.fetch_side,
                                          max_pixels=self.settings.max_pixels)
         return self._fetcher
+
+    @property
+    def fetch_side(self) -> int:
+        """Shorter side to fetch and decode at: the model's input plus the margin its own
+        resize-then-centre-crop uses, so pictures are never upscaled."""
+        return int(self.model.image_size * 8 / 7)
 
     @property
     def spaces(self) -> dict[str, int]:
@@ -314,10 +320,12 @@ class Collection:
 
         if isinstance(image, PILImage.Image):
             return image.convert("RGB")
-        side, cap = self.model.image_size, self.settings.max_pixels
+        side, cap = self.fetch_side, self.settings.max_pixels
         if isinstance(image, bytes | bytearray):
             return decode_image(bytes(image), side, max_pixels=cap)
         text = str(image)
+        # A URL here was typed by the operator (CLI, Python); the server fetches client URLs
+        # itself through the network guard and passes bytes.
         if text.startswith(("http://", "https://")):
             return decode_image(self.http.get(text).content, side, max_pixels=cap)
         path = Path(text)

@@ -52,14 +52,16 @@ class Pipeline:
                              known_version=self.store.known_version,
                              languages=tuple(self.settings.languages), options=options)
         self.stages.start("harvest")
+        received = 0
         for batch in _batches(self._records(source, ctx), HARVEST_BATCH):
             counts = self.store.upsert_records(batch, source.name, run)
             report.added += counts.added
             report.updated += counts.updated
             report.unchanged += counts.unchanged
-            harvest.harvested += len(batch)
+            received += len(batch)
             self.stages.total("harvest", harvest.total_hint)
             self.stages.advance("harvest", len(batch))
+        harvest.harvested = received  # what reached the store is the count that matters
         self.stages.finish("harvest")
         if harvest.complete:
             report.deleted = self.coll.remove_keys(self.store.stale_keys(source.name, run))
