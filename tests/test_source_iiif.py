@@ -272,3 +272,9 @@ def test_image_services_of_iipimage_resolve(site, pictures, tmp_path):
         records, report = harvest(IIIFSource.from_spec(_manifest(site, [service]), {}))
         assert [r.image.location for r in records] == [f"{prefix}/test.jp2"] and report.complete
         assert all(min(size) >= 224 for size in _fetched_sizes(records))
+
+
+def test_url_detection_looks_at_the_path():
+    assert IIIFSource.detect("https://api.dc.library.northwestern.edu/api/v2/works/faf0c573?as=iiif")
+    assert IIIFSource.detect("https://iiif.io/api/cookbook/recipe/0032-collection/collection.json")
+    assert not IIIFSource.detect("https://iiif.example.org/api/items")

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..errors import ConfigError, IconodexError
 from ..records import ImageRef, SourceRecord
@@ -59,8 +60,10 @@ class IIIFSource:
 
     @classmethod
     def detect(cls, spec: str) -> bool:
-        if is_url(spec):
-            return any(hint in spec.lower() for hint in _URL_HINTS)
+        if is_url(spec):  # judge the path, not the host: iiif.example.org may well serve an Omeka S API
+            parts = urlsplit(spec)
+            where = f"{parts.path}?{parts.query}".lower()
+            return any(hint in where for hint in _URL_HINTS)
         path = Path(spec)
         if path.suffix.lower() != ".json" or not path.is_file():
             return False
