@@ -126,6 +126,12 @@ def test_bad_options_are_one_line_errors():
         OmekaSource.from_spec("https://example.org", {"per_page": "lots"})
 
 
+def test_a_browser_url_carries_its_options(omeka):
+    source = OmekaSource.from_spec(f"{omeka.base}/api/items?item_set_id=10780&per_page=3", {})
+    assert (source.root, source.item_set, source.per_page) == (omeka.base, "10780", 3)
+    assert [r.id for r in harvest(source)[0]] == ["10777"]
+
+
 def test_detects_api_urls_only():
     assert OmekaSource.detect("https://humazur.univ-cotedazur.fr/api/items")
     assert OmekaSource.detect("https://omeka.unibe.ch/api")

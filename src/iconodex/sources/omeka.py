@@ -22,6 +22,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from ..errors import ConfigError, IconodexError, SourceError
 from ..fetch.http import first_header_link, mask_url
@@ -67,7 +68,10 @@ class OmekaSource:
     def from_spec(cls, spec: str, options: dict[str, Any]) -> OmekaSource:
         if not is_url(spec):
             raise ConfigError(f"an Omeka S source is the instance URL (https://…), not {spec!r}")
+        parts = urlsplit(spec)
         root = _API_SUFFIX.sub("", spec.split("?", 1)[0]).rstrip("/")
+        # what a user copies from a browser (…/api/items?item_set_id=7&key_identity=…) counts as options
+        options = {**_spec_options(parts.query), **options}
         keys = {k: str(options[k]) for k in ("key_identity", "key_credential") if options.get(k)}
         if len(keys) == 1:
             raise ConfigError("Omeka S needs both key_identity and key_credential, or neither")
@@ -262,6 +266,12 @@ def _links(item: dict[str, Any]) -> dict[str, str]:
 def _set_total(ctx: HarvestContext, header: str | None) -> None:
     if header and header.strip().isdigit():
         ctx.report.total_hint = int(header)
+
+
+def _spec_options(query: str) -> dict[str, str]:
+    renamed = {"item_set_id": "item_set", "per_page": "per_page", "key_identity": "key_identity",
+               "key_credential": "key_credential"}
+    return {renamed[k]: v for k, v in parse_qsl(query) if k in renamed and v}
 
 
 def _split_terms(value: object) -> tuple[str, ...]:
