@@ -1,4 +1,4 @@
-"""Reading the JSON documents harvesters walk: from a URL or a local file, with one-line errors."""
+"""What the harvesters share: reading JSON documents (URL or file, one-line errors), SARI ids, flags."""
 
 from __future__ import annotations
 
@@ -15,6 +15,11 @@ from ..fetch.http import HttpClient, mask_url
 
 def is_url(spec: str) -> bool:
     return spec.startswith(("http://", "https://"))
+
+
+def option_flag(value: object) -> bool:
+    """A yes/no option as typed on a command line or written in JSON."""
+    return str(value).strip().lower() in {"1", "true", "yes", "on"}
 
 
 def url_id(url: str) -> str:

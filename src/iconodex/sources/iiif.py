@@ -7,6 +7,11 @@ sound, is skipped with the reason in the report.
 
 Options: ``per`` (``canvas`` | ``manifest``), ``all_images`` (one record per image on a canvas,
 ids ``canvas#1``, ``canvas#2``…), ``max_depth`` (collection nesting, default 5).
+
+Metadata: ``label``, ``summary``, ``requiredStatement``, ``rights``, ``navDate`` and every
+``metadata`` pair (named by its label) in the preferred language; other languages' values under
+``name@lang``; the canvas's own fields under ``canvas.name``. Title: the manifest label, plus the
+canvas label when the manifest has several canvases.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from ..errors import ConfigError, IconodexError
 from ..records import ImageRef, SourceRecord
 from . import SOURCES
 from .base import HarvestContext
-from .documents import is_url, load_json
+from .documents import is_url, load_json, option_flag
 from .iiif_model import (
     Doc,
     body_image,
@@ -80,7 +85,7 @@ class IIIFSource:
             max_depth = int(options.get("max_depth", 5))
         except (TypeError, ValueError):
             raise ConfigError(f"iiif option max_depth={options.get('max_depth')!r} is not a number") from None
-        return cls(spec, per=per, all_images=_flag(options.get("all_images")), max_depth=max_depth)
+        return cls(spec, per=per, all_images=option_flag(options.get("all_images")), max_depth=max_depth)
 
     def harvest(self, ctx: HarvestContext) -> Iterator[SourceRecord]:
         seen = {self.spec}
@@ -188,10 +193,6 @@ def _record(
     ctx.report.harvested += 1
     clean_links = {k: v for k, v in links.items() if v}
     return SourceRecord(id=record_id, image=image, title=title, metadata=dict(metadata), links=clean_links)
-
-
-def _flag(value: object) -> bool:
-    return str(value).strip().lower() in {"1", "true", "yes", "on"}
 
 
 SOURCES.register("iiif", IIIFSource)

@@ -19,7 +19,7 @@ from ..errors import ConfigError
 from ..records import ImageRef, Metadata, SourceRecord, add_value
 from . import SOURCES
 from .base import HarvestContext
-from .documents import is_url, url_id
+from .documents import is_url, option_flag, url_id
 
 _OPEN_IMAGES_URL = "OriginalURL"
 _THUMBNAIL = "Thumbnail300KURL"
@@ -53,8 +53,7 @@ class UrlListSource:
         path = Path(spec).expanduser()
         if not path.is_file():
             raise ConfigError(f"URL list {spec} does not exist")
-        prefer = str(options.get("prefer_thumbnail", "")).lower() in {"1", "true", "yes", "on"}
-        return cls(path, prefer_thumbnail=prefer)
+        return cls(path, prefer_thumbnail=option_flag(options.get("prefer_thumbnail")))
 
     def harvest(self, ctx: HarvestContext) -> Iterator[SourceRecord]:
         rows = self._csv_records(ctx) if _OPEN_IMAGES_URL in _first_line(self.path) else self._text_records(ctx)
