@@ -290,6 +290,7 @@ class Collection:
         if self.read_only:
             raise ConfigError("this collection is open read-only")
         options = dict(options or {})
+        options.setdefault("workdir", str(self.path / "cache"))  # where sources may write files (caption images)
         spec = source if isinstance(source, str) else getattr(source, "name", "source")
         if isinstance(source, str):
             source = open_source(source, source_type, options)

@@ -8,7 +8,7 @@ import click
 from rich.console import Console
 
 from ..collection import Collection
-from .options import collection_option, parse_pairs, quiet_option
+from .options import collection_option, json_option, parse_pairs, print_json, quiet_option
 
 
 @click.command()
@@ -26,9 +26,11 @@ from .options import collection_option, parse_pairs, quiet_option
 @click.option("--query", "sparql_query", help="SPARQL query text or .rq file (SPARQL sources).")
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE", help="Override a setting (e.g. workers=16).")
 @quiet_option
+@json_option
 def command(source: str, collection: str, source_type: str | None, model: str | None, dims: int | None,
             pca: int | None, engine: str, text_template: str | None, options: tuple[str, ...],
-            iiif_column: str | None, sparql_query: str | None, settings: tuple[str, ...], quiet: bool) -> None:
+            iiif_column: str | None, sparql_query: str | None, settings: tuple[str, ...], quiet: bool,
+            as_json: bool) -> None:
     """Harvest SOURCE (a folder, a CSV, a URL…) into the collection; run again to resume or update."""
     opts = {k: v[-1] for k, v in parse_pairs(options, "--option").items()}
     if iiif_column:
@@ -40,7 +42,10 @@ def command(source: str, collection: str, source_type: str | None, model: str | 
     coll = Collection.open_or_create(collection, model=model, dims=dims, pca=pca, engine=engine,
                                      text_template=text_template, settings=overrides)
     with coll:
-        report = coll.ingest(source, source_type=source_type, options=opts, quiet=quiet)
+        report = coll.ingest(source, source_type=source_type, options=opts, quiet=quiet or as_json)
+    if as_json:
+        print_json(report.to_dict())
+    else:
         _print_report(report, quiet)
     sys.exit(0 if report.ok else 1)
 

@@ -6,6 +6,7 @@ a User-Agent that names iconodex, and URLs with their secrets masked in every me
 
 from __future__ import annotations
 
+import logging
 import random
 import re
 import threading
@@ -24,6 +25,9 @@ from ..errors import FetchError
 
 if TYPE_CHECKING:
     from .cache import Cache
+
+# httpx logs every request URL at INFO, query-string API keys included: keep it quiet.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 USER_AGENT = f"iconodex/{__version__} (+https://github.com/iconodex/iconodex)"
 SECRET_PARAMS = re.compile(r"(key|token|secret|password|credential|auth|signature)", re.I)
@@ -86,12 +90,20 @@ class HttpClient:
 
         The body is streamed and refused once it passes ``max_bytes``, so a huge or endless
         response never fills memory."""
+        return self.request("GET", url, params=params, headers=headers)
+
+    def post(self, url: str, *, content: bytes | str, headers: dict[str, str] | None = None) -> httpx.Response:
+        """POST (e.g. a SPARQL query too long for a URL) with the same retries and limits as ``get``."""
+        return self.request("POST", url, headers=headers, content=content)
+
+    def request(self, method: str, url: str, *, params: dict[str, Any] | None = None,
+                headers: dict[str, str] | None = None, content: bytes | str | None = None) -> httpx.Response:
         last: FetchError | None = None
         for attempt in range(self.retries + 1):
             if attempt:
                 time.sleep(self._delay(attempt, last))
             try:
-                response = self._get_once(url, params, headers)
+                response = self._send_once(method, url, params, headers, content)
             except httpx.TooManyRedirects:
                 raise FetchError(f"{mask_url(url)}: too many redirects (a redirect loop?)") from None
             except httpx.TimeoutException:
@@ -130,9 +142,10 @@ class HttpClient:
             )
         return response.content
 
-    def _get_once(self, url: str, params: dict[str, Any] | None, headers: dict[str, str] | None) -> httpx.Response:
+    def _send_once(self, method: str, url: str, params: dict[str, Any] | None, headers: dict[str, str] | None,
+                   content: bytes | str | None) -> httpx.Response:
         with self._slot(url):
-            request = self._client.build_request("GET", url, params=params, headers=headers)
+            request = self._client.build_request(method, url, params=params, headers=headers, content=content)
             response = self._client.send(request, stream=True)
             try:
                 body = read_capped(response, self.max_bytes, url)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..errors import IconodexError
+from ..errors import ConfigError, IconodexError
 from ..logs import event
 from ..progress import Stages
 from ..records import SourceRecord
@@ -75,6 +75,8 @@ class Pipeline:
         """The source's records; a source that dies mid-way marks the listing incomplete."""
         try:
             yield from source.harvest(ctx)
+        except ConfigError:
+            raise  # the user's request is wrong (a malformed query, a missing column): say so
         except IconodexError as exc:
             ctx.report.fail(source.name, str(exc), listing=True)
         except Exception as exc:  # a bug in a source must not lose what was harvested so far

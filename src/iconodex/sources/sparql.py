@@ -127,7 +127,7 @@ class SparqlSource:
     def _select(self, ctx: HarvestContext, text: str) -> list[dict[str, Any]] | None:
         """One page of bindings; a failure is reported (listing incomplete) and gives ``None``."""
         try:
-            response = ctx.http.get(self.endpoint, params={"query": text}, headers={"Accept": _RESULTS_JSON})
+            response = _send_query(ctx.http, self.endpoint, text)
             document = response_json(response)
         except FetchError as exc:
             if exc.status == 400:  # endpoints answer 400 to a query they cannot parse
@@ -175,3 +175,15 @@ def _query_text(value: object) -> str:
 
 
 SOURCES.register("sparql", SparqlSource)
+
+
+# Past this length a query travels in a POST body (SPARQL 1.1 Protocol, query via POST directly),
+# since servers and proxies cap URL lengths.
+MAX_GET_QUERY = 1500
+
+
+def _send_query(http, endpoint: str, text: str):
+    if len(text) <= MAX_GET_QUERY:
+        return http.get(endpoint, params={"query": text}, headers={"Accept": _RESULTS_JSON})
+    return http.post(endpoint, content=text.encode(),
+                     headers={"Accept": _RESULTS_JSON, "Content-Type": "application/sparql-query"})

@@ -1,0 +1,5 @@
+"""``python -m iconodex``."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,150 @@
+"""A real collection end to end: ingest, search in every mode, incremental re-runs, failures."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from iconodex import Collection
+from iconodex.errors import ConfigError, ModelMismatchError, NotFoundError
+
+
+def top_ids(results, n: int = 1) -> list[str]:
+    return [r.id for r in results[:n]]
+
+
+@pytest.mark.parametrize("query", ["a cat", "un chat", "eine Katze"])
+def test_text_query_in_any_language_finds_the_cat(sample_collection, query):
+    assert top_ids(sample_collection.search(query, alpha=1.0)) == ["chelsea.png"]
+
+
+def test_hybrid_results_carry_what_a_client_needs(sample_collection):
+    result = sample_collection.search("a cup of coffee", limit=3)[0]
+    data = result.to_dict()
+    assert data["id"] == "coffee.png" and data["title"] == "Coffee"
+    assert data["image"].endswith("coffee.png") and data["source"].startswith("folder:")
+    assert data["metadata"]["creator"] == ["Rachel Michetti"]
+    assert {"text-query:image", "text-query:text"} <= set(data["scores"])
+
+
+def test_image_query_and_more_like_this(sample_collection, sample_pictures):
+    by_picture = sample_collection.search(image=str(sample_pictures / "rocket.jpg"), limit=3)
+    assert by_picture[0].id == "rocket.jpg"
+    like = sample_collection.search(like="rocket.jpg", limit=5)
+    assert "rocket.jpg" not in [r.id for r in like] and len(like) == 5
+
+
+def test_filters_min_score_limit_and_offset(sample_collection):
+    space = sample_collection.search("space", where={"subject": "spaceflight"}, limit=10)
+    assert {r.id for r in space} == {"astronaut.png", "hubble_deep_field.jpg", "rocket.jpg"}
+    assert sample_collection.search("a cat", where={"creator": "nobody"}) == []
+    scored = sample_collection.search("a cat", limit=20)
+    assert all(r.score >= 0.3 for r in sample_collection.search("a cat", min_score=0.3, limit=20))
+    assert [r.id for r in sample_collection.search("a cat", limit=2, offset=1)] == [r.id for r in scored[1:3]]
+
+
+@pytest.mark.parametrize("kwargs", [{"limit": 0}, {"limit": 100000}, {"alpha": 2.0}, {"offset": -1}])
+def test_bad_search_arguments_are_one_line_errors(sample_collection, kwargs):
+    with pytest.raises(ConfigError):
+        sample_collection.search("a cat", **kwargs)
+
+
+def test_odd_queries_never_crash(sample_collection):
+    for query in ['"', "AND (", "😀", "a" * 1000, "\x00", "NEAR(a b)", "*"]:
+        sample_collection.search(query)
+    with pytest.raises(ConfigError):
+        sample_collection.search("   ")
+    with pytest.raises(ConfigError):
+        sample_collection.search("a" * 1001)
+    with pytest.raises(NotFoundError):
+        sample_collection.search(like="no-such-item")
+
+
+def test_rerun_is_incremental(pictures, tmp_path):
+    coll = Collection.create(tmp_path / "c")
+    first = coll.ingest(str(pictures))
+    assert first.added == 20 and first.indexed == 20 and first.ok
+
+    again = coll.ingest(str(pictures))
+    assert (again.added, again.updated, again.unchanged, again.embedded) == (0, 0, 20, 0)
+
+    sidecar = pictures / "horse.json"
+    entry = json.loads(sidecar.read_text())
+    sidecar.write_text(json.dumps({**entry, "title": "Black horse"}))
+    (pictures / "moon.png").unlink()
+    (pictures / "moon.json").unlink()
+    shutil.copy(pictures / "coffee.png", pictures / "coffee-copy.png")
+    changed = coll.ingest(str(pictures))
+    assert (changed.added, changed.updated, changed.deleted, changed.embedded) == (1, 1, 1, 2)
+    assert coll.get("horse.png").title == "Black horse" and coll.get("moon.png") is None
+    assert coll.stats()["indexed"] == 20
+    assert all(r.id != "moon.png" for r in coll.search("craters on the moon", limit=20))
+    assert {s["indexed"] for s in coll.stats()["spaces"].values()} == {20}
+    coll.close()
+
+
+def test_broken_files_fail_alone_with_reasons(pictures, tmp_path):
+    (pictures / "empty.jpg").write_bytes(b"")
+    (pictures / "notes.jpg").write_text("this is not a picture")
+    (pictures / "page.png").write_bytes(b"<!DOCTYPE html><html><body>404</body></html>")
+    good = (pictures / "coffee.png").read_bytes()
+    (pictures / "truncated.png").write_bytes(good[: len(good) // 3])
+    coll = Collection.create(tmp_path / "c")
+    report = coll.ingest(str(pictures))
+    failed = dict(report.failed)
+    assert set(failed) == {"empty.jpg", "notes.jpg", "page.png", "truncated.png"}
+    assert all(reason and "\n" not in reason for reason in failed.values())
+    assert not report.ok and coll.stats()["indexed"] == 19
+    assert {i.id for i in coll.failures()} == set(failed)
+
+
+def test_another_model_is_refused(tmp_path, sample_collection):
+    with pytest.raises(ModelMismatchError, match="not 'clip-vit-b32'"):
+        Collection.open_or_create(sample_collection.path, model="clip-vit-b32")
+
+
+def test_dims_truncate_every_space(sample_pictures, tmp_path):
+    coll = Collection.create(tmp_path / "c", dims=64)
+    coll.ingest(str(sample_pictures))
+    assert set(coll.spaces.values()) == {64}
+    assert top_ids(coll.search("a cat", alpha=1.0)) == ["chelsea.png"]
+    coll.close()
+
+
+def test_pca_is_fitted_once_and_reused(pictures, tmp_path):
+    coll = Collection.create(tmp_path / "c", pca=8)
+    coll.ingest(str(pictures))
+    fitted = tmp_path / "c" / "reducers" / "visual.npz"
+    stamp = fitted.stat().st_mtime_ns
+    assert coll.spaces["visual"] == 8
+    shutil.copy(pictures / "rocket.jpg", pictures / "rocket-2.jpg")
+    coll.ingest(str(pictures))
+    assert fitted.stat().st_mtime_ns == stamp
+    assert coll.search(like="rocket.jpg", alpha=1.0)[0].id == "rocket-2.jpg"
+    coll.close()
+
+
+def test_reopen_reads_from_disk(sample_collection):
+    with Collection.open(sample_collection.path, read_only=True) as again:
+        assert again.stats()["indexed"] == 20
+        assert top_ids(again.search("a motorbike")) == ["motorcycle_left.png"]
+
+
+def test_index_file_lost_is_rebuilt_from_the_store(sample_pictures, tmp_path):
+    coll = Collection.create(tmp_path / "c")
+    coll.ingest(str(sample_pictures))
+    coll.close()
+    os.remove(tmp_path / "c" / "index" / "visual.usearch")
+    coll = Collection.open(tmp_path / "c")
+    report = coll.ingest(str(sample_pictures))
+    assert report.embedded == 0 and coll.engine.count("visual") == 20
+    coll.close()
+
+
+def test_open_something_that_is_not_a_collection(tmp_path: Path):
+    with pytest.raises(NotFoundError, match="not an iconodex collection"):
+        Collection.open(tmp_path)
