@@ -61,7 +61,7 @@ class Collection:
 
     @classmethod
     def create(cls, path: str | Path, *, model: str = "offline", model_options: dict | None = None,
-               dims: int | None = None, pca: int | None = None, engine: str = "usearch",
+               dims: int | None = None, pca: int | None = None, engine: str | None = None,
                engine_options: dict | None = None, text_template: str | None = None,
                settings: dict | None = None) -> Collection:
         """Make a new collection; the model is loaded once to record what made the vectors."""
@@ -73,6 +73,7 @@ class Collection:
         for name, value in (("--dims", dims), ("--pca", pca)):
             if value is not None and value < 2:
                 raise ConfigError(f"{name} must be at least 2")
+        engine = engine or "usearch"
         encoder = load_model(model, **(model_options or {}))
         ENGINES.get(engine)  # fail early on an unknown engine
         path.mkdir(parents=True, exist_ok=True)
@@ -110,6 +111,11 @@ class Collection:
             raise ModelMismatchError(
                 f"{path} was made with model {coll.model_name!r}, not {model!r}; its vectors cannot be mixed: "
                 f"use another collection directory, or drop --model")
+        for name in ("dims", "pca", "engine", "text_template"):
+            asked, recorded = create.get(name), coll._config.get(name)
+            if asked is not None and asked != recorded:
+                raise ConfigError(f"{path} was made with {name}={recorded!r}; it is fixed when a collection is "
+                                  f"created: drop the option or use another collection directory")
         return coll
 
     # -- parts --------------------------------------------------------------------------------

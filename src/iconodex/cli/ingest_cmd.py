@@ -18,7 +18,9 @@ from .options import collection_option, json_option, parse_pairs, print_json, qu
 @click.option("--model", help="Model for a new collection (default: offline). An existing one keeps its own.")
 @click.option("--dims", type=int, help="Keep the first N components of every vector (new collections).")
 @click.option("--pca", type=int, help="Fit a PCA to N dims once, on the first items (new collections).")
-@click.option("--engine", default="usearch", show_default=True, help="Vector engine for a new collection.")
+@click.option("--engine", help="Vector engine for a new collection: usearch (default, embedded) or qdrant.")
+@click.option("--engine-option", "engine_options", multiple=True, metavar="KEY=VALUE",
+              help="Engine setting for a new collection, e.g. url=http://qdrant:6333 (qdrant).")
 @click.option("--text-template", help="Text embedded for each item, e.g. 'Titre: {title}' or '{title}. {dcterms:description}'.")
 @click.option("-o", "--option", "options", multiple=True, metavar="KEY=VALUE",
               help="Source option, repeatable (e.g. image_column=url, item_set=7, properties=dcterms:title).")
@@ -28,7 +30,7 @@ from .options import collection_option, json_option, parse_pairs, print_json, qu
 @quiet_option
 @json_option
 def command(source: str, collection: str, source_type: str | None, model: str | None, dims: int | None,
-            pca: int | None, engine: str, text_template: str | None, options: tuple[str, ...],
+            pca: int | None, engine: str | None, engine_options: tuple[str, ...], text_template: str | None, options: tuple[str, ...],
             iiif_column: str | None, sparql_query: str | None, settings: tuple[str, ...], quiet: bool,
             as_json: bool) -> None:
     """Harvest SOURCE (a folder, a CSV, a URL…) into the collection; run again to resume or update."""
@@ -39,8 +41,10 @@ def command(source: str, collection: str, source_type: str | None, model: str | 
     if sparql_query:
         opts["query"] = sparql_query
     overrides = {k: v[-1] for k, v in parse_pairs(settings, "--set").items()}
+    engine_settings = {k: v[-1] for k, v in parse_pairs(engine_options, "--engine-option").items()}
     coll = Collection.open_or_create(collection, model=model, dims=dims, pca=pca, engine=engine,
-                                     text_template=text_template, settings=overrides)
+                                     engine_options=engine_settings or None, text_template=text_template,
+                                     settings=overrides)
     with coll:
         report = coll.ingest(source, source_type=source_type, options=opts, quiet=quiet or as_json)
     if as_json:

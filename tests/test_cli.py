@@ -1,0 +1,94 @@
+"""The command line as a user runs it: output shapes, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from iconodex.cli import main
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as stopped:
+        main(list(args))
+        raise SystemExit(0)
+    out, err = capsys.readouterr()
+    return stopped.value.code or 0, out, err
+
+
+@pytest.fixture(scope="module")
+def coll_dir(sample_pictures, tmp_path_factory):
+    path = tmp_path_factory.mktemp("cli") / "coll"
+    completed = subprocess.run([sys.executable, "-m", "iconodex", "ingest", str(sample_pictures), "-c", str(path),
+                                "--quiet"], capture_output=True, text=True)
+    assert completed.returncode == 0, completed.stderr
+    assert "20 added" in completed.stderr
+    return path
+
+
+def test_search_json_has_the_documented_fields(capsys, coll_dir):
+    code, out, _ = run(capsys, "search", "-c", str(coll_dir), "a cat", "--limit", "3", "--json")
+    results = json.loads(out)
+    assert code == 0 and len(results) == 3 and results[0]["id"] == "chelsea.png"
+    assert {"id", "score", "title", "image", "source", "metadata"} <= set(results[0])
+
+
+def test_search_flags(capsys, coll_dir, sample_pictures):
+    _, out, _ = run(capsys, "search", "-c", str(coll_dir), "space", "--where", "subject=spaceflight",
+                    "--alpha", "0.6", "--min-score", "-1", "--json")
+    assert {r["id"] for r in json.loads(out)} == {"astronaut.png", "hubble_deep_field.jpg", "rocket.jpg"}
+    _, out, _ = run(capsys, "search", "-c", str(coll_dir), "--like", "chelsea.png", "--json")
+    assert "chelsea.png" not in [r["id"] for r in json.loads(out)]
+    _, out, _ = run(capsys, "search", "-c", str(coll_dir), "--image", str(sample_pictures / "coffee.png"), "--json")
+    assert json.loads(out)[0]["id"] == "coffee.png"
+    _, out, _ = run(capsys, "search", "-c", str(coll_dir), "a cat", "--no-keyword", "--offset", "1", "--json")
+    assert all("keyword_rank" not in r["scores"] for r in json.loads(out))
+    code, out, _ = run(capsys, "search", "-c", str(coll_dir), "a cat")
+    assert code == 0 and "chelsea.png" in out
+
+
+def test_info_json_and_failures(capsys, coll_dir):
+    _, out, _ = run(capsys, "info", "-c", str(coll_dir), "--json")
+    info = json.loads(out)
+    assert info["indexed"] == 20 and info["model"] == "offline"
+    assert set(info["spaces"]) == {"image", "text", "visual"}
+    _, out, _ = run(capsys, "info", "-c", str(coll_dir), "--failures", "--json")
+    assert json.loads(out)["failures"] == []
+
+
+@pytest.mark.parametrize("args, message", [
+    (("search", "-c", "{missing}", "cat"), "is not an iconodex collection"),
+    (("search", "-c", "{coll}", "cat", "--where", "nonsense"), "--where expects field=value"),
+    (("search", "-c", "{coll}", "cat", "--limit", "0"), "limit must be between"),
+    (("search", "-c", "{coll}"), "give a text, --image or --like"),
+    (("search", "-c", "{coll}", "--like", "nope"), "no item with id"),
+    (("search", "-c", "{coll}", "--image", "/no/such.jpg"), "does not exist"),
+    (("ingest", "/no/such/folder", "-c", "{coll}"), "cannot tell what kind of source"),
+    (("ingest", ".", "-c", "{coll}", "--model", "clip-vit-b32"), "cannot be mixed"),
+    (("ingest", ".", "-c", "{coll}", "--dims", "64"), "fixed when a collection is created"),
+    (("ingest", ".", "-c", "{coll}", "--source-type", "nosuch"), "unknown source 'nosuch'"),
+])
+def test_bad_input_is_one_line(capsys, coll_dir, tmp_path, args, message):
+    args = [a.format(coll=coll_dir, missing=tmp_path / "missing") for a in args]
+    code, out, err = run(capsys, *args)
+    assert code != 0 and message in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_failed_items_set_the_exit_status(capsys, pictures, tmp_path):
+    (pictures / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really")
+    code, _, err = run(capsys, "ingest", str(pictures), "-c", str(tmp_path / "c"), "--quiet")
+    assert code == 1 and "1 failed" in err
+    _, out, _ = run(capsys, "info", "-c", str(tmp_path / "c"), "--failures", "--json")
+    failures = json.loads(out)["failures"]
+    assert [f["id"] for f in failures] == ["broken.jpg"] and failures[0]["reason"]
+
+
+def test_demo_without_serving(capsys, tmp_path):
+    code, out, _ = run(capsys, "demo", "--dir", str(tmp_path / "demo"), "--no-serve", "--quiet")
+    assert code == 0 and "20 pictures indexed" in out
+    first_answer = out.split('search "a cat"')[1].splitlines()
+    assert any("chelsea.png" in line for line in first_answer[:4])
