@@ -1,0 +1,97 @@
+"""What every request handler shares: the collection, the settings, the model loader, the guarded
+fetcher and the pool that runs CPU-bound work off the event loop."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from functools import partial
+from typing import TypeVar
+
+import anyio
+from fastapi import Request
+
+from ..collection import Collection
+from ..fetch.guard import GuardedFetcher
+from .errors import ApiError
+from .settings import ServeSettings
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+RETRY_AFTER_S = "5"
+
+
+class ModelLoader:
+    """Loads the collection's model in a background thread and remembers how that went, so
+    ``/health`` can say ``loading``/``ready``/``failed`` instead of hanging or lying."""
+
+    def __init__(self, coll: Collection, enabled: bool = True) -> None:
+        self._coll = coll
+        self.enabled = enabled
+        self.error: str | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if not self.enabled or self._coll.model_loaded or self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._load, name="iconodex-model-load", daemon=True)
+        self._thread.start()
+
+    def _load(self) -> None:
+        try:
+            self._coll.model  # noqa: B018 - the property loads and checks the model
+            log.info("model %s ready", self._coll.model_name)
+        except Exception as exc:  # kept for /health and 503 answers; the server keeps serving `like`
+            self.error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            log.error("model %s failed to load: %s", self._coll.model_name, self.error)
+
+    @property
+    def status(self) -> str:
+        if self._coll.model_loaded:
+            return "ready"
+        if not self.enabled:
+            return "off"
+        return "failed" if self.error else "loading"
+
+    def require(self) -> None:
+        """Raise a 503 unless text and picture queries can be answered now."""
+        if self._coll.model_loaded:
+            return
+        if not self.enabled:
+            raise ApiError(503, "this server answers like= queries only (started without the model)")
+        if self.error:
+            raise ApiError(503, f"the model could not be loaded ({self.error}); only like= queries work")
+        raise ApiError(503, "the model is still loading; retry in a few seconds (like= queries work now)",
+                       {"Retry-After": RETRY_AFTER_S})
+
+
+class ServerState:
+    def __init__(self, coll: Collection, settings: ServeSettings) -> None:
+        self.coll = coll
+        self.settings = settings
+        self.loader = ModelLoader(coll, settings.load_model)
+        self.fetcher = GuardedFetcher(max_bytes=settings.max_upload_bytes, timeout=settings.fetch_timeout,
+                                      allow_hosts=settings.fetch_allow_hosts)
+        self._limiter: anyio.CapacityLimiter | None = None
+
+    async def run(self, func: Callable[..., T], *args: object, **kwargs: object) -> T:
+        """``func(*args, **kwargs)`` in a worker thread, at most ``search_threads`` at once, within
+        ``request_timeout`` (a 504 after that; the thread finishes on its own)."""
+        if self._limiter is None:  # made lazily: it must belong to the running event loop
+            self._limiter = anyio.CapacityLimiter(self.settings.search_threads)
+        with anyio.move_on_after(self.settings.request_timeout):
+            return await anyio.to_thread.run_sync(partial(func, *args, **kwargs), limiter=self._limiter,
+                                                  abandon_on_cancel=True)
+        raise ApiError(504, f"the request took longer than {self.settings.request_timeout:g} s")
+
+    async def run_unbounded(self, func: Callable[..., T], *args: object, **kwargs: object) -> T:
+        """Long work (an ingest) in a worker thread, outside the search pool and its deadline."""
+        return await anyio.to_thread.run_sync(partial(func, *args, **kwargs))
+
+    def close(self) -> None:
+        self.fetcher.close()
+
+
+def state_of(request: Request) -> ServerState:
+    return request.app.state.iconodex
