@@ -5,7 +5,7 @@
   "neighbours": [{"id": …, "iiif_url": …, "title": …, "score": 0.93}, …]}, …]
 ```
 (``local_url`` instead of ``iiif_url`` for pictures that are local files). References are looked
-up in batches through :meth:`Collection.neighbours` (one batched ANN search per batch) and the
+up in batches (one batched ANN search per batch) and the
 JSON array is written as it goes, so ``--all`` over a million items runs in flat memory.
 """
 
@@ -16,8 +16,10 @@ import logging
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TextIO
 
-from .errors import NotFoundError
+import numpy as np
+
 from .formats.rows import item_payload
+from .index.base import VectorEngine
 
 if TYPE_CHECKING:
     from .collection import Collection
@@ -30,8 +32,14 @@ def neighbour_entries(coll: Collection, ids: Iterable[str], *, k: int = 50, spac
                       batch: int = BATCH, missing: list[str] | None = None) -> Iterator[dict[str, Any]]:
     """One ``{"reference", "neighbours"}`` entry per id, in input order, the reference excluded.
     Ids that are unknown or have no vector are appended to ``missing`` and left out."""
+    space = space or coll.similar_space
     for chunk in _chunks(ids, batch):
-        found = _neighbours(coll, chunk, k, space, missing)
+        found = _neighbours(coll, chunk, k, space)
+        lost = [i for i in chunk if i not in found]
+        if lost:
+            log.warning("neighbours: %d id(s) unknown or not indexed, e.g. %r", len(lost), lost[0])
+            if missing is not None:
+                missing.extend(lost)
         items = _items(coll, {*found, *(n for pairs in found.values() for n, _ in pairs)})
         for item_id in chunk:
             if item_id in found:
@@ -40,19 +48,28 @@ def neighbour_entries(coll: Collection, ids: Iterable[str], *, k: int = 50, spac
                                       if n in items]}
 
 
-def _neighbours(coll: Collection, chunk: list[str], k: int, space: str | None,
-                missing: list[str] | None) -> dict[str, list[tuple[str, float]]]:
-    try:
-        return coll.neighbours(chunk, k=k, space=space)
-    except NotFoundError:
-        # Rare: some ids are unknown or not indexed. Find which, report them, do the rest.
-        space = space or coll.similar_space
-        usable = {i for ids, _ in coll.vectors(space, chunk) for i in ids}
-        lost = [i for i in chunk if i not in usable]
-        log.warning("neighbours: %d id(s) unknown or not indexed, e.g. %r", len(lost), lost[0])
-        if missing is not None:
-            missing.extend(lost)
-        return coll.neighbours([i for i in chunk if i in usable], k=k, space=space) if usable else {}
+def _neighbours(coll: Collection, chunk: list[str], k: int, space: str) -> dict[str, list[tuple[str, float]]]:
+    """Like :meth:`Collection.neighbours` (one batched ANN search per chunk), but ids without a
+    vector are left out instead of failing the chunk."""
+    result: dict[str, list[tuple[str, float]]] = {}
+    for found_ids, matrix in coll.vectors(space, chunk, batch=len(chunk)):
+        keys, scores = search_rows(coll.engine, space, matrix, k + 1)
+        own = coll.store.keys_for_ids(found_ids)
+        names = {item.key: item.id for item in coll.store.get_many(np.unique(keys[keys >= 0]).tolist()).values()}
+        for row, item_id in enumerate(found_ids):
+            pairs = [(names[int(key)], float(score)) for key, score in zip(keys[row], scores[row], strict=True)
+                     if int(key) in names and int(key) != own[item_id]]
+            result[item_id] = pairs[:k]
+    return result
+
+
+def search_rows(engine: VectorEngine, space: str, matrix: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """``engine.search_many`` that also works for a single row (USearch answers one query with
+    1-d arrays, which the engine does not reshape yet)."""
+    if len(matrix) == 1:
+        keys, scores = engine.search_many(space, np.vstack([matrix, matrix]), k)
+        return keys[:1], scores[:1]
+    return engine.search_many(space, matrix, k)
 
 
 def _items(coll: Collection, ids: set[str]) -> dict[str, dict[str, str]]:

@@ -1,0 +1,58 @@
+"""Bulk neighbours (ONiT's query_similarities): checked against brute force over stored vectors."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from _formats_helpers import PICTURES, catalogue_collection, vectors_by_id  # noqa: F401
+from click.testing import CliRunner
+
+from iconodex.cli import cli
+from iconodex.neighbours import all_ids, neighbour_entries, write_json_array
+
+
+def brute_force(coll, item_id, k):
+    vectors = vectors_by_id(coll, coll.similar_space)
+    scores = {other: float(vectors[item_id] @ v) for other, v in vectors.items() if other != item_id}
+    return sorted(scores, key=lambda other: -scores[other])[:k], scores
+
+
+def test_matches_brute_force_across_batches(catalogue_collection):  # noqa: F811
+    ids = ["101", "104", "108", "102", "106"]
+    entries = list(neighbour_entries(catalogue_collection, ids, k=4, batch=2))
+    assert [e["reference"]["id"] for e in entries] == ids
+    for entry in entries:
+        expected, scores = brute_force(catalogue_collection, entry["reference"]["id"], 4)
+        got = [n["id"] for n in entry["neighbours"]]
+        assert got == expected
+        assert all(abs(n["score"] - scores[n["id"]]) < 1e-4 for n in entry["neighbours"])
+        assert entry["reference"]["local_url"].endswith((".png", ".jpg"))
+
+
+def test_unknown_ids_are_reported_not_fatal(catalogue_collection):  # noqa: F811
+    missing: list[str] = []
+    entries = list(neighbour_entries(catalogue_collection, ["101", "nope", " ", "102"], k=2, missing=missing))
+    assert [e["reference"]["id"] for e in entries] == ["101", "102"] and missing == ["nope"]
+
+
+def test_all_streams_valid_json(catalogue_collection):  # noqa: F811
+    out = io.StringIO()
+    count = write_json_array(neighbour_entries(catalogue_collection, all_ids(catalogue_collection), k=50), out)
+    data = json.loads(out.getvalue())
+    assert count == len(data) == len(PICTURES)
+    assert all(len(e["neighbours"]) == len(PICTURES) - 1 for e in data)
+    empty = io.StringIO()
+    assert write_json_array(iter(()), empty) == 0 and json.loads(empty.getvalue()) == []
+
+
+def test_cli_reads_ids_from_stdin(catalogue_collection, tmp_path):  # noqa: F811
+    out = tmp_path / "neighbours.json"
+    result = CliRunner().invoke(cli, ["neighbours", "-c", str(catalogue_collection.path), "--ids", "-",
+                                      "--k", "3", "-o", str(out)], input="103\nmissing\n")
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())
+    assert data[0]["reference"]["id"] == "103" and len(data[0]["neighbours"]) == 3
+    assert "missing" in result.output
+    bad = CliRunner().invoke(cli, ["neighbours", "-c", str(catalogue_collection.path)])
+    assert bad.exit_code != 0
