@@ -1,0 +1,47 @@
+"""``iconodex serve`` as an operator runs it: a real process, a real port, a clean shutdown."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+from _serve_fixtures import free_port, shared_collection
+
+ICONODEX = [sys.executable, "-c", "from iconodex.cli import main; main()"]
+
+
+def test_serve_answers_like_queries_and_stops_on_ctrl_c():
+    port = free_port()
+    process = subprocess.Popen([*ICONODEX, "serve", "-c", str(shared_collection().path), "--port", str(port),
+                                "--no-model"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        health = _wait(f"http://127.0.0.1:{port}/health")
+        assert health == {"status": "ok", "model": "off", "items": 8}
+        like = httpx.get(f"http://127.0.0.1:{port}/search", params={"like": "chelsea.png"}, trust_env=False)
+        assert like.status_code == 200 and like.json()["results"]
+        refused = httpx.delete(f"http://127.0.0.1:{port}/items/chelsea.png", trust_env=False)
+        assert refused.status_code == 403  # no key configured: read-only
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=20)
+    assert "serving 8 items" in stderr and "Traceback" not in stderr
+
+
+def test_private_without_a_key_is_a_one_line_error():
+    done = subprocess.run([*ICONODEX, "serve", "-c", str(shared_collection().path), "--private"],
+                          capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"})
+    assert done.returncode == 2
+    assert done.stderr.strip() == "error: --private needs an API key (--api-key or $ICONODEX_API_KEY)"
+
+
+def _wait(url: str) -> dict:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            return httpx.get(url, trust_env=False).json()
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise AssertionError(f"{url} did not answer")
