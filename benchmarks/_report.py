@@ -64,7 +64,9 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> s
 
 def write_section(name: str, title: str, body: str) -> None:
     """Replace (or append) section ``name`` of docs/benchmarks.md, stamped with machine, date, command."""
-    stamp = (f"*Machine:* {machine()}  \n*Date:* {dt.date.today().isoformat()}  \n"
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    stamp = (f"*Machine:* {machine()}; load average when written {load}  \n"
+             f"*Date:* {dt.date.today().isoformat()}  \n"
              f"*Command:* `{command_line()}`\n")
     block = f"<!-- section:{name} -->\n## {title}\n\n{stamp}\n{body.strip()}\n<!-- /section:{name} -->"
     text = DOC.read_text() if DOC.exists() else HEADER
