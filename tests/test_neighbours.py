@@ -56,3 +56,8 @@ def test_cli_reads_ids_from_stdin(catalogue_collection, tmp_path):  # noqa: F811
     assert "missing" in result.output
     bad = CliRunner().invoke(cli, ["neighbours", "-c", str(catalogue_collection.path)])
     assert bad.exit_code != 0
+
+
+def test_a_single_reference(catalogue_collection):  # noqa: F811
+    entries = list(neighbour_entries(catalogue_collection, ["105"], k=2))
+    assert [n["id"] for n in entries[0]["neighbours"]] == brute_force(catalogue_collection, "105", 2)[0]
