@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .config import Settings, load_settings
-from .errors import ConfigError, ModelMismatchError, NotFoundError
+from .errors import ConfigError, ModelMismatchError, ModelNotAvailableError, NotFoundError
 from .index import ENGINES
 from .index.base import VectorEngine
 from .models import load_model
@@ -37,7 +37,8 @@ if TYPE_CHECKING:
     from .ingest.report import IngestReport
 
 DB_NAME = "iconodex.db"
-PCA_MIN_FIT = 1024  # samples gathered before a PCA is fitted (or fewer, if that is all there is)
+PCA_MIN_FIT = 1024
+NO_MODEL = "none"  # an imported collection whose vectors came without a known model  # samples gathered before a PCA is fitted (or fewer, if that is all there is)
 
 
 class Collection:
@@ -73,23 +74,41 @@ class Collection:
         for name, value in (("--dims", dims), ("--pca", pca)):
             if value is not None and value < 2:
                 raise ConfigError(f"{name} must be at least 2")
-        engine = engine or "usearch"
         encoder = load_model(model, **(model_options or {}))
-        ENGINES.get(engine)  # fail early on an unknown engine
-        path.mkdir(parents=True, exist_ok=True)
-        store = ItemStore(path / DB_NAME)
         identity = encoder.describe()
-        store.set_meta("collection", {
+        coll = cls._write_new(path, {
             # "auto" resolves to a concrete model once; the collection records which one it got.
             "model": identity.get("name", model) if model == "auto" else model,
             "model_options": model_options or {}, "identity": identity,
             "similar_space": encoder.similar_space, "native_spaces": encoder.spaces,
-            "dims": dims, "pca": pca, "engine": engine, "engine_options": engine_options or {},
+            "dims": dims, "pca": pca, "engine": engine or "usearch", "engine_options": engine_options or {},
             "text_template": text_template,
-        })
-        coll = cls(path, store, load_settings(path, settings))
+        }, settings)
         coll._model = encoder
         return coll
+
+    @classmethod
+    def create_for_import(cls, path: str | Path, *, model: str | None, similar_space: str,
+                          dims: int | None = None, engine: str | None = None) -> Collection:
+        """A collection whose vectors come from files made elsewhere: no model is loaded now. The
+        model is recorded by name (loaded when a text or picture query needs it) or not at all,
+        and then only "more like this" searches work."""
+        path = Path(path)
+        if (path / DB_NAME).exists():
+            raise ConfigError(f"{path} is already a collection; import into a new directory")
+        return cls._write_new(path, {
+            "model": model or NO_MODEL, "model_options": {}, "identity": None, "similar_space": similar_space,
+            "native_spaces": {}, "dims": dims, "pca": None, "engine": engine or "usearch", "engine_options": {},
+            "text_template": None, "imported": True,
+        }, None)
+
+    @classmethod
+    def _write_new(cls, path: Path, config: dict[str, Any], settings: dict | None) -> Collection:
+        ENGINES.get(config["engine"])  # fail early on an unknown engine
+        path.mkdir(parents=True, exist_ok=True)
+        store = ItemStore(path / DB_NAME)
+        store.set_meta("collection", config)
+        return cls(path, store, load_settings(path, settings))
 
     @classmethod
     def open(cls, path: str | Path, *, read_only: bool = False, settings: dict | None = None) -> Collection:
@@ -137,6 +156,10 @@ class Collection:
         """The encoder that made this collection; loaded on first use, checked against the record."""
         with self._model_lock:
             if self._model is None:
+                if self.model_name == NO_MODEL:
+                    raise ModelNotAvailableError(
+                        f"{self.path} was imported without a model, so it answers only --like searches; "
+                        f"import it again with --model NAME to search by text or picture")
                 encoder = load_model(self.model_name, **self._config.get("model_options", {}))
                 recorded = self._config.get("identity")
                 changed = _identity_changes(recorded, encoder.describe()) if recorded is not None else []
@@ -363,10 +386,11 @@ class Collection:
             by_key = {k: i for i, k in keys.items()}
             yield [by_key[int(k)] for k in found], matrix
 
-    def neighbours(self, ids: Sequence[str], k: int = 50, space: str | None = None,
-                   batch: int = 256) -> dict[str, list[tuple[str, float]]]:
-        """Each id's k nearest items in ``space`` (default: the visual space), itself excluded,
-        computed with batched searches rather than one query per id."""
+    def neighbours(self, ids: Sequence[str], k: int = 50, space: str | None = None, batch: int = 256,
+                   missing: list[str] | None = None) -> dict[str, list[tuple[str, float]]]:
+        """Each id's k nearest items in ``space`` (default: the similar-picture space), itself
+        excluded, computed with one batched search per ``batch`` ids rather than one query per id.
+        Ids without a vector raise ``NotFoundError``, or are appended to ``missing`` if given."""
         space = space or self.similar_space
         result: dict[str, list[tuple[str, float]]] = {}
         for chunk_ids, matrix in self.vectors(space, ids, batch):
@@ -376,9 +400,11 @@ class Collection:
                 pairs = [(names[int(key)].id, float(score)) for key, score in zip(keys[row], scores[row], strict=True)
                          if key >= 0 and int(key) in names and names[int(key)].id != item_id]
                 result[item_id] = pairs[:k]
-        missing = [i for i in ids if i not in result]
-        if missing:
-            raise NotFoundError(f"{len(missing)} id(s) not indexed, e.g. {missing[0]!r}")
+        lost = [i for i in ids if i not in result]
+        if lost and missing is None:
+            raise NotFoundError(f"{len(lost)} id(s) not indexed, e.g. {lost[0]!r}")
+        if missing is not None:
+            missing.extend(lost)
         return result
 
     def delete(self, ids: Sequence[str]) -> int:

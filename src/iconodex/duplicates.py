@@ -24,7 +24,6 @@ from PIL import Image
 
 from .errors import IconodexError
 from .formats.rows import item_payload
-from .neighbours import search_rows
 
 if TYPE_CHECKING:
     from .collection import Collection
@@ -118,7 +117,7 @@ def embedding_pairs(coll: Collection, space: str, min_score: float = MIN_SCORE, 
                     batch: int = 4096) -> Iterator[np.ndarray]:
     """Pairs of keys at cosine similarity ≥ ``min_score`` in ``space``, batch by batch."""
     for keys, matrix in coll.store.iter_vectors(space, batch):
-        found, scores = search_rows(coll.engine, space, matrix, k + 1)
+        found, scores = coll.engine.search_many(space, matrix, k + 1)
         yield knn_pairs(keys, found, scores >= min_score)
 
 

@@ -16,10 +16,7 @@ import logging
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TextIO
 
-import numpy as np
-
 from .formats.rows import item_payload
-from .index.base import VectorEngine
 
 if TYPE_CHECKING:
     from .collection import Collection
@@ -49,27 +46,8 @@ def neighbour_entries(coll: Collection, ids: Iterable[str], *, k: int = 50, spac
 
 
 def _neighbours(coll: Collection, chunk: list[str], k: int, space: str) -> dict[str, list[tuple[str, float]]]:
-    """Like :meth:`Collection.neighbours` (one batched ANN search per chunk), but ids without a
-    vector are left out instead of failing the chunk."""
-    result: dict[str, list[tuple[str, float]]] = {}
-    for found_ids, matrix in coll.vectors(space, chunk, batch=len(chunk)):
-        keys, scores = search_rows(coll.engine, space, matrix, k + 1)
-        own = coll.store.keys_for_ids(found_ids)
-        names = {item.key: item.id for item in coll.store.get_many(np.unique(keys[keys >= 0]).tolist()).values()}
-        for row, item_id in enumerate(found_ids):
-            pairs = [(names[int(key)], float(score)) for key, score in zip(keys[row], scores[row], strict=True)
-                     if int(key) in names and int(key) != own[item_id]]
-            result[item_id] = pairs[:k]
-    return result
-
-
-def search_rows(engine: VectorEngine, space: str, matrix: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """``engine.search_many`` that also works for a single row (USearch answers one query with
-    1-d arrays, which the engine does not reshape yet)."""
-    if len(matrix) == 1:
-        keys, scores = engine.search_many(space, np.vstack([matrix, matrix]), k)
-        return keys[:1], scores[:1]
-    return engine.search_many(space, matrix, k)
+    """:meth:`Collection.neighbours` for one chunk; ids without a vector are left out."""
+    return coll.neighbours(chunk, k=k, space=space, batch=len(chunk), missing=[])
 
 
 def _items(coll: Collection, ids: set[str]) -> dict[str, dict[str, str]]:

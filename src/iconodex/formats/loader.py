@@ -13,11 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from ..collection import DB_NAME, Collection
-from ..config import load_settings
-from ..errors import ConfigError
+from ..collection import Collection
 from ..records import SourceRecord
-from ..store import ItemStore
 from .base import ImportReport
 
 log = logging.getLogger(__name__)
@@ -26,19 +23,8 @@ UNIT_TOLERANCE = 1e-4
 
 def new_imported_collection(path: Path, *, model: str | None, similar_space: str,
                             dims: int | None = None, engine: str = "usearch") -> Collection:
-    """A collection whose vectors come from files: the model is recorded by name only (loaded
-    when a text or picture query needs it), with no identity, since none was measured."""
-    path = Path(path)
-    if (path / DB_NAME).exists():
-        raise ConfigError(f"{path} is already a collection; import into a new directory")
-    path.mkdir(parents=True, exist_ok=True)
-    store = ItemStore(path / DB_NAME)
-    store.set_meta("collection", {
-        "model": model or "none", "model_options": {}, "identity": None, "similar_space": similar_space,
-        "native_spaces": {}, "dims": dims, "pca": None, "engine": engine, "engine_options": {},
-        "text_template": None, "imported": True,
-    })
-    return Collection(path, store, load_settings(path))
+    """A collection for imported vectors (see :meth:`Collection.create_for_import`)."""
+    return Collection.create_for_import(path, model=model, similar_space=similar_space, dims=dims, engine=engine)
 
 
 def unit_rows(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

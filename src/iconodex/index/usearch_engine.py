@@ -199,11 +199,14 @@ class UsearchEngine:
         if size == 0 or len(queries) == 0:
             return keys, scores
         found = index.search(queries, min(k, size), exact=size < self.exact_below)
-        width = found.keys.shape[1]
-        counts = np.asarray(found.counts)
+        # USearch answers a single query with 1-d arrays: shape everything as (queries, width).
+        found_keys = np.asarray(found.keys).reshape(len(queries), -1)
+        distances = np.asarray(found.distances).reshape(len(queries), -1)
+        counts = np.atleast_1d(np.asarray(getattr(found, "counts", found_keys.shape[1])))
+        width = found_keys.shape[1]
         valid = np.arange(width)[None, :] < counts[:, None]
-        keys[:, :width] = np.where(valid, found.keys.astype(np.int64), -1)
-        scores[:, :width] = np.where(valid, 1.0 - found.distances, 0.0)
+        keys[:, :width] = np.where(valid, found_keys.astype(np.int64), -1)
+        scores[:, :width] = np.where(valid, 1.0 - distances, 0.0)
         return keys, scores
 
     def memory_bytes(self) -> int:
