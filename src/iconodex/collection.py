@@ -57,6 +57,7 @@ class Collection:
         self._fetcher = None
         self._reducers: dict[str, Reducer] = {}
         self._pca_buffer: list[tuple] = []
+        self._searcher: Searcher | None = None
 
     # -- opening ------------------------------------------------------------------------------
 
@@ -339,11 +340,18 @@ class Collection:
                       alpha=self.settings.alpha if alpha is None else alpha,
                       keyword=self.settings.keyword if keyword is None else keyword,
                       limit=limit, offset=offset, min_score=min_score, where=_normalise_where(where))
-        searcher = Searcher(self.store, self.engine, lambda: self.model, self.project, self.similar_space,
-                            self.settings.max_limit)
-        return searcher.search(query)
+        return self.searcher.search(query)
+
+    @property
+    def searcher(self) -> Searcher:
+        if self._searcher is None:
+            self._searcher = Searcher(self.store, self.engine, lambda: self.model, self.project,
+                                      self.similar_space, self.settings.max_limit)
+        return self._searcher
 
     def _query_image(self, image: Any) -> Image.Image:
+        """A query picture from a PIL image, bytes, a path, or a URL. URLs are fetched with the
+        ordinary client: for trusted input only (the server guards client URLs itself)."""
         from PIL import Image as PILImage
 
         from .fetch.decode import decode_image

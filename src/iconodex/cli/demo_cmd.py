@@ -30,8 +30,8 @@ def command(directory: str, serve: bool, host: str, port: int, quiet: bool) -> N
             table.add_row(f"{result.score:.3f}", result.id, result.title)
         console.print(table)
     if serve:
-        from ..serve import run_server
+        from ..serve import ServeSettings, run_server
 
         console.print(f"Search page: http://{host}:{port}/  (Ctrl+C to stop)")
-        run_server(coll, host=host, port=port)
+        run_server(coll, ServeSettings.from_env(), host=host, port=port)
     coll.close()

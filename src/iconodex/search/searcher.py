@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -17,6 +19,7 @@ from .results import SearchResult
 MAX_QUERY_CHARS = 1000
 MIN_CANDIDATES = 50
 MAX_CANDIDATES = 2000
+TEXT_CACHE_SIZE = 1024
 
 
 @dataclass(slots=True)
@@ -43,6 +46,8 @@ class Searcher:
         self._project = project
         self.similar_space = similar_space
         self.max_limit = max_limit
+        self._text_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_lock = threading.Lock()
 
     def search(self, query: Query) -> list[SearchResult]:
         self._validate(query)
@@ -87,7 +92,7 @@ class Searcher:
         spaces = self.engine.spaces()
         groups: list[list[Leg]] = []
         if query.text is not None:
-            vector = self._model().embed_texts([query.text], query=True)[0]
+            vector = self._text_vector(query.text)
             groups.append(self._pair("text-query", "image", vector, "text", vector, query.alpha))
         if query.image is not None:
             found = {space: matrix[0] for space, matrix in self._model().embed_images([query.image]).items()}
@@ -99,6 +104,20 @@ class Searcher:
         share = 1.0 / len(groups)
         legs = [Leg(leg.name, leg.space, leg.vector, leg.weight * share) for group in groups for leg in group]
         return [leg for leg in legs if leg.space in spaces and leg.weight > 0]
+
+    def _text_vector(self, text: str) -> np.ndarray:
+        """Encode a text query; popular queries (a page's suggestions, a load test) are cached."""
+        with self._cache_lock:
+            cached = self._text_cache.get(text)
+            if cached is not None:
+                self._text_cache.move_to_end(text)
+                return cached
+        vector = self._model().embed_texts([text], query=True)[0]
+        with self._cache_lock:
+            self._text_cache[text] = vector
+            if len(self._text_cache) > TEXT_CACHE_SIZE:
+                self._text_cache.popitem(last=False)
+        return vector
 
     def _pair(self, name: str, picture_space: str, picture_vector: np.ndarray,
               text_space: str, text_vector: np.ndarray, alpha: float) -> list[Leg]:
