@@ -62,12 +62,13 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> s
     return "\n".join(lines)
 
 
-def write_section(name: str, title: str, body: str) -> None:
-    """Replace (or append) section ``name`` of docs/benchmarks.md, stamped with machine, date, command."""
+def write_section(name: str, title: str, body: str, command: str | None = None) -> None:
+    """Replace (or append) section ``name`` of docs/benchmarks.md, stamped with machine, date and
+    the command that produced it (this script's own command line unless ``command`` is given)."""
     load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
     stamp = (f"*Machine:* {machine()}; load average when written {load}  \n"
              f"*Date:* {dt.date.today().isoformat()}  \n"
-             f"*Command:* `{command_line()}`\n")
+             f"*Command:* `{command or command_line()}`\n")
     block = f"<!-- section:{name} -->\n## {title}\n\n{stamp}\n{body.strip()}\n<!-- /section:{name} -->"
     text = DOC.read_text() if DOC.exists() else HEADER
     pattern = re.compile(rf"<!-- section:{re.escape(name)} -->.*?<!-- /section:{re.escape(name)} -->", re.S)
