@@ -83,3 +83,13 @@ def test_keyword_search_ranks_and_folds_diacritics(store):
     store.upsert_records([record("a", title="Chateau de Chillon"), record("b", title="Lake Geneva")], "src", run=1)
     assert [store.get_many([k])[k].id for k in store.keyword_search("château", 5)] == ["a"]
     assert keyword_match("the of and") == ""
+
+
+def test_facets_show_values_as_written_and_only_fields_that_repeat(store):
+    store.upsert_records([
+        record("a", creator=["NASA"], description=["Launch pad at dawn"]),
+        record("b", creator=["NASA"], description=["A rover on Mars"]),
+        record("c", creator=["SpaceX"], description=["A rocket"]),
+    ], "src", run=1)
+    assert store.facets("creator") == [("NASA", 2), ("SpaceX", 1)]
+    assert [name for name, _ in store.facet_fields()] == ["creator"]  # descriptions never repeat

@@ -99,7 +99,7 @@ def get_item(request: Request, item_id: str) -> dict[str, Any]:
 
 @reads.get("/facets", tags=["facets"], summary="Metadata fields that can filter a search")
 def fields(request: Request) -> dict[str, Any]:
-    pairs = state_of(request).coll.store.field_names()
+    pairs = state_of(request).coll.store.facet_fields()
     return {"fields": [{"field": name, "items": count} for name, count in pairs]}
 
 

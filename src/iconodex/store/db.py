@@ -189,8 +189,8 @@ class ItemStore:
     @staticmethod
     def _write_text(conn: sqlite3.Connection, key: int, record: SourceRecord) -> None:
         conn.execute("DELETE FROM fields WHERE key = ?", (key,))
-        conn.executemany("INSERT INTO fields (key, field, value) VALUES (?, ?, ?)",
-                         [(key, f, v) for f, v in field_rows(record.metadata, record.title)])
+        conn.executemany("INSERT INTO fields (key, field, value, label) VALUES (?, ?, ?, ?)",
+                         [(key, *row) for row in field_rows(record.metadata, record.title)])
         conn.execute("DELETE FROM fts WHERE rowid = ?", (key,))
         conn.execute("INSERT INTO fts (rowid, title, body) VALUES (?, ?, ?)",
                      (key, record.title, fts_body(record.metadata)))
@@ -344,8 +344,16 @@ class ItemStore:
 
     def facets(self, name: str, limit: int = 20) -> list[tuple[str, int]]:
         rows = self.conn.execute(
-            "SELECT value, count(*) AS n FROM fields WHERE field = ? GROUP BY value ORDER BY n DESC, value LIMIT ?",
-            (name.strip().lower(), limit))
+            "SELECT min(label), count(*) AS n FROM fields WHERE field = ? GROUP BY value "
+            "ORDER BY n DESC, value LIMIT ?", (name.strip().lower(), limit))
+        return [(row[0], row[1]) for row in rows]
+
+    def facet_fields(self, limit: int = 20) -> list[tuple[str, int]]:
+        """Fields worth offering as filters: their values repeat (a free-text description, unique
+        per item, filters nothing). Most widely used first."""
+        rows = self.conn.execute(
+            "SELECT field, count(DISTINCT key) AS n FROM fields WHERE field != 'title' GROUP BY field "
+            "HAVING count(*) > count(DISTINCT value) ORDER BY n DESC, field LIMIT ?", (limit,))
         return [(row[0], row[1]) for row in rows]
 
     def field_names(self, limit: int = 50) -> list[tuple[str, int]]:

@@ -46,7 +46,8 @@ CREATE INDEX IF NOT EXISTS items_source_seen ON items (source, seen_run);
 CREATE TABLE IF NOT EXISTS fields (
     key   INTEGER NOT NULL,
     field TEXT NOT NULL,
-    value TEXT NOT NULL
+    value TEXT NOT NULL,   -- lower-cased, for matching
+    label TEXT NOT NULL    -- as the catalogue wrote it, for display
 );
 CREATE INDEX IF NOT EXISTS fields_lookup ON fields (field, value, key);
 CREATE INDEX IF NOT EXISTS fields_key ON fields (key);

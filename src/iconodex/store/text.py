@@ -17,18 +17,18 @@ STOPWORDS = frozenset(
 TOKEN = re.compile(r"\w+", re.UNICODE)
 
 
-def field_rows(metadata: Metadata, title: str) -> Iterator[tuple[str, str]]:
-    """(field, value) pairs, lower-cased; a prefixed field (``dcterms:creator``) is also filed
-    under its local name (``creator``) so ``--where creator=…`` works on any vocabulary."""
+def field_rows(metadata: Metadata, title: str) -> Iterator[tuple[str, str, str]]:
+    """(field, value lower-cased, value as written) triples; a prefixed field (``dcterms:creator``)
+    is also filed under its local name (``creator``) so ``--where creator=…`` works on any vocabulary."""
     if title:
-        yield "title", title.strip().lower()
+        yield "title", title.strip().lower(), title.strip()
     for name, values in metadata.items():
         names = {name.strip().lower()}
         if ":" in name:
             names.add(name.rsplit(":", 1)[1].strip().lower())
         for value in values:
             for field_name in names:
-                yield field_name, value.strip().lower()
+                yield field_name, value.strip().lower(), value.strip()
 
 
 def fts_body(metadata: Metadata) -> str:

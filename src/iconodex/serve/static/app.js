@@ -47,6 +47,7 @@ async function search({ append = false } = {}) {
     return;
   }
   if (!append) state.offset = 0;
+  rememberInAddress();
   say("Searching…");
   try {
     const page = await runSearch();
@@ -59,6 +60,29 @@ async function search({ append = false } = {}) {
     if (!append) $("results").replaceChildren();
     $("more").hidden = true;
   }
+}
+
+// The address bar carries the query, so a search can be bookmarked, shared and reloaded.
+function rememberInAddress() {
+  const params = new URLSearchParams();
+  if (state.q) params.set("q", state.q);
+  if (state.like) params.set("like", state.like);
+  if (state.alpha !== 0.5) params.set("alpha", String(state.alpha));
+  history.replaceState(null, "", params.size ? `?${params}` : location.pathname);
+}
+
+function restoreFromAddress() {
+  const params = new URLSearchParams(location.search);
+  state.q = (params.get("q") || "").trim();
+  state.like = params.get("like");
+  const alpha = Number(params.get("alpha"));
+  if (params.has("alpha") && alpha >= 0 && alpha <= 1) {
+    state.alpha = alpha;
+    $("alpha").value = String(alpha);
+    $("alpha-value").textContent = alpha.toFixed(1);
+  }
+  $("q").value = state.q;
+  if (state.q || state.like) search();
 }
 
 function describeQuery() {
@@ -337,6 +361,7 @@ function start() {
   wirePictures();
   loadFacets();
   showHealth();
+  restoreFromAddress();
 }
 
 document.addEventListener("DOMContentLoaded", start);
