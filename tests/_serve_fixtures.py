@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import tempfile
 import threading
 import time
@@ -20,6 +19,7 @@ from pathlib import Path
 import httpx
 import skimage
 import uvicorn
+from _net import free_port
 
 from iconodex import Collection
 from iconodex.serve import ServeSettings, create_app
@@ -70,12 +70,6 @@ def shared_folder() -> Path:
 
 def item_id(coll: Collection, file_name: str) -> str:
     return next(item.id for item in coll.items() if item.id.endswith(file_name))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class RunningServer:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -16,7 +15,7 @@ from functools import partial
 from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import httpx
+from _net import free_port, wait_until_up
 
 
 @dataclass
@@ -155,7 +154,7 @@ def iiif_reference_server(image_dir: Path) -> Iterator[str]:
     ``image_dir`` for Image API 1.1, 2.1 and 3.0 at ``{base}/{version}_pil/{identifier}``."""
     script = iiif_script("iiif_testserver.py")
     assert script is not None, "the iiif package is a dev dependency"
-    port = _free_port()
+    port = free_port()
     command = [
         sys.executable, str(script), "--host", "127.0.0.1", "--port", str(port), "--image-dir", str(image_dir),
         "--api-versions", "1.1,2.1,3.0", "--manipulators", "pil", "--quiet",
@@ -163,7 +162,7 @@ def iiif_reference_server(image_dir: Path) -> Iterator[str]:
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_up(f"{base}/3.0_pil/", process)
+        wait_until_up(f"{base}/3.0_pil/", process, "iiif_testserver.py", timeout=15)
         yield base
     finally:
         process.terminate()
@@ -173,19 +172,3 @@ def iiif_reference_server(image_dir: Path) -> Iterator[str]:
             process.kill()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_until_up(url: str, process: subprocess.Popen, attempts: int = 150) -> None:
-    for _ in range(attempts):
-        if process.poll() is not None:
-            raise RuntimeError(f"iiif_testserver.py exited: {process.stderr.read().decode()[-500:]}")
-        try:
-            httpx.get(url, timeout=1.0)
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise RuntimeError("iiif_testserver.py did not start")

@@ -14,10 +14,8 @@ import copy
 import io
 import json
 import shutil
-import socket
 import subprocess
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,7 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-import httpx
+from _net import free_port, wait_until_up
 from PIL import Image
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
@@ -230,29 +228,13 @@ class OmekaFixture:
 # -- external servers ----------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(url: str, process: subprocess.Popen, what: str, attempts: int = 200) -> None:
-    for _ in range(attempts):
-        if process.poll() is not None:
-            raise RuntimeError(f"{what} exited with {process.returncode}")
-        try:
-            httpx.get(url, timeout=1.0)
-            return
-        except httpx.TransportError:
-            time.sleep(0.05)
-    raise RuntimeError(f"{what} did not start")
 
 
 @contextmanager
 def running(command: list[str], ready_url: str, what: str, **popen: object) -> Iterator[subprocess.Popen]:
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **popen)  # type: ignore[call-overload]
     try:
-        wait_for(ready_url, process, what)
+        wait_until_up(ready_url, process, what)
         yield process
     finally:
         process.terminate()

@@ -8,7 +8,8 @@ import sys
 import time
 
 import httpx
-from _serve_fixtures import free_port, shared_collection
+from _net import free_port
+from _serve_fixtures import shared_collection
 
 ICONODEX = [sys.executable, "-c", "from iconodex.cli import main; main()"]
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import httpx
 import pytest
-from _serve_fixtures import free_port, serve, shared_collection
+from _net import free_port, wait_until_up
+from _serve_fixtures import serve, shared_collection
 
 from iconodex.serve.sparql import SparqlError, parse
 from iconodex.serve.sparql_results import XSD_DOUBLE, choose_format
@@ -155,22 +155,11 @@ def oxigraph():
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_for(base)
+        wait_until_up(f"{base}/query?query=ASK%20%7B%7D", what="oxigraph")
         yield base
     finally:
         process.terminate()
         process.wait(10)
-
-
-def _wait_for(base: str) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"{base}/query", params={"query": "ASK {}"}, trust_env=False)
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise RuntimeError("oxigraph did not start")
 
 
 def test_oxigraph_service_federation_returns_iconodex_results(oxigraph):
