@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 from _report import markdown_table, peak_rss_mb, percentiles, write_section
+from _synthetic import build_synthetic
 
 from iconodex import Collection
 from iconodex.records import ImageRef, SourceRecord
@@ -40,29 +41,10 @@ def fake_record(rng: np.random.Generator, number: int) -> SourceRecord:
                         version="1")
 
 
-def unit(rng: np.random.Generator, rows: int, dims: int) -> np.ndarray:
-    vectors = rng.standard_normal((rows, dims), dtype=np.float32)
-    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
-
-
 def build(path: Path, n: int) -> float:
     """Write ``n`` items with image and text vectors; returns seconds taken."""
-    start = time.perf_counter()
     rng = np.random.default_rng(0)
-    with Collection.create(path) as coll:
-        spaces = {space: coll.model.spaces[space] for space in ("image", "text")}
-        run, _ = coll.store.begin_run("synthetic", "synthetic", "bench_query", {})
-        for first in range(0, n, BATCH):
-            records = [fake_record(rng, i) for i in range(first, min(first + BATCH, n))]
-            coll.store.upsert_records(records, "synthetic", run)
-            keys = list(coll.store.keys_for_ids([r.id for r in records]).values())
-            vectors = {space: dict(zip(keys, unit(rng, len(keys), dims), strict=True)) for space, dims in spaces.items()}
-            coll.commit_chunk(vectors, keys, {}, {}, [])
-            coll.index_keys(keys)
-            coll.store.mark_indexed(keys)
-            print(f"  {first + len(records):,} items", flush=True)
-        coll.engine.flush()
-    return time.perf_counter() - start
+    return build_synthetic(path, n, lambda i: fake_record(rng, i), spaces=("image", "text"), chunk=BATCH)
 
 
 def time_calls(call, rounds: int, case: int) -> list[float]:

@@ -29,8 +29,8 @@ from pathlib import Path
 import httpx
 import numpy as np
 from _report import markdown_table, write_section
+from _synthetic import build_synthetic
 
-from iconodex import Collection
 from iconodex.records import ImageRef, SourceRecord
 
 DATA = Path(__file__).resolve().parent / "_data"
@@ -45,32 +45,12 @@ TYPES = ["painting", "photograph", "drawing", "print", "map"]
 
 def build(path: Path, items: int, seed: int = 7) -> None:
     """``items`` IIIF-like records with random unit vectors in every space, all indexed."""
-    rng = np.random.default_rng(seed)
-    coll = Collection.create(path)
-    spaces = dict(coll.model.spaces)
-    run, _ = coll.store.begin_run("synthetic", "synthetic", "synthetic", {})
-    started = time.perf_counter()
-    for start in range(0, items, CHUNK):
-        records = [_record(i) for i in range(start, min(items, start + CHUNK))]
-        coll.store.upsert_records(records, "synthetic", run)
-        keys = list(coll.store.keys_for_ids([r.id for r in records]).values())
-        vectors = {space: dict(zip(keys, _unit(rng, len(keys), dims), strict=True)) for space, dims in spaces.items()}
-        coll.commit_chunk(vectors, keys, {}, {}, [])
-        coll.index_keys(keys)
-        coll.store.mark_indexed(keys)
-        print(f"  {start + len(records)} items ({time.perf_counter() - started:.0f} s)", flush=True)
-    coll.engine.flush()
-    coll.close()
+    build_synthetic(path, items, _record, chunk=CHUNK, seed=seed)
 
 
 def _record(i: int) -> SourceRecord:
     return SourceRecord(id=f"item-{i}", image=ImageRef("iiif", f"https://iiif.example.org/iiif/2/img-{i}", "2"),
                         title=f"Synthetic picture {i}", metadata={"type": [TYPES[i % len(TYPES)]]})
-
-
-def _unit(rng: np.random.Generator, rows: int, dims: int) -> np.ndarray:
-    matrix = rng.standard_normal((rows, dims), dtype=np.float32)
-    return matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
 
 
 def synthetic(items: int) -> Path:
