@@ -2,8 +2,8 @@
 
 * ``Collection.ingest`` of the folder, end to end (harvest, decode, embed pictures and file-name
   titles, store, index) — the thing users run;
-* the encoder alone on pictures already decoded in memory: ``embed_pixels(preprocess(batch))`` —
-  the ceiling any pipeline can reach with this model;
+* the encoder alone on ready tensors (decoded, resized and normalised before the clock starts):
+  ``embed_pixels(batch)`` — the ceiling any pipeline can reach with this model;
 * a naive loop, as the seed projects do it: full PIL decode, then ``embed_images([img])`` one
   picture at a time.
 
@@ -81,11 +81,13 @@ def case_encoder(paths: list[Path]) -> dict:
     from iconodex.models import load_model
 
     model = load_model("offline")
-    pictures = [Image.open(path).convert("RGB") for path in paths]  # decoded before the clock starts
-    model.embed_pixels(model.preprocess(pictures[:2]))  # warm-up
+    pictures = [Image.open(path).convert("RGB") for path in paths]
+    # Ready tensors: decoded, resized and normalised before the clock starts.
+    batches = [model.preprocess(pictures[first:first + BATCH]) for first in range(0, len(pictures), BATCH)]
+    model.embed_pixels(batches[0][:2])  # warm-up
     start = time.perf_counter()
-    for first in range(0, len(pictures), BATCH):
-        model.embed_pixels(model.preprocess(pictures[first:first + BATCH]))
+    for batch in batches:
+        model.embed_pixels(batch)
     return {"items": len(pictures), "failed": 0, "seconds": time.perf_counter() - start}
 
 

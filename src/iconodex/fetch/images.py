@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 from PIL import Image
@@ -60,32 +61,44 @@ class ImageFetcher:
         raise FetchError(f"{ref.location}: unknown image kind {ref.kind!r}")
 
     def fetch_many(
-        self, refs: Iterable[ImageRef], workers: int = 8
+        self, refs: Iterable[ImageRef], workers: int = 8,
+        transform: Callable[[Image.Image], Image.Image] | None = None,
     ) -> Iterator[tuple[int, FetchedImage | IconodexError]]:
         """Yield ``(index in refs, result or error)`` as each completes, in completion order.
 
         At most ``2 * workers`` fetches are in flight, so a long ``refs`` iterable is consumed
-        lazily and memory stays bounded.
+        lazily and memory stays bounded. ``transform`` (e.g. the model's resize and crop) runs in
+        the worker thread too, so the thread that feeds the model only stacks and runs it.
         """
+        fetch = self.fetch if transform is None else partial(self._fetch_transformed, transform=transform)
         pending: dict[Future[FetchedImage], int] = {}
         todo = enumerate(refs)
         with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="fetch") as pool:
-            self._top_up(pool, pending, todo, 2 * max(1, workers))
+            self._top_up(pool, fetch, pending, todo, 2 * max(1, workers))
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
                     yield pending.pop(future), _outcome(future)
-                self._top_up(pool, pending, todo, 2 * max(1, workers))
+                self._top_up(pool, fetch, pending, todo, 2 * max(1, workers))
 
+    def _fetch_transformed(self, ref: ImageRef, transform: Callable[[Image.Image], Image.Image]) -> FetchedImage:
+        fetched = self.fetch(ref)
+        try:
+            image = transform(fetched.image)
+        except OSError as exc:  # PIL decodes lazily: a truncated file can fail only now
+            raise DecodeError(f"{fetched.source_url}: {exc}") from None
+        return replace(fetched, image=image)
+
+    @staticmethod
     def _top_up(
-        self,
         pool: ThreadPoolExecutor,
+        fetch: Callable[[ImageRef], FetchedImage],
         pending: dict[Future[FetchedImage], int],
         todo: Iterator[tuple[int, ImageRef]],
         limit: int,
     ) -> None:
         for index, ref in todo:
-            pending[pool.submit(self.fetch, ref)] = index
+            pending[pool.submit(fetch, ref)] = index
             if len(pending) >= limit:
                 return
 

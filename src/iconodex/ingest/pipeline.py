@@ -12,6 +12,7 @@ A kill -9 anywhere loses at most the chunk in flight; the same command finishes 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -132,7 +133,9 @@ class Pipeline:
             batch_images.clear()
 
         refs = [w.item.image for w in work]
-        for position, outcome in self.coll.fetcher.fetch_many(refs, workers=self.settings.workers):
+        fit = getattr(model, "fit_image", None)  # resize + crop in the fetch threads when the model allows
+        for position, outcome in self.coll.fetcher.fetch_many(refs, workers=_fetch_workers(refs, self.settings.workers),
+                                                              transform=fit):
             key = work[position].key
             if isinstance(outcome, BaseException):
                 failed[key] = str(outcome) or type(outcome).__name__
@@ -169,6 +172,15 @@ class Pipeline:
         self.store.mark_indexed(done)
         report.indexed += len(done)
         self.stages.advance("index", len(done))
+
+
+def _fetch_workers(refs: list, configured: int) -> int:
+    """Threads for a chunk. Network fetches wait, so many threads hide latency; local files are
+    pure CPU work, where more threads than about two per core only fight the model for cores
+    (on 2 cores: 103 items/s with 4 threads, 87 with 8)."""
+    if all(ref.kind == "path" for ref in refs):
+        return max(1, min(configured, 2 * (os.cpu_count() or 2)))
+    return configured
 
 
 def _embed_isolating(model, keys: list[int], images: list, failed: dict[int, str]) -> list[tuple[list[int], dict]]:

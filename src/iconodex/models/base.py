@@ -45,6 +45,13 @@ class Encoder(Protocol):
         ...
 
 
+class FitsImages(Protocol):
+    """Optional: an encoder with ``fit_image`` lets the pipeline resize and crop each picture in
+    the fetch threads; ``embed_images`` then finds them already at the network's size."""
+
+    def fit_image(self, image: Image.Image) -> Image.Image: ...
+
+
 def l2_normalise(vectors: np.ndarray) -> np.ndarray:
     """Row-wise L2 normalisation; zero rows stay zero."""
     vectors = np.asarray(vectors, dtype=np.float32)

@@ -235,6 +235,8 @@ def open_session(model: bytes, threads: int | None = None) -> ort.InferenceSessi
     options = ort.SessionOptions()
     if threads:
         options.intra_op_num_threads = threads
+    # Idle inference threads spin by default; during ingest the decode threads need those cores.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     available = ort.get_available_providers()
     providers = [name for name in ("CUDAExecutionProvider", "CPUExecutionProvider") if name in available]
     try:

@@ -25,7 +25,7 @@ from . import MODELS, conse, e5_text
 from .base import l2_normalise
 from .cache import file_digest
 from .effnet_lite import GRAPH_VERSION, INPUT_NAME, converted_model, open_session
-from .preprocess import ImageSpec
+from .preprocess import ImageSpec, fit_image
 from .preprocess import preprocess as fit_batch
 
 PACK_VERSION = 1  # bump when anything below changes the vectors of the same inputs
@@ -105,6 +105,10 @@ class OfflineEncoder:
         lazily), so a caller can set that one aside and run the rest.
         """
         return fit_batch([_as_rgb(index, image) for index, image in enumerate(images)], self._spec)
+
+    def fit_image(self, image: Image.Image) -> Image.Image:
+        """One picture resized and cropped to the network's input (thread-safe; see FitsImages)."""
+        return fit_image(_as_rgb(0, image), self._spec)
 
     def _run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if len(batch) == 0:  # nothing to run; keep the shapes callers concatenate

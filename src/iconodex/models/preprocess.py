@@ -126,17 +126,24 @@ def preprocess(images: Sequence[Image.Image], spec: ImageSpec) -> np.ndarray:
     return np.ascontiguousarray(pixels.transpose(0, 3, 1, 2))
 
 
+FITTED = "iconodex.fitted"  # marks an image already resized and cropped for a spec
+
+
 def fit_image(image: Image.Image, spec: ImageSpec) -> Image.Image:
-    """Resize (and centre-crop) one image to the spec's output size, as RGB."""
+    """Resize (and centre-crop) one image to the spec's output size, as RGB. An image this
+    function already fitted to the same spec (e.g. in a fetch thread) is returned as it is."""
+    if image.info.get(FITTED) == spec:
+        return image
     if image.mode != "RGB":
         image = image.convert("RGB")
     if spec.mode == "squash":
         image = image.resize((spec.size[1], spec.size[0]), resample=spec.resample)
     else:
         image = image.resize(shortest_edge_size(image.size, spec.size[0]), resample=spec.resample)
-    if spec.crop is None:
-        return image
-    return centre_crop(image, spec.crop, spec.round_crop)
+    if spec.crop is not None:
+        image = centre_crop(image, spec.crop, spec.round_crop)
+    image.info[FITTED] = spec
+    return image
 
 
 def shortest_edge_size(size: tuple[int, int], short: int) -> tuple[int, int]:

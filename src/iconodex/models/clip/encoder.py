@@ -19,7 +19,7 @@ from ...errors import ConfigError, ModelNotAvailableError
 from ..base import Encoder, l2_normalise
 from ..catalog import CATALOG, DEFAULT_CLIP, FAMILY_FILES, find_entry
 from ..hub import fetch_model_files, local_model_files
-from ..preprocess import preprocess
+from ..preprocess import fit_image, preprocess
 from ..tokenize import TextSpec, TextTokenizer
 from .families import ClipSpec, detect_family, fp16_graphs, read_spec
 from .runtime import CUDA, AdaptiveBatcher, OnnxTower, choose_providers
@@ -75,6 +75,10 @@ class ClipEncoder:
     @property
     def providers(self) -> list[str]:
         return self.vision.providers
+
+    def fit_image(self, image: Image.Image) -> Image.Image:
+        """One picture resized and cropped as the model's config says (thread-safe)."""
+        return fit_image(image, self.spec.image)
 
     def embed_images(self, images: Sequence[Image.Image]) -> dict[str, np.ndarray]:
         if not images:

@@ -60,6 +60,7 @@ class OnnxTower:
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3  # exports carry harmless unused-initialiser warnings; errors still show
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # leave cores to the decoders
         try:
             self.session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
         except Exception as err:  # a truncated or foreign file: ORT raises its own exception types
