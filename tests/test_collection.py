@@ -11,6 +11,7 @@ import pytest
 
 from iconodex import Collection
 from iconodex.errors import ConfigError, ModelMismatchError, NotFoundError
+from iconodex.records import ImageRef, SourceRecord
 
 
 def top_ids(results, n: int = 1) -> list[str]:
@@ -148,3 +149,17 @@ def test_index_file_lost_is_rebuilt_from_the_store(sample_pictures, tmp_path):
 def test_open_something_that_is_not_a_collection(tmp_path: Path):
     with pytest.raises(NotFoundError, match="not an iconodex collection"):
         Collection.open(tmp_path)
+
+
+def test_items_in_flight_do_not_trigger_a_rebuild(sample_pictures, tmp_path):
+    coll = Collection.create(tmp_path / "c")
+    coll.ingest(str(sample_pictures))
+    # an update harvested but not yet re-embedded (as after a kill -9 mid-run) is consistent
+    item = coll.get("horse.png")
+    record = SourceRecord(id=item.id, image=ImageRef("path", str(sample_pictures / "coffee.png")), title="Changed")
+    coll.store.upsert_records([record], item.source, run=99)
+    assert coll.verify_index() == []
+    coll.engine.reset("visual")  # an index that lost its vectors is rebuilt from the store
+    coll.engine.flush()
+    assert coll.verify_index() == ["visual"] and coll.engine.count("visual") == 19
+    coll.close()

@@ -301,7 +301,8 @@ class Collection:
         """Rebuild any space whose ANN index disagrees with the store (a lost or stale file)."""
         rebuilt = []
         for space in self.engine.spaces():
-            if self.engine.count(space) != self.store.count_vectors(space):
+            indexed, stored = self.store.vector_counts(space)
+            if not indexed <= self.engine.count(space) <= stored:
                 self.engine.reset(space)
                 for keys, vectors in self.store.iter_vectors(space):
                     self.engine.upsert(space, keys, vectors)

@@ -62,7 +62,8 @@ def _aligned(coll: Collection, space: str, keys: np.ndarray, dims: int) -> tuple
 
 
 def count_rows(coll: Collection, space: str) -> int:
-    return coll.store.count_vectors(space)
+    """Vectors of indexed items in ``space``: the rows an export writes."""
+    return coll.store.vector_counts(space)[0]
 
 
 def image_url(ref: ImageRef | None) -> str:

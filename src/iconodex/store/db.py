@@ -268,11 +268,13 @@ class ItemStore:
     def vector_spaces(self) -> list[str]:
         return [row[0] for row in self.conn.execute("SELECT DISTINCT space FROM vectors")]
 
-    def count_vectors(self, space: str) -> int:
+    def vector_counts(self, space: str) -> tuple[int, int]:
+        """(vectors of indexed items, all stored vectors) in ``space``: a sound ANN index holds at
+        least the first and at most the second (items in flight may or may not be in it yet)."""
         row = self.conn.execute(
-            "SELECT count(*) FROM vectors v JOIN items i ON i.key = v.key WHERE v.space = ? AND i.status = 'indexed'",
-            (space,)).fetchone()
-        return int(row[0])
+            "SELECT sum(i.status = 'indexed'), count(*) FROM vectors v JOIN items i ON i.key = v.key "
+            "WHERE v.space = ?", (space,)).fetchone()
+        return int(row[0] or 0), int(row[1] or 0)
 
     def mark_indexed(self, keys: Sequence[int]) -> None:
         with self.transaction() as conn:
