@@ -5,6 +5,8 @@ from __future__ import annotations
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import httpx
 
@@ -29,3 +31,19 @@ def wait_until_up(url: str, process: subprocess.Popen | None = None, what: str =
         except httpx.TransportError:
             time.sleep(0.05)
     raise RuntimeError(f"{what} did not start within {timeout:.0f} s")
+
+
+@contextmanager
+def running(command: list[str], ready_url: str, what: str, **popen: object) -> Iterator[subprocess.Popen]:
+    """Start ``command``, wait until ``ready_url`` answers, and always stop it afterwards."""
+    popen = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, **popen}  # a full pipe would block it
+    process = subprocess.Popen(command, **popen)  # type: ignore[call-overload]
+    try:
+        wait_until_up(ready_url, process, what)
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()

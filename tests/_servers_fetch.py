@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 import sys
 import threading
 import time
@@ -15,7 +14,7 @@ from functools import partial
 from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from _net import free_port, wait_until_up
+from _net import free_port, running
 
 
 @dataclass
@@ -159,16 +158,8 @@ def iiif_reference_server(image_dir: Path) -> Iterator[str]:
         sys.executable, str(script), "--host", "127.0.0.1", "--port", str(port), "--image-dir", str(image_dir),
         "--api-versions", "1.1,2.1,3.0", "--manipulators", "pil", "--quiet",
     ]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(f"{base}/3.0_pil/", process, "iiif_testserver.py", timeout=15)
+    with running(command, f"{base}/3.0_pil/", "iiif_testserver.py", cwd=image_dir):  # its pid file lands there
         yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 

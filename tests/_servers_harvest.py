@@ -24,7 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from _net import free_port, wait_until_up
+from _net import free_port, running
 from PIL import Image
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
@@ -230,18 +230,6 @@ class OmekaFixture:
 
 
 
-@contextmanager
-def running(command: list[str], ready_url: str, what: str, **popen: object) -> Iterator[subprocess.Popen]:
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **popen)  # type: ignore[call-overload]
-    try:
-        wait_until_up(ready_url, process, what)
-        yield process
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 OXIGRAPH = VENV_BIN / "oxigraph"

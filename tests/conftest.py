@@ -42,3 +42,13 @@ def sample_collection(sample_pictures: Path, tmp_path_factory: pytest.TempPathFa
     coll.ingest(str(sample_pictures))
     yield coll
     coll.close()
+
+
+@pytest.fixture
+def hub_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty Hugging Face hub cache, offline: models load only from what a test puts there."""
+    cache = tmp_path / "hub"
+    cache.mkdir()
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    return cache

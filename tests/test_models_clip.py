@@ -26,13 +26,6 @@ from iconodex.models.clip.runtime import AdaptiveBatcher  # noqa: E402
 FAMILIES = sorted(tiny.BUILDERS)
 
 
-@pytest.fixture
-def hub_cache(tmp_path, monkeypatch) -> Path:
-    cache = tmp_path / "hub"
-    cache.mkdir()
-    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    return cache
 
 
 def cache_model(cache: Path, name: str) -> dict[str, bytes]:
