@@ -25,7 +25,7 @@ from .index.base import VectorEngine
 from .models import load_model
 from .models.base import Encoder
 from .progress import stages
-from .reduce import Reducer, fit_pca
+from .reduce import Reducers
 from .search import Query, Searcher, SearchResult
 from .sources import Source, open_source
 from .store import Item, ItemStore
@@ -55,7 +55,7 @@ class Collection:
         self._engine: VectorEngine | None = None
         self._http: HttpClient | None = None
         self._fetcher = None
-        self._reducers: dict[str, Reducer] = {}
+        self._reducers: Reducers | None = None
         self._pca_buffer: list[tuple] = []
         self._searcher: Searcher | None = None
 
@@ -222,54 +222,40 @@ class Collection:
 
     # -- reduction ----------------------------------------------------------------------------
 
-    def reducer(self, space: str) -> Reducer:
-        if space not in self._reducers:
-            path = self.path / "reducers" / f"{space}.npz"
-            if path.exists():
-                self._reducers[space] = Reducer.load(path)
-            else:
-                self._reducers[space] = Reducer(dims=self._config.get("dims"))
-        return self._reducers[space]
+    @property
+    def reducers(self) -> Reducers:
+        if self._reducers is None:
+            self._reducers = Reducers(self.path / "reducers", dims=self._config.get("dims"),
+                                      pca=self._config.get("pca"))
+        return self._reducers
 
     def project(self, space: str, vector: np.ndarray) -> np.ndarray:
-        return self.reducer(space).apply(vector)
-
-    def _needs_pca_fit(self) -> bool:
-        return bool(self._config.get("pca")) and not (self.path / "reducers").exists()
-
-    def _fit_pca(self) -> None:
-        dims = int(self._config["pca"])
-        folder = self.path / "reducers"
-        tmp = self.path / "reducers.tmp"
-        tmp.mkdir(exist_ok=True)
-        for space in {space for vectors, *_ in self._pca_buffer for space in vectors}:
-            samples = [v for vectors, *_ in self._pca_buffer for v in vectors.get(space, {}).values()]
-            native = len(samples[0])
-            if native > dims and len(samples) > 1:
-                fit_pca(np.vstack(samples), dims).save(tmp / f"{space}.npz")
-        tmp.rename(folder)  # atomic: either no PCA or every space's PCA exists
-        self._reducers.clear()
+        return self.reducers.apply(space, vector)
 
     # -- writes used by the pipeline ----------------------------------------------------------
 
     def commit_chunk(self, vectors: dict[str, dict[int, np.ndarray]], done: list[int],
                      failed: dict[int, str], hashes: dict[int, str], drop_text: list[int]) -> None:
-        if self._needs_pca_fit():
+        if self.reducers.awaiting_fit:
+            # Nothing is stored until the PCA is fitted, so every stored vector is in its final space.
             self._pca_buffer.append((vectors, done, failed, hashes, drop_text))
             if sum(len(chunk[1]) for chunk in self._pca_buffer) >= PCA_MIN_FIT:
                 self.flush_pending_reduction()
             return
-        reduced = {space: dict(zip(by_key, self.reducer(space).apply(np.vstack(list(by_key.values()))), strict=True))
+        reduced = {space: dict(zip(by_key, self.reducers.apply(space, np.vstack(list(by_key.values()))), strict=True))
                    for space, by_key in vectors.items() if by_key}
         for space, by_key in reduced.items():
             self.engine.ensure_space(space, len(next(iter(by_key.values()))))
         self.store.save_chunk(reduced, done, failed, hashes, drop_text)
 
-    def flush_pending_reduction(self, report: IngestReport | None = None) -> None:
+    def flush_pending_reduction(self) -> None:
+        """Fit the PCA on what was held back (if still needed), then store it all."""
         if not self._pca_buffer:
             return
-        if self._needs_pca_fit():
-            self._fit_pca()
+        if self.reducers.awaiting_fit:
+            spaces = {space for vectors, *_ in self._pca_buffer for space in vectors}
+            self.reducers.fit({space: [v for vectors, *_ in self._pca_buffer for v in vectors.get(space, {}).values()]
+                               for space in spaces})
         buffered, self._pca_buffer = self._pca_buffer, []
         for chunk in buffered:
             self.commit_chunk(*chunk)

@@ -59,3 +59,37 @@ def fit_pca(samples: np.ndarray, dims: int) -> Reducer:
     _, _, vt = np.linalg.svd(samples - mean, full_matrices=False)
     keep = min(dims, vt.shape[0])
     return Reducer(mean=mean.astype(np.float32), components=vt[:keep].astype(np.float32))
+
+
+class Reducers:
+    """The reduction of every space of one collection: ``--dims`` truncation, or a PCA per space
+    fitted once on the first items and kept under ``<collection>/reducers/``."""
+
+    def __init__(self, folder: Path, *, dims: int | None = None, pca: int | None = None) -> None:
+        self.folder = folder
+        self.dims = dims
+        self.pca = pca
+        self._loaded: dict[str, Reducer] = {}
+
+    @property
+    def awaiting_fit(self) -> bool:
+        return bool(self.pca) and not self.folder.exists()
+
+    def get(self, space: str) -> Reducer:
+        if space not in self._loaded:
+            path = self.folder / f"{space}.npz"
+            self._loaded[space] = Reducer.load(path) if path.exists() else Reducer(dims=self.dims)
+        return self._loaded[space]
+
+    def apply(self, space: str, vectors: np.ndarray) -> np.ndarray:
+        return self.get(space).apply(vectors)
+
+    def fit(self, samples: dict[str, list[np.ndarray]]) -> None:
+        """Fit each space's PCA; spaces already at or below the target keep their vectors."""
+        tmp = self.folder.with_name(self.folder.name + ".tmp")
+        tmp.mkdir(exist_ok=True)
+        for space, rows in samples.items():
+            if rows and len(rows[0]) > self.pca and len(rows) > 1:
+                fit_pca(np.vstack(rows), self.pca).save(tmp / f"{space}.npz")
+        tmp.rename(self.folder)  # atomic: either no PCA or every space's PCA exists
+        self._loaded.clear()

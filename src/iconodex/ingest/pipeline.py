@@ -101,7 +101,7 @@ class Pipeline:
             if since_index >= max(INDEX_EVERY_ITEMS, self.coll.indexed_count() // 4):
                 self.catch_up_index(report)
                 since_index = 0
-        self.coll.flush_pending_reduction(report)
+        self.coll.flush_pending_reduction()
         self.catch_up_index(report)
         self.stages.finish("embed")
         self.stages.finish("index")
