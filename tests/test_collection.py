@@ -163,3 +163,19 @@ def test_items_in_flight_do_not_trigger_a_rebuild(sample_pictures, tmp_path):
     coll.engine.flush()
     assert coll.verify_index() == ["visual"] and coll.engine.count("visual") == 19
     coll.close()
+
+
+def test_a_folder_of_twenty_kinds_of_broken_files(tmp_path):
+    from _images_fetch import good_images, write_zoo
+
+    expected = write_zoo(tmp_path / "zoo")
+    assert len(expected) >= 20
+    coll = Collection.create(tmp_path / "c")
+    report = coll.ingest(str(tmp_path / "zoo"))
+    named = {**dict(report.failed), **{Path(w).name: r for w, r in report.harvest.failed + report.harvest.skipped}}
+    for name, word in expected.items():
+        assert name in named, f"{name} was not reported"
+        assert word.lower() in named[name].lower() and "\n" not in named[name], (name, named[name])
+    assert coll.stats()["indexed"] == len(good_images())
+    assert not report.ok
+    coll.close()
