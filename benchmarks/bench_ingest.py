@@ -61,7 +61,7 @@ def make_jpegs(count: int) -> list[Path]:
 
 # -- the three cases, each run in a child process ----------------------------------------------
 
-def case_ingest(paths: list[Path]) -> dict:
+def case_ingest(paths: list[Path], text_template: str | None = None) -> dict:
     from iconodex import Collection
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -69,7 +69,7 @@ def case_ingest(paths: list[Path]) -> dict:
         folder.mkdir()
         for path in paths:
             (folder / path.name).symlink_to(path)
-        with Collection.create(Path(tmp) / "coll") as coll:
+        with Collection.create(Path(tmp) / "coll", text_template=text_template) as coll:
             _ = coll.model  # loaded at create; timed work starts below
             start = time.perf_counter()
             report = coll.ingest(str(folder))
@@ -84,11 +84,14 @@ def case_encoder(paths: list[Path]) -> dict:
     pictures = [Image.open(path).convert("RGB") for path in paths]
     # Ready tensors: decoded, resized and normalised before the clock starts.
     batches = [model.preprocess(pictures[first:first + BATCH]) for first in range(0, len(pictures), BATCH)]
-    model.embed_pixels(batches[0][:2])  # warm-up
-    start = time.perf_counter()
-    for batch in batches:
-        model.embed_pixels(batch)
-    return {"items": len(pictures), "failed": 0, "seconds": time.perf_counter() - start}
+    model.embed_pixels(batches[0])  # warm-up at full batch size (the runtime sizes its buffers once)
+    best = float("inf")
+    for _ in range(3):  # the best of three: the ceiling, free of passing noise on a shared machine
+        start = time.perf_counter()
+        for batch in batches:
+            model.embed_pixels(batch)
+        best = min(best, time.perf_counter() - start)
+    return {"items": len(pictures), "failed": 0, "seconds": best}
 
 
 def case_naive(paths: list[Path]) -> dict:
@@ -127,7 +130,13 @@ def case_text(paths: list[Path]) -> dict:
     return {"items": len(paths), "failed": 0, "seconds": time.perf_counter() - start}
 
 
-CASES = {"ingest": case_ingest, "encoder": case_encoder, "naive": case_naive, "decode": case_decode,
+def case_ingest_pictures(paths: list[Path]) -> dict:
+    """Ingest without catalogue texts, like for like with the naive loop (a template that names
+    no existing field gives every item an empty text, which is not embedded)."""
+    return case_ingest(paths, text_template="{no-such-field}")
+
+
+CASES = {"ingest": case_ingest, "ingest-pictures": case_ingest_pictures, "encoder": case_encoder, "naive": case_naive, "decode": case_decode,
          "text": case_text}
 
 
@@ -152,6 +161,7 @@ def main() -> None:
         return
     runs = [("Collection.ingest", args.count // 2, run_child("ingest", args.count // 2)),
             ("Collection.ingest", args.count, run_child("ingest", args.count)),
+            ("Collection.ingest, pictures only (no catalogue text)", args.count, run_child("ingest-pictures", args.count)),
             ("encoder on decoded pictures", args.encoder_count, run_child("encoder", args.encoder_count)),
             ("naive loop (decode + embed one by one)", args.encoder_count, run_child("naive", args.encoder_count)),
             ("decode + resize only (one thread)", args.encoder_count, run_child("decode", args.encoder_count)),
@@ -161,9 +171,12 @@ def main() -> None:
             for name, count, r in runs]
     table = markdown_table(["case", "pictures", "failed", "seconds", "items/s", "peak RSS MB"], rows)
     ingest = runs[1][2]["items"] / runs[1][2]["seconds"]
+    pictures_only = rate["Collection.ingest, pictures only (no catalogue text)"]
     ratios = (f"Ingest ÷ encoder: **{ingest / rate['encoder on decoded pictures']:.2f}×** (target ≥ 0.8×); "
               f"ingest ÷ naive loop: **{ingest / rate['naive loop (decode + embed one by one)']:.2f}×** "
-              f"(target ≥ 3×). Peak RSS at {runs[0][1]} vs {runs[1][1]} pictures: "
+              f"(target ≥ 3×); like for like, without catalogue texts as the naive loop has none: "
+              f"**{pictures_only / rate['naive loop (decode + embed one by one)']:.2f}×**. "
+              f"Peak RSS at {runs[0][1]} vs {runs[1][1]} pictures: "
               f"{runs[0][2]['peak_rss_mb']:.0f} vs {runs[1][2]['peak_rss_mb']:.0f} MB.")
     print(table, "\n", ratios)
     size = f"{sum(p.stat().st_size for p in paths) / len(paths) / 1e6:.1f} MB"
@@ -182,7 +195,9 @@ def main() -> None:
               f"Together that is {core_ms:.1f} core-ms per item, so {cores} cores can ingest at most "
               f"{ceiling:.0f} items/s; ingest reaches **{ingest / ceiling:.0%}** of that ceiling.")
     body = (f"{args.count} JPEGs of 2–4 megapixels (mean file {size}), offline model (lite0), "
-            f"default settings. The encoder case excludes decoding; the naive loop includes it.\n\n"
+            f"default settings. The encoder case excludes decoding; the naive loop includes it. Each case "
+            f"runs in its own process; on this shared 2-core machine whole runs vary by about ±20 %, so "
+            f"compare the ratios within one run.\n\n"
             f"{table}\n\n{ratios}\n\n{budget}\n")
     if not args.no_write:
         write_section("ingest", "Ingest throughput (bench_ingest.py)", body)
