@@ -1,0 +1,50 @@
+"""Settings: defaults, then config files, then ICONODEX_* variables, then options."""
+
+from __future__ import annotations
+
+import pytest
+
+from iconodex.config import Settings, load_settings
+from iconodex.errors import ConfigError
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch, tmp_path):
+    for name in ("ICONODEX_CONFIG", "ICONODEX_WORKERS", "ICONODEX_ALPHA", "ICONODEX_LANGUAGES"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    monkeypatch.chdir(tmp_path)
+
+
+def test_defaults():
+    assert load_settings() == Settings()
+
+
+def test_precedence_file_then_environment_then_options(tmp_path, monkeypatch):
+    (tmp_path / "xdg" / "iconodex").mkdir(parents=True)
+    (tmp_path / "xdg" / "iconodex" / "config.toml").write_text("[iconodex]\nworkers = 3\nalpha = 0.2\n")
+    coll = tmp_path / "coll"
+    coll.mkdir()
+    (coll / "iconodex.toml").write_text('alpha = 0.7\nlanguages = ["fr", "en"]\n')
+    settings = load_settings(coll)
+    assert (settings.workers, settings.alpha, settings.languages) == (3, 0.7, ["fr", "en"])
+
+    monkeypatch.setenv("ICONODEX_WORKERS", "5")
+    monkeypatch.setenv("ICONODEX_LANGUAGES", "de, it")
+    monkeypatch.setenv("ICONODEX_API_KEY", "not a setting, and ignored")
+    settings = load_settings(coll)
+    assert (settings.workers, settings.languages) == (5, ["de", "it"])
+    assert load_settings(coll, {"workers": "9", "alpha": None}).workers == 9
+
+
+def test_bad_settings_are_one_line_errors(tmp_path, monkeypatch):
+    (tmp_path / "iconodex.toml").write_text("wrokers = 3\n")
+    with pytest.raises(ConfigError, match="unknown setting 'wrokers'"):
+        load_settings()
+    (tmp_path / "iconodex.toml").write_text("workers = [\n")
+    with pytest.raises(ConfigError, match="cannot read config"):
+        load_settings()
+    (tmp_path / "iconodex.toml").unlink()
+    monkeypatch.setenv("ICONODEX_WORKERS", "many")
+    with pytest.raises(ConfigError, match="not a valid int"):
+        load_settings()
