@@ -44,6 +44,17 @@ def test_files_follow_the_seed_readme(exported, catalogue_collection):  # noqa: 
         assert np.array_equal(images[row], stored[str(label)])
 
 
+def test_the_datasets_library_loads_it_as_the_seed_readme_shows(exported, monkeypatch):
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")  # a local folder: nothing to ask a hub
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    datasets = pytest.importorskip("datasets", reason="the datasets library is a dev dependency")
+    dest, _ = exported
+    table = datasets.load_dataset(str(dest))
+    row = table["train"][0]
+    assert len(table["train"]) == len(PICTURES)
+    assert row["item_id"] == np.load(dest / "labels.npy")[0] and row["Title"] and row["images_urls"]
+
+
 def test_fused_index_is_keyed_by_item_id(exported):
     dest, _ = exported
     index = Index.restore(str(dest / "usearch_index.usearch"))
