@@ -109,11 +109,12 @@ def case_decode(paths: list[Path]) -> dict:
     """What ingest's fetch threads do per picture: reduced-size decode, then the model's resize and crop."""
     from iconodex.fetch.decode import decode_image
     from iconodex.models import load_model
+    from iconodex.models.base import fetch_side
 
     model = load_model("offline")
     start = time.perf_counter()
     for path in paths:
-        model.fit_image(decode_image(path, int(model.image_size * 8 / 7)))
+        model.fit_image(decode_image(path, fetch_side(model)))
     return {"items": len(paths), "failed": 0, "seconds": time.perf_counter() - start}
 
 

@@ -23,7 +23,7 @@ from .errors import ConfigError, ModelMismatchError, ModelNotAvailableError, Not
 from .index import ENGINES
 from .index.base import VectorEngine
 from .models import load_model
-from .models.base import Encoder
+from .models.base import Encoder, fetch_side
 from .progress import stages
 from .reduce import Reducers
 from .search import Query, Searcher, SearchResult
@@ -212,9 +212,7 @@ class Collection:
 
     @property
     def fetch_side(self) -> int:
-        """Shorter side to fetch and decode at: the model's input plus the margin its own
-        resize-then-centre-crop uses, so pictures are never upscaled."""
-        return int(self.model.image_size * 8 / 7)
+        return fetch_side(self.model)
 
     @property
     def spaces(self) -> dict[str, int]:

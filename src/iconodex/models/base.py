@@ -52,6 +52,12 @@ class FitsImages(Protocol):
     def fit_image(self, image: Image.Image) -> Image.Image: ...
 
 
+def fetch_side(model: Encoder) -> int:
+    """Shorter side to fetch and decode a picture at for ``model``: its input size plus the margin
+    its own resize-then-centre-crop uses, so pictures are never upscaled."""
+    return int(model.image_size * 8 / 7)
+
+
 def l2_normalise(vectors: np.ndarray) -> np.ndarray:
     """Row-wise L2 normalisation; zero rows stay zero."""
     vectors = np.asarray(vectors, dtype=np.float32)

@@ -240,9 +240,7 @@ class ItemStore:
         """(keys that have a vector in ``space``, their vectors stacked)."""
         found: list[int] = []
         rows: list[np.ndarray] = []
-        for start in range(0, len(keys), 900):
-            batch = list(keys[start:start + 900])
-            marks = ",".join("?" * len(batch))
+        for batch, marks in _in_batches(keys):
             for key, blob in self.conn.execute(
                     f"SELECT key, vec FROM vectors WHERE space = ? AND key IN ({marks})", (space, *batch)):
                 found.append(key)
@@ -289,18 +287,14 @@ class ItemStore:
 
     def get_many(self, keys: Sequence[int]) -> dict[int, Item]:
         found: dict[int, Item] = {}
-        for start in range(0, len(keys), 900):
-            batch = [int(k) for k in keys[start:start + 900]]
-            marks = ",".join("?" * len(batch))
+        for batch, marks in _in_batches([int(k) for k in keys]):
             for row in self.conn.execute(f"SELECT * FROM items WHERE key IN ({marks})", batch):
                 found[row["key"]] = Item.from_row(row)
         return found
 
     def keys_for_ids(self, ids: Sequence[str]) -> dict[str, int]:
         found: dict[str, int] = {}
-        for start in range(0, len(ids), 900):
-            batch = list(ids[start:start + 900])
-            marks = ",".join("?" * len(batch))
+        for batch, marks in _in_batches(ids):
             for row in self.conn.execute(f"SELECT id, key FROM items WHERE id IN ({marks})", batch):
                 found[row[0]] = row[1]
         return found
@@ -369,3 +363,13 @@ class ItemStore:
         with self.transaction() as conn:
             for table, column in (("items", "key"), ("fields", "key"), ("vectors", "key"), ("fts", "rowid")):
                 conn.executemany(f"DELETE FROM {table} WHERE {column} = ?", [(int(k),) for k in keys])
+
+
+SQL_VARIABLES = 900  # under SQLite's default limit on bound parameters per statement
+
+
+def _in_batches(values: Sequence) -> Iterator[tuple[list, str]]:
+    """``values`` in slices small enough for one ``IN (?, …)``, with the placeholders for each."""
+    for start in range(0, len(values), SQL_VARIABLES):
+        batch = list(values[start:start + SQL_VARIABLES])
+        yield batch, ",".join("?" * len(batch))
