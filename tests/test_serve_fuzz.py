@@ -23,7 +23,7 @@ from iconodex.serve.sparql import SparqlError, parse
 KEY = "fuzz-key"
 CLIP = "https://service.swissartresearch.net/clip/"
 HUGE = "9" * 5000
-FUZZ = settings(max_examples=40, deadline=3000, suppress_health_check=[HealthCheck.too_slow],
+FUZZ = settings(max_examples=80, deadline=3000, suppress_health_check=[HealthCheck.too_slow],
                 derandomize=True)
 
 # What clients send by mistake or on purpose: odd digits, huge and negative numbers, NaN, empties.

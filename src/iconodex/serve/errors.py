@@ -42,8 +42,17 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
+MAX_MESSAGE = 300  # messages may quote what the client sent; a 5,000-character id need not come back whole
+
+
+def one_line(message: str) -> str:
+    """``message`` on one line, cut to ``MAX_MESSAGE`` characters."""
+    text = " ".join(message.split()) or "error"
+    return text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE - 1] + "…"
+
+
 def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status, headers=headers)
+    return JSONResponse({"error": one_line(message)}, status_code=status, headers=headers)
 
 
 def status_for(exc: IconodexError) -> int:

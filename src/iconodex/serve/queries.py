@@ -3,6 +3,7 @@ fetching and ranking in a worker thread."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from ..records import ImageRef
@@ -59,6 +60,9 @@ def check_limits(request: SearchRequest, state: ServerState) -> None:
         raise ApiError(400, f"limit must be between 1 and {settings.max_limit}")
     if not 0 <= request.offset <= MAX_OFFSET:
         raise ApiError(400, f"offset must be between 0 and {MAX_OFFSET}")
+    for name, value in (("min_score", request.min_score), ("alpha", request.alpha)):
+        if value is not None and not math.isfinite(value):
+            raise ApiError(400, f"{name} must be a finite number, not {value}")
     if request.upload is not None and request.image_url:
         raise ApiError(400, "give either an uploaded picture or an image URL, not both")
     if not (request.needs_model or request.like):

@@ -9,6 +9,7 @@ list is always in descending score order, as SARI's clients assume.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -25,6 +26,7 @@ router = APIRouter(dependencies=[Depends(require_read)], tags=["SARI compatible"
 
 SARI_MIN_SCORE = 0.2
 SARI_LIMIT = 10
+WHOLE_NUMBER = re.compile(r"-?[0-9]{1,9}")  # longer ones are out of range anyway
 
 
 def _request(text: str | None, min_score: float | None, misspelt: float | None, limit: int | None,
@@ -67,8 +69,18 @@ async def query_post(
     fields = {key: value for key, value in form.items() if isinstance(value, str)}
     data = await read_upload(upload, state_of(request).settings.max_upload_bytes)
     query = _request(fields.get("str"), _number(fields.get("minScore"), min_score), None,
-                     int(fields["limit"]) if fields.get("limit", "").isdigit() else limit, upload=data)
+                     _whole_number(fields.get("limit"), limit), upload=data)
     return await _answer(request, query)
+
+
+def _whole_number(raw: str | None, fallback: int | None) -> int | None:
+    """A form's ``limit``: ASCII digits only (``int`` also takes "²"-like digits and fails on 5,000 of them);
+    the range is checked with every other route's."""
+    if raw is None or not raw.strip():
+        return fallback
+    if not WHOLE_NUMBER.fullmatch(raw.strip()):
+        raise ApiError(400, f"limit must be a whole number, got {raw[:40]!r}")
+    return int(raw)
 
 
 def _number(raw: str | None, fallback: float | None) -> float | None:

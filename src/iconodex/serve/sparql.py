@@ -16,6 +16,7 @@ bound. Anything else is a :class:`SparqlError` naming what is not supported.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -39,6 +40,8 @@ _TOKEN = re.compile(r"""
   | (?P<word>[A-Za-z]+)
   | (?P<punct>[{}.;,*()])
 """, re.VERBOSE)
+MAX_DIGITS = 9  # LIMIT/OFFSET; anything longer is out of range (and int() refuses 4,300+ digits)
+WHOLE_NUMBER = re.compile(rf"[0-9]{{1,{MAX_DIGITS}}}")
 _ESCAPES = {"t": "\t", "n": "\n", "r": "\r", "b": "\b", "f": "\f", '"': '"', "'": "'", "\\": "\\"}
 
 
@@ -103,7 +106,7 @@ class _Parser:
 
     def expect(self, text: str) -> None:
         if self.word(text) is None:
-            raise SparqlError(f"expected {text!r} but found {self.peek()[1] or 'the end of the query'!r}")
+            raise SparqlError(f"expected {text!r} but found {_shown(self.peek()[1] or 'the end of the query')}")
 
     # -- grammar ------------------------------------------------------------------------------
 
@@ -152,7 +155,7 @@ class _Parser:
             return Term("literal", text)
         if kind == "string":
             return self.literal(text)
-        raise SparqlError(f"unexpected {text or 'end of query'!r} in the pattern")
+        raise SparqlError(f"unexpected {_shown(text or 'end of query')} in the pattern")
 
     def literal(self, quoted: str) -> Term:
         value = re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), m.group(1)), quoted[1:-1])
@@ -166,7 +169,7 @@ class _Parser:
     def expand(self, pname: str) -> str:
         prefix, _, local = pname.partition(":")
         if prefix not in self.prefixes:
-            raise SparqlError(f"unknown prefix {prefix + ':'!r}; declare it with PREFIX")
+            raise SparqlError(f"unknown prefix {_shown(prefix + ':')}; declare it with PREFIX")
         return self.prefixes[prefix] + local
 
     def triples(self) -> list[tuple[Term, Term, Term]]:
@@ -198,11 +201,12 @@ class _Parser:
             if name is None:
                 break
             kind, text = self.take()
-            if kind != "number" or not text.isdigit():
-                raise SparqlError(f"{name} expects a whole number, got {text!r}")
+            if kind != "number" or not WHOLE_NUMBER.fullmatch(text):
+                raise SparqlError(f"{name} expects a whole number of at most {MAX_DIGITS} digits, "
+                                  f"got {_shown(text)}")
             limit, offset = (int(text), offset) if name == "LIMIT" else (limit, int(text))
         if self.peek()[0] != "end":
-            raise SparqlError(f"unsupported {self.peek()[1]!r} after the pattern (only LIMIT and OFFSET)")
+            raise SparqlError(f"unsupported {_shown(self.peek()[1])} after the pattern (only LIMIT and OFFSET)")
         return limit, offset
 
 
@@ -248,7 +252,7 @@ def _read_triple(verb: Term, obj: Term, inputs: dict[str, str], outputs: dict[st
         raise SparqlError("predicates must be IRIs (variables are not supported as predicates)")
     if verb.value == RDF_TYPE:
         if obj != Term("iri", CLIP + "Request"):
-            raise SparqlError(f"the subject's type must be clip:Request, not {obj.value!r}")
+            raise SparqlError(f"the subject's type must be clip:Request, not {_shown(obj.value)}")
         return
     name = verb.value[len(CLIP):] if verb.value.startswith(CLIP) else None
     if name in INPUTS:
@@ -260,7 +264,7 @@ def _read_triple(verb: Term, obj: Term, inputs: dict[str, str], outputs: dict[st
             raise SparqlError(f"clip:{name} must be bound to a variable")
         outputs[name] = obj.value
     else:
-        raise SparqlError(f"unsupported predicate <{verb.value}>; supported: clip:"
+        raise SparqlError(f"unsupported predicate {_shown(verb.value)}; supported: clip:"
                           + ", clip:".join((*INPUTS, *OUTPUTS)))
 
 
@@ -268,6 +272,14 @@ def _min_score(raw: str | None) -> float | None:
     if raw is None:
         return None
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError:
-        raise SparqlError(f"clip:minScore must be a number, got {raw!r}") from None
+        raise SparqlError(f"clip:minScore must be a number, got {_shown(raw)}") from None
+    if not math.isfinite(value):
+        raise SparqlError(f"clip:minScore must be a finite number, got {_shown(raw)}")
+    return value
+
+
+def _shown(text: str) -> str:
+    """A client's token as quoted in an error message, cut to a readable length."""
+    return repr(text if len(text) <= 40 else text[:40] + "…")
