@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -9,7 +10,8 @@ import time
 
 import httpx
 from _net import free_port
-from _serve_fixtures import shared_collection
+from _serve_fixtures import SKIMAGE_DATA, shared_collection
+from _servers_fetch import Reply, scripted_server
 
 ICONODEX = [sys.executable, "-c", "from iconodex.cli import main; main()"]
 
@@ -46,3 +48,35 @@ def _wait(url: str) -> dict:
         except httpx.TransportError:
             time.sleep(0.1)
     raise AssertionError(f"{url} did not answer")
+
+
+def test_allowed_hosts_and_ingest_roots_come_from_the_command_line_and_environment(tmp_path):
+    """``--allow-host`` (also ``allow_hosts`` in the config, ``$ICONODEX_ALLOW_HOSTS``) lets URL
+    searches and ingests reach an intranet host; ``$ICONODEX_INGEST_ROOTS`` (also ``--ingest-root``)
+    names the folders ``POST /ingest`` may read."""
+    port = free_port()
+    root = tmp_path / "root"
+    root.mkdir()
+    env = {**os.environ, "ICONODEX_INGEST_ROOTS": str(root)}
+    command = [*ICONODEX, "serve", "-c", str(shared_collection().path), "--port", str(port),
+               "--api-key", "k", "--allow-host", "127.0.0.1"]
+    with scripted_server() as web:
+        image = web.route("/cat.png", Reply(200, (SKIMAGE_DATA / "chelsea.png").read_bytes()))
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            _wait_for_model(f"http://127.0.0.1:{port}/health")
+            found = httpx.get(f"http://127.0.0.1:{port}/search", params={"url": image}, trust_env=False)
+            assert found.status_code == 200 and web.hits_for("/cat.png")
+            refused = httpx.post(f"http://127.0.0.1:{port}/ingest", json={"source": str(tmp_path)},
+                                 headers={"X-API-Key": "k"}, trust_env=False)
+            assert refused.status_code == 400 and "not under an ingest root" in refused.json()["error"]
+        finally:
+            process.send_signal(signal.SIGINT)
+            process.communicate(timeout=20)
+
+
+def _wait_for_model(url: str) -> None:
+    deadline = time.monotonic() + 60
+    while _wait(url)["model"] != "ready":
+        assert time.monotonic() < deadline, "the model did not load"
+        time.sleep(0.1)

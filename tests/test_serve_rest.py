@@ -25,7 +25,8 @@ def coll() -> Collection:
 
 @pytest.fixture(scope="module")
 def server(coll):
-    with serve(coll, ServeSettings(api_key=KEY)) as running, running.client() as client:
+    settings = ServeSettings(api_key=KEY, ingest_roots=(str(shared_folder()),))
+    with serve(coll, settings) as running, running.client() as client:
         yield client
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,7 @@ from .store import Item, ItemStore
 if TYPE_CHECKING:
     from PIL import Image
 
+    from .fetch.confinement import Confinement
     from .fetch.http import HttpClient
     from .ingest.report import IngestReport
 
@@ -194,9 +196,11 @@ class Collection:
         if self._http is None:
             from .fetch.http import HttpClient
 
-            self._http = HttpClient(timeout=self.settings.timeout, retries=self.settings.retries,
-                                    per_host=self.settings.per_host)
+            self._http = HttpClient(**self._http_options())
         return self._http
+
+    def _http_options(self) -> dict[str, Any]:
+        return {"timeout": self.settings.timeout, "retries": self.settings.retries, "per_host": self.settings.per_host}
 
     @property
     def fetcher(self):
@@ -298,24 +302,42 @@ class Collection:
     # -- the public API -----------------------------------------------------------------------
 
     def ingest(self, source: Source | str, *, source_type: str | None = None, options: dict | None = None,
-               quiet: bool = True) -> IngestReport:
-        """Harvest ``source`` (a Source, a path or a URL) and bring every item to 'indexed'."""
+               quiet: bool = True, confinement: Confinement | None = None) -> IngestReport:
+        """Harvest ``source`` (a Source, a path or a URL) and bring every item to 'indexed'.
+
+        With ``confinement`` (an ingest a remote client started), every URL goes through the SSRF
+        guard and local files are read only under its roots."""
         from .ingest.pipeline import Pipeline
 
         if self.read_only:
             raise ConfigError("this collection is open read-only")
         options = dict(options or {})
+        if confinement is not None and isinstance(source, str):
+            confinement.check_request(source, options)
         options.setdefault("workdir", str(self.path / "cache"))  # where sources may write files (caption images)
         spec = source if isinstance(source, str) else getattr(source, "name", "source")
         if isinstance(source, str):
             source = open_source(source, source_type, options)
         kind = source_type or getattr(source, "kind", type(source).__name__.lower())
         self.verify_index()
-        with stages(quiet) as progress:
-            pipeline = Pipeline(self, progress)
+        with stages(quiet) as progress, self._confined_fetching(confinement) as (http, fetcher):
+            pipeline = Pipeline(self, progress, http=http, fetcher=fetcher)
             report = pipeline.harvest(source, kind, str(spec), _jsonable(options))
             pipeline.process_pending(report)
         return report
+
+    @contextmanager
+    def _confined_fetching(self, confinement: Confinement | None) -> Iterator[tuple[Any, Any]]:
+        """A guarded client and fetcher for a confined ingest, closed afterwards; (None, None) otherwise.
+        The confined fetcher has no cache: it may hold pictures the operator fetched from internal hosts."""
+        if confinement is None:
+            yield None, None
+            return
+        from .fetch.images import ImageFetcher
+
+        with confinement.http_client(**self._http_options()) as http:
+            yield http, ImageFetcher(http, None, min_side=self.fetch_side, max_pixels=self.settings.max_pixels,
+                                     check_path=confinement.check_path)
 
     def search(self, text: str | None = None, *, image: Any = None, like: str | None = None,
                alpha: float | None = None, keyword: bool | None = None, limit: int = 10, offset: int = 0,

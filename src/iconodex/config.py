@@ -42,6 +42,9 @@ class Settings:
     # model runtime
     threads: int = 0               # inference threads; 0 = all cores
     offline: bool = False          # never reach a model hub
+    # server (iconodex serve)
+    allow_hosts: list[str] = field(default_factory=list)   # private hosts its URL searches and ingests may reach
+    ingest_roots: list[str] = field(default_factory=list)  # folders POST /ingest may read; none: no local paths
 
     def merge(self, values: dict[str, Any], origin: str, *, strict: bool = True) -> Settings:
         known = {f.name: f for f in fields(self)}

@@ -24,15 +24,25 @@ from .options import collection_option
 @click.option("--timeout", "request_timeout", default=30.0, show_default=True, type=click.FloatRange(1, 600),
               help="Seconds one search may take before it is answered with a 504.")
 @click.option("--no-model", is_flag=True, help="Never load the model: answer like= queries only, in less memory.")
+@click.option("--allow-host", "allow_hosts", multiple=True, metavar="HOST",
+              help="A private host (an intranet IIIF server) that URL searches and POST /ingest may reach "
+                   "(repeatable; config allow_hosts, env ICONODEX_ALLOW_HOSTS).")
+@click.option("--ingest-root", "ingest_roots", multiple=True, metavar="DIR",
+              type=click.Path(exists=True, file_okay=False, resolve_path=True),
+              help="A folder POST /ingest may read (repeatable; config ingest_roots, env ICONODEX_INGEST_ROOTS). "
+                   "None by default: the API ingests URLs only.")
 @click.pass_context
 def command(ctx: click.Context, collection: str, host: str, port: int, api_key: str | None, private: bool,
-            cors: tuple[str, ...], max_limit: int, request_timeout: float, no_model: bool) -> None:
+            cors: tuple[str, ...], max_limit: int, request_timeout: float, no_model: bool,
+            allow_hosts: tuple[str, ...], ingest_roots: tuple[str, ...]) -> None:
     """Serve the search page, the REST API (/docs), SARI's /query and /sparql."""
     from ..serve import run_server
 
-    settings = ServeSettings(api_key=api_key or None, private=private, cors_origins=cors, max_limit=max_limit,
-                             request_timeout=request_timeout, load_model=not no_model)
     with Collection.open(collection, read_only=not api_key) as coll:
+        settings = ServeSettings(api_key=api_key or None, private=private, cors_origins=cors, max_limit=max_limit,
+                                 request_timeout=request_timeout, load_model=not no_model,
+                                 fetch_allow_hosts=allow_hosts or tuple(coll.settings.allow_hosts),
+                                 ingest_roots=ingest_roots or tuple(coll.settings.ingest_roots))
         click.echo(f"iconodex: serving {coll.indexed_count()} items on http://{host}:{port} "
                    f"(API docs at /docs{'; changes need the API key' if api_key else '; read-only'})", err=True)
         run_server(coll, settings, host=host, port=port, log_level=_log_level(ctx))

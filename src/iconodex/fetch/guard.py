@@ -45,7 +45,7 @@ class GuardedFetcher:
     def __init__(self, max_bytes: int = 20 * 1024 * 1024, timeout: float = 15.0, allow_hosts: tuple[str, ...] = ()) -> None:
         self.max_bytes = max_bytes
         self.timeout = timeout
-        self.allow_hosts = frozenset(host.lower().strip("[]") for host in allow_hosts)
+        self.allow_hosts = normalise_hosts(allow_hosts)
         self._client = httpx.Client(
             follow_redirects=False,
             trust_env=False,
@@ -101,33 +101,7 @@ class GuardedFetcher:
             response.close()
 
     def _pin(self, url: str) -> tuple[str, dict, str]:
-        """Check ``url`` and rewrite it to connect to the checked address."""
-        try:
-            parts = urlsplit(url)
-            port = parts.port
-        except ValueError:
-            raise FetchError(f"{mask_url(url)}: not a valid URL") from None
-        if parts.scheme not in ("http", "https"):
-            raise FetchError(f"{mask_url(url)}: only http and https URLs are allowed")
-        host = (parts.hostname or "").lower()
-        if not host:
-            raise FetchError(f"{mask_url(url)}: no host in URL")
-        host_header = parts.netloc.rsplit("@", 1)[-1]
-        if host in self.allow_hosts:
-            return url, {}, host_header
-        address = self._public_address(host, port or (443 if parts.scheme == "https" else 80), url)
-        pinned, extensions = pin_to_address(url, address)
-        return pinned, extensions, host_header
-
-    def _public_address(self, host: str, port: int, url: str) -> IPAddress:
-        if host in METADATA_HOSTS:
-            raise FetchError(f"{mask_url(url)}: refused: {host} is a cloud metadata service")
-        addresses = _resolve(host, port, url)
-        for address in addresses:
-            reason = refusal_reason(address)
-            if reason:
-                raise FetchError(f"{mask_url(url)}: refused: {host} resolves to {reason} address {address}")
-        return addresses[0]
+        return pin_checked(url, self.allow_hosts)
 
     def _read(self, response: httpx.Response, url: str, deadline: float) -> bytes:
         chunks: list[bytes] = []
@@ -140,6 +114,69 @@ class GuardedFetcher:
                 raise FetchError(f"{mask_url(url)}: timed out after {self.timeout:g} s")
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+class URLRefused(FetchError):
+    """A URL the guard will not contact (a non-public address, a scheme other than http(s))."""
+
+
+def pin_checked(url: str, allow_hosts: frozenset[str] = frozenset()) -> tuple[str, dict, str]:
+    """Check ``url`` and rewrite it to connect to the checked address: the URL to connect to,
+    the httpx extensions (TLS server name) and the original ``Host`` header."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise FetchError(f"{mask_url(url)}: not a valid URL") from None
+    if parts.scheme not in ("http", "https"):
+        raise URLRefused(f"{mask_url(url)}: only http and https URLs are allowed")
+    host = (parts.hostname or "").lower()
+    if not host:
+        raise FetchError(f"{mask_url(url)}: no host in URL")
+    host_header = parts.netloc.rsplit("@", 1)[-1]
+    if host in allow_hosts:
+        return url, {}, host_header
+    address = _public_address(host, port or (443 if parts.scheme == "https" else 80), url)
+    pinned, extensions = pin_to_address(url, address)
+    return pinned, extensions, host_header
+
+
+def _public_address(host: str, port: int, url: str) -> IPAddress:
+    if host in METADATA_HOSTS:
+        raise URLRefused(f"{mask_url(url)}: refused: {host} is a cloud metadata service")
+    addresses = _resolve(host, port, url)
+    for address in addresses:
+        reason = refusal_reason(address)
+        if reason:
+            raise URLRefused(f"{mask_url(url)}: refused: {host} resolves to {reason} address {address}")
+    return addresses[0]
+
+
+class GuardedTransport(httpx.BaseTransport):
+    """An httpx transport that sends every request, each redirect hop included (httpx follows
+    redirects by sending each hop through the transport), only to a checked public address,
+    pinned as ``GuardedFetcher`` does. For an ``HttpClient`` that untrusted input steers."""
+
+    def __init__(self, allow_hosts: tuple[str, ...] = (), inner: httpx.BaseTransport | None = None) -> None:
+        self.allow_hosts = normalise_hosts(allow_hosts)
+        self._inner = inner or httpx.HTTPTransport()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        pinned, extensions, host_header = pin_checked(str(request.url), self.allow_hosts)
+        # A new request: the client's keeps the original URL, so relative redirects and cookies
+        # are resolved against the host name, not the pinned address.
+        headers = httpx.Headers(request.headers)
+        headers["Host"] = host_header
+        sent = httpx.Request(request.method, pinned, headers=headers, stream=request.stream,
+                             extensions={**request.extensions, **extensions})
+        return self._inner.handle_request(sent)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def normalise_hosts(hosts: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(host.lower().strip().strip("[]") for host in hosts if host.strip())
 
 
 def pin_to_address(url: str, address: IPAddress) -> tuple[str, dict[str, str]]:

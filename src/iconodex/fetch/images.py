@@ -44,15 +44,19 @@ class ImageFetcher:
         min_side: int = DEFAULT_MIN_SIDE,
         *,
         max_pixels: int = DEFAULT_MAX_PIXELS,
+        check_path: Callable[[str], None] | None = None,
     ) -> None:
         self.http = http
         self.cache = cache
         self.min_side = min_side
         self.max_pixels = max_pixels
+        self.check_path = check_path  # raises for paths this fetcher must not read (a confined ingest)
 
     def fetch(self, ref: ImageRef) -> FetchedImage:
         """Fetch and decode one picture; raises ``FetchError`` or ``DecodeError`` (one line)."""
         if ref.kind == "path":
+            if self.check_path is not None:
+                self.check_path(ref.location)
             return self._decode(self._read_path(ref.location), ref.location)
         if ref.kind == "url":
             return self._fetch_url(ref.location)

@@ -29,6 +29,8 @@ from .report import IngestReport
 
 if TYPE_CHECKING:
     from ..collection import Collection
+    from ..fetch.http import HttpClient
+    from ..fetch.images import ImageFetcher
 
 log = logging.getLogger(__name__)
 HARVEST_BATCH = 500
@@ -37,11 +39,24 @@ INDEX_EVERY_ITEMS = 4096
 
 
 class Pipeline:
-    def __init__(self, collection: Collection, stages: Stages) -> None:
+    """``http`` and ``fetcher`` default to the collection's; a confined ingest passes guarded ones."""
+
+    def __init__(self, collection: Collection, stages: Stages, *, http: HttpClient | None = None,
+                 fetcher: ImageFetcher | None = None) -> None:
         self.coll = collection
         self.store = collection.store
         self.settings = collection.settings
         self.stages = stages
+        self._http = http
+        self._fetcher = fetcher
+
+    @property
+    def http(self) -> HttpClient:
+        return self._http or self.coll.http
+
+    @property
+    def fetcher(self) -> ImageFetcher:
+        return self._fetcher or self.coll.fetcher  # the collection's loads the model: only when needed
 
     # -- harvest ------------------------------------------------------------------------------
 
@@ -49,7 +64,7 @@ class Pipeline:
         run, state = self.store.begin_run(source.name, kind, spec, options)
         harvest = HarvestReport(source=source.name)
         report = IngestReport(source=source.name, harvest=harvest)
-        ctx = HarvestContext(http=self.coll.http, report=harvest, state=state,
+        ctx = HarvestContext(http=self.http, report=harvest, state=state,
                              known_version=self.store.known_version,
                              languages=tuple(self.settings.languages), options=options)
         self.stages.start("harvest")
@@ -134,8 +149,8 @@ class Pipeline:
 
         refs = [w.item.image for w in work]
         fit = getattr(model, "fit_image", None)  # resize + crop in the fetch threads when the model allows
-        for position, outcome in self.coll.fetcher.fetch_many(refs, workers=_fetch_workers(refs, self.settings.workers),
-                                                              transform=fit):
+        for position, outcome in self.fetcher.fetch_many(refs, workers=_fetch_workers(refs, self.settings.workers),
+                                                         transform=fit):
             key = work[position].key
             if isinstance(outcome, BaseException):
                 failed[key] = str(outcome) or type(outcome).__name__

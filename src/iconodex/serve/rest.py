@@ -132,7 +132,8 @@ async def ingest(request: Request, body: IngestBody) -> dict[str, Any]:
         raise ApiError(409, "an ingest is already running; try again when it is done")
     try:
         report = await state.run_unbounded(state.coll.ingest, body.source, source_type=body.type,
-                                           options=body.options, quiet=True)
+                                           options=body.options, quiet=True,
+                                           confinement=state.settings.confinement)
     finally:
         _ingest_lock.release()
     return dataclasses.asdict(report)

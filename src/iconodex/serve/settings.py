@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 
 from ..errors import ConfigError
+from ..fetch.confinement import Confinement
 
 API_KEY_ENV = "ICONODEX_API_KEY"
 
@@ -28,6 +29,12 @@ class ServeSettings:
     load_model: bool = True                # False: a like-only server that never loads the model
     thumbnail_side: int = 400              # longest side of /items/{id}/image for local pictures
     fetch_allow_hosts: tuple[str, ...] = field(default=())  # hosts exempt from the SSRF check (tests, intranets)
+    ingest_roots: tuple[str, ...] = field(default=())  # folders POST /ingest may read; none: no local paths
+
+    @property
+    def confinement(self) -> Confinement:
+        """What an ingest started through the API may reach."""
+        return Confinement(allow_hosts=self.fetch_allow_hosts, local_roots=self.ingest_roots)
 
     def __post_init__(self) -> None:
         if self.private and not self.api_key:
