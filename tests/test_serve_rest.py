@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 
 import pytest
 from _serve_fixtures import SKIMAGE_DATA, serve, shared_collection, shared_folder
@@ -73,6 +74,26 @@ def test_like_and_similar_exclude_the_item_itself(server):
     assert len(similar) == 7
 
 
+def test_results_and_items_name_their_source_only_to_the_key_holder(server):
+    """A source's name holds the server's paths and hosts ("folder:/srv/…")."""
+    for path, params in (("/search", {"q": "cat"}), ("/items/chelsea.png/similar", {}), ("/items/chelsea.png", {})):
+        public = server.get(path, params=params).json()
+        keyed = server.get(path, params=params, headers={"X-API-Key": KEY}).json()
+        public_views = public.get("results", [public])
+        keyed_views = keyed.get("results", [keyed])
+        assert public_views and all("source" not in view for view in public_views)
+        assert all(view["source"].startswith("folder:/") for view in keyed_views)
+        assert str(shared_folder()) not in json.dumps(public)
+
+
+def test_public_stats_count_without_naming_sources_or_failures(server, coll):
+    public = server.get("/stats").json()
+    assert public["sources"] and all(set(source) <= {"kind", "last_run", "last_report"} for source in public["sources"])
+    assert str(shared_folder()) not in json.dumps(public) and "reason" not in json.dumps(public)
+    keyed = server.get("/stats", headers={"X-API-Key": KEY}).json()
+    assert keyed["sources"][0]["spec"] == str(shared_folder()) and keyed["path"] == str(coll.path)
+
+
 def test_item_and_stats(server):
     item = server.get("/items/horse.png").json()
     assert item["metadata"]["subject"] == ["horse"] and item["status"] == "indexed"
@@ -138,15 +159,20 @@ def test_sari_url_search_through_an_allowed_host(coll):
     ("http://10.0.0.1/x.jpg", "private"),
     ("file:///etc/passwd", "only http and https"),
 ])
-def test_image_urls_into_the_servers_network_are_refused(server, url, reason):
-    for path, name in (("/query", "url"), ("/search", "url")):
-        response = server.get(path, params={name: url})
-        assert response.status_code == 400 and reason in response.json()["error"]
+def test_image_urls_into_the_servers_network_are_refused(server, url, reason, caplog):
+    """The public answer says "not allowed" and nothing about the server's network; the log and
+    the key holder get the reason."""
+    for path in ("/query", "/search"):
+        public = server.get(path, params={"url": url})
+        assert public.status_code == 400 and public.json()["error"] == "the image URL is not allowed", public.text
+        assert reason in caplog.text
+        keyed = server.get(path, params={"url": url}, headers={"X-API-Key": KEY})
+        assert keyed.status_code == 400 and reason in keyed.json()["error"]
 
 
 def test_own_server_url_is_refused_by_default(server):
     response = server.get("/search", params={"url": f"{server.base_url}/items/chelsea.png/image"})
-    assert response.status_code == 400 and "loopback" in response.json()["error"]
+    assert response.status_code == 400 and response.json()["error"] == "the image URL is not allowed"
 
 
 @pytest.mark.parametrize("params, message", [
