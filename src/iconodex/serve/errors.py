@@ -19,6 +19,7 @@ from ..errors import (
     NotFoundError,
     SourceError,
 )
+from ..fetch.guard import URLRefused
 
 log = logging.getLogger(__name__)
 
@@ -65,14 +66,25 @@ def _validation_message(exc: RequestValidationError) -> str:
     return f"{where or 'request'}: {first.get('msg', 'invalid value')}"
 
 
+def _shown_message(request: Request, exc: IconodexError) -> str:
+    """Why a URL was refused names the server's network ("… resolves to loopback address …"):
+    the log and the key holder get it, other clients only that it is not allowed."""
+    from .security import sees_inside  # security answers with this module's errors
+
+    if isinstance(exc, URLRefused) and not sees_inside(request):
+        log.warning("refused a client's URL: %s", exc)
+        return "the image URL is not allowed"
+    return str(exc)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(_request: Request, exc: ApiError) -> JSONResponse:
         return error_response(exc.status, str(exc), exc.headers)
 
     @app.exception_handler(IconodexError)
-    async def iconodex_error(_request: Request, exc: IconodexError) -> JSONResponse:
-        return error_response(status_for(exc), str(exc))
+    async def iconodex_error(request: Request, exc: IconodexError) -> JSONResponse:
+        return error_response(status_for(exc), _shown_message(request, exc))
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -15,10 +15,10 @@ from ..store import Item
 from .errors import ApiError
 from .inputs import read_upload
 from .queries import Hit, SearchRequest, parse_where, run_search
-from .security import require_read, require_write
+from .security import require_read, require_write, sees_inside
 from .state import ServerState, state_of
 from .thumbnails import local_thumbnail
-from .views import item_view, result_view, thumbnail_url
+from .views import item_view, public_stats, result_view, thumbnail_url
 
 reads = APIRouter(dependencies=[Depends(require_read)])
 writes = APIRouter(dependencies=[Depends(require_write)], tags=["changes"])
@@ -35,8 +35,9 @@ MinScore = Annotated[float | None, Query(alias="min_score", description="Drop re
 Where = Annotated[list[str] | None, Query(description="Metadata filter field:value, repeatable.")]
 
 
-def _page(hits: list[Hit], request: SearchRequest) -> dict[str, Any]:
-    return {"results": [result_view(result, ref) for result, ref in hits],
+def _page(http: Request, hits: list[Hit], request: SearchRequest) -> dict[str, Any]:
+    inside = sees_inside(http)
+    return {"results": [result_view(result, ref, inside) for result, ref in hits],
             "limit": request.limit, "offset": request.offset}
 
 
@@ -46,7 +47,7 @@ async def search_get(request: Request, q: Text = None, url: Url = None, like: Li
                      where: Where = None) -> dict[str, Any]:
     query = SearchRequest(text=q, image_url=url, like=like, alpha=alpha, keyword=keyword, limit=limit,
                           offset=offset, min_score=min_score, where=parse_where(where))
-    return _page(await run_search(state_of(request), query), query)
+    return _page(request, await run_search(state_of(request), query), query)
 
 
 @reads.post("/search", tags=["search"], summary="Search with an uploaded picture (multipart form)")
@@ -61,7 +62,7 @@ async def search_post(request: Request, image: Annotated[UploadFile | None, File
     upload = await read_upload(image, state.settings.max_upload_bytes) if image is not None else None
     query = SearchRequest(text=q, upload=upload, image_url=url, like=like, alpha=alpha, keyword=keyword,
                           limit=limit, offset=offset, min_score=min_score, where=parse_where(where))
-    return _page(await run_search(state, query), query)
+    return _page(request, await run_search(state, query), query)
 
 
 def _item(state: ServerState, item_id: str) -> Item:
@@ -75,7 +76,7 @@ def _item(state: ServerState, item_id: str) -> Item:
 async def similar(request: Request, item_id: str, alpha: Alpha = None, limit: Limit = 20,
                   offset: Offset = 0) -> dict[str, Any]:
     query = SearchRequest(like=item_id, alpha=alpha, keyword=False, limit=limit, offset=offset)
-    return _page(await run_search(state_of(request), query), query)
+    return _page(request, await run_search(state_of(request), query), query)
 
 
 @reads.get("/items/{item_id:path}/image", tags=["items"], summary="The item's picture, small",
@@ -94,7 +95,7 @@ def item_image(request: Request, item_id: str) -> Response:
 
 @reads.get("/items/{item_id:path}", tags=["items"], summary="One item: metadata, links, picture")
 def get_item(request: Request, item_id: str) -> dict[str, Any]:
-    return item_view(_item(state_of(request), item_id))
+    return item_view(_item(state_of(request), item_id), sees_inside(request))
 
 
 @reads.get("/facets", tags=["facets"], summary="Metadata fields that can filter a search")
@@ -112,10 +113,7 @@ def facet(request: Request, field: str, limit: Annotated[int, Query(ge=1, le=200
 @reads.get("/stats", tags=["service"], summary="What the collection holds")
 def stats(request: Request) -> dict[str, Any]:
     data = state_of(request).coll.stats()
-    data.pop("path", None)  # the server's file layout is nobody's business
-    for source in data.get("sources", []):
-        source.pop("spec", None)
-    return data
+    return data if sees_inside(request) else public_stats(data)
 
 
 class IngestBody(BaseModel):

@@ -25,6 +25,14 @@ def presented_key(request: Request) -> str | None:
     return request.headers.get("x-api-key") or None
 
 
+def sees_inside(request: Request) -> bool:
+    """Whether the request carries the valid key: only then do answers show the server's inside
+    (source names and specs, failure reasons, why a URL was refused)."""
+    expected = state_of(request).settings.api_key
+    given = presented_key(request)
+    return bool(expected and given) and hmac.compare_digest(given.encode(), expected.encode())
+
+
 def _check_key(request: Request, expected: str) -> None:
     given = presented_key(request)
     if given is None:

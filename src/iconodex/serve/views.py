@@ -49,20 +49,46 @@ def _public_image(data: dict[str, Any], item_id: str, ref: ImageRef | None) -> N
         data["image"] = local_image_path(item_id)
 
 
-def item_view(item: Item) -> dict[str, Any]:
-    data = item.to_dict()
-    _public_image(data, item.id, item.image)
-    data["thumbnail"] = thumbnail_url(item.id, item.image, item.links)
-    data["viewers"] = viewer_links(item.links)
+def item_view(item: Item, inside: bool = False) -> dict[str, Any]:
+    """An item as a client sees it; ``inside`` (the key holder) also sees its source."""
+    return _view(item.to_dict(), item.id, item.image, item.links, inside)
+
+
+def result_view(result: SearchResult, ref: ImageRef | None, inside: bool = False) -> dict[str, Any]:
+    return _view(result.to_dict(), result.id, ref, result.links, inside)
+
+
+def _view(data: dict[str, Any], item_id: str, ref: ImageRef | None, links: dict[str, str],
+          inside: bool) -> dict[str, Any]:
+    _public_image(data, item_id, ref)
+    if not inside:
+        data.pop("source", None)  # "folder:/srv/…", "omeka:https://intranet…": the server's inside
+    data["thumbnail"] = thumbnail_url(item_id, ref, links)
+    data["viewers"] = viewer_links(links)
     return data
 
 
-def result_view(result: SearchResult, ref: ImageRef | None) -> dict[str, Any]:
-    data = result.to_dict()
-    _public_image(data, result.id, ref)
-    data["thumbnail"] = thumbnail_url(result.id, ref, result.links)
-    data["viewers"] = viewer_links(result.links)
+def public_stats(stats: dict[str, Any]) -> dict[str, Any]:
+    """``Collection.stats()`` without the collection's path, the sources' names and specs, and
+    their failure reasons: each source keeps its kind, run count and report counts."""
+    data = {key: value for key, value in stats.items() if key not in ("path", "sources")}
+    data["sources"] = [{"kind": source.get("kind"), "last_run": source.get("last_run"),
+                        "last_report": _counts(source.get("last_report") or {})}
+                       for source in stats.get("sources", [])]
     return data
+
+
+def _counts(report: dict[str, Any]) -> dict[str, Any]:
+    """The numbers of a report, nested reports included; lists (failures) become their length."""
+    counts: dict[str, Any] = {}
+    for key, value in report.items():
+        if isinstance(value, dict):
+            counts[key] = _counts(value)
+        elif isinstance(value, list):
+            counts[key] = len(value)
+        elif isinstance(value, bool | int | float):
+            counts[key] = value
+    return counts
 
 
 def sari_record(result: SearchResult, ref: ImageRef | None, base_url: str) -> dict[str, Any]:
