@@ -12,7 +12,7 @@ import math
 from urllib.parse import quote
 
 import pytest
-from _serve_fixtures import SKIMAGE_DATA, shared_collection
+from _serve_fixtures import PICTURES, SKIMAGE_DATA, shared_collection
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -92,6 +92,14 @@ def test_items_never_fail(client, item, params, tail):
 
 
 @FUZZ
+@given(item=st.one_of(TEXT, NASTY).filter(lambda item: item not in PICTURES))
+def test_deleting_unknown_items_never_fails(client, item):
+    response = client.delete(f"/items/{quote(item, safe='')}", headers={"X-API-Key": KEY})
+    assert_sound(response)
+    assert response.status_code in (400, 404, 405)
+
+
+@FUZZ
 @given(field=st.one_of(TEXT, NASTY), params=params_of(["limit"]))
 def test_facets_and_stats_never_fail(client, field, params):
     assert_sound(client.get(f"/facets/{quote(field, safe='')}", params=params))
@@ -153,7 +161,7 @@ SPARQL = st.one_of(
 
 
 @FUZZ
-@given(query=SPARQL, how=st.sampled_from(["get", "form", "body"]),
+@given(query=SPARQL, how=st.sampled_from(["get", "form", "body", "json"]),
        accept=st.sampled_from([None, "application/sparql-results+xml", "*/*", "text/html;q=x, ;;"]))
 @example(query=clip_query("cat", "0.2", f"LIMIT {HUGE}"), how="get", accept=None)
 @example(query=clip_query("cat", "0.2", f"OFFSET {HUGE}"), how="body", accept=None)
@@ -165,7 +173,7 @@ def test_sparql_never_fails(client, query, how, accept):
     elif how == "form":
         response = client.post("/sparql", data={"query": query}, headers=headers)
     else:
-        headers["Content-Type"] = "application/sparql-query"
+        headers["Content-Type"] = "application/sparql-query" if how == "body" else "application/json"
         response = client.post("/sparql", content=query.encode(), headers=headers)
     assert_sound(response, plain=True)
     if response.status_code >= 400:
