@@ -138,3 +138,16 @@ def test_allowed_hosts_are_reached(coll):
         url = web.route("/manifest.json", Reply(200, manifest(web.base, image)))
         report = ingest(coll, url, fetch_allow_hosts=("127.0.0.1",)).json()
     assert report["indexed"] == 1 and report["failed"] == [] and report["harvest"]["failed"] == []
+
+
+def test_a_dataset_under_a_root_with_embedded_pictures_is_ingested(coll, tmp_path):
+    """Embedded pictures are written to the server's own work folder, which the ingest may read back."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    root = tmp_path / "root"
+    root.mkdir()
+    pq.write_table(pa.table({"image": [{"bytes": jpeg(), "path": "rocket.jpg"}], "caption": ["a rocket"]}),
+                   root / "train.parquet")
+    report = ingest(coll, str(root / "train.parquet"), ingest_roots=(str(root),)).json()
+    assert (report["indexed"], report["failed"]) == (1, []), report

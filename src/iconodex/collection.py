@@ -320,20 +320,24 @@ class Collection:
             source = open_source(source, source_type, options)
         kind = source_type or getattr(source, "kind", type(source).__name__.lower())
         self.verify_index()
-        with stages(quiet) as progress, self._confined_fetching(confinement) as (http, fetcher):
+        with stages(quiet) as progress, self._confined_fetching(confinement, options["workdir"]) as (http, fetcher):
             pipeline = Pipeline(self, progress, http=http, fetcher=fetcher)
             report = pipeline.harvest(source, kind, str(spec), _jsonable(options))
             pipeline.process_pending(report)
         return report
 
     @contextmanager
-    def _confined_fetching(self, confinement: Confinement | None) -> Iterator[tuple[Any, Any]]:
+    def _confined_fetching(self, confinement: Confinement | None, workdir: str) -> Iterator[tuple[Any, Any]]:
         """A guarded client and fetcher for a confined ingest, closed afterwards; (None, None) otherwise.
-        The confined fetcher has no cache: it may hold pictures the operator fetched from internal hosts."""
+        The confined fetcher has no cache: it may hold pictures the operator fetched from internal hosts.
+        It may read the pictures a source extracted into the work folder (a dataset's embedded images)."""
         if confinement is None:
             yield None, None
             return
         from .fetch.images import ImageFetcher
+        from .sources.captions import CAPTION_IMAGES
+
+        confinement = confinement.with_root(Path(workdir) / CAPTION_IMAGES)
 
         with confinement.http_client(**self._http_options()) as http:
             yield http, ImageFetcher(http, None, min_side=self.fetch_side, max_pixels=self.settings.max_pixels,

@@ -12,7 +12,7 @@ ingest is steered by whoever holds the API key and by the documents it harvests,
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,10 @@ class Confinement:
         path = Path(os.path.realpath(Path(location).expanduser()))
         if not any(path.is_relative_to(os.path.realpath(root)) for root in self.local_roots):
             raise ConfigError(f"{shown}: not under an ingest root of this server")
+
+    def with_root(self, folder: str | Path) -> Confinement:
+        """The same confinement, also reading under ``folder`` (a folder of the server's own)."""
+        return replace(self, local_roots=(*self.local_roots, str(folder)))
 
     def http_client(self, **options: Any) -> HttpClient:
         """A polite client (``options`` as for ``HttpClient``) that only reaches what the guard allows."""

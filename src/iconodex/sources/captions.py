@@ -29,6 +29,7 @@ IMAGE_COLUMNS = ("image", "image_path", "image_file", "file_name", "filename", "
 CAPTION_COLUMNS = ("caption", "captions", "text", "sentences", "description", "title")
 ID_COLUMNS = ("id", "image_id", "ImageID", "key")
 _FORMATS = {".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "csv"}
+CAPTION_IMAGES = "caption-images"  # the workdir's subfolder for embedded pictures
 _MAGIC = ((b"\xff\xd8", ".jpg"), (b"\x89PNG", ".png"), (b"GIF8", ".gif"), (b"RIFF", ".webp"), (b"II*\x00", ".tif"))
 
 
@@ -204,7 +205,7 @@ def _cache_dir(dataset: Path, workdir: object) -> Path:
     else:
         base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "iconodex"
     tag = hashlib.blake2b(str(dataset).encode(), digest_size=6).hexdigest()
-    return base / "caption-images" / f"{dataset.stem}-{tag}"
+    return base / CAPTION_IMAGES / f"{dataset.stem}-{tag}"
 
 
 SOURCES.register("captions", CaptionsSource)
