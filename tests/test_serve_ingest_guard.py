@@ -151,3 +151,14 @@ def test_a_dataset_under_a_root_with_embedded_pictures_is_ingested(coll, tmp_pat
                    root / "train.parquet")
     report = ingest(coll, str(root / "train.parquet"), ingest_roots=(str(root),)).json()
     assert (report["indexed"], report["failed"]) == (1, []), report
+
+
+def test_an_environment_proxy_cannot_carry_the_ingest_past_the_guard(coll, monkeypatch):
+    """A proxy would connect on the server's behalf, unchecked: the guarded client ignores $HTTP_PROXY."""
+    with scripted_server() as proxy, scripted_server() as web:
+        monkeypatch.setenv("HTTP_PROXY", proxy.base)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        url = web.route("/manifest.json", Reply(200, manifest(web.base)))
+        ingest(coll, url, fetch_allow_hosts=("127.0.0.1",))
+        assert proxy.hits == [] and web.hits_for("/manifest.json")

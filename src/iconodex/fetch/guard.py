@@ -155,7 +155,8 @@ def _public_address(host: str, port: int, url: str) -> IPAddress:
 class GuardedTransport(httpx.BaseTransport):
     """An httpx transport that sends every request, each redirect hop included (httpx follows
     redirects by sending each hop through the transport), only to a checked public address,
-    pinned as ``GuardedFetcher`` does. For an ``HttpClient`` that untrusted input steers."""
+    pinned as ``GuardedFetcher`` does. For an ``HttpClient`` that untrusted input steers (httpx
+    mounts no environment proxy beside a given transport, so none can carry a request past it)."""
 
     def __init__(self, allow_hosts: tuple[str, ...] = (), inner: httpx.BaseTransport | None = None) -> None:
         self.allow_hosts = normalise_hosts(allow_hosts)

@@ -78,7 +78,6 @@ class HttpClient:
             max_redirects=10,
             headers={"User-Agent": USER_AGENT, **(headers or {})},
             transport=transport,
-            trust_env=transport is None,  # an environment proxy would bypass a given (e.g. guarded) transport
         )
 
     def _slot(self, url: str) -> threading.BoundedSemaphore:
