@@ -338,7 +338,6 @@ class Collection:
         from .sources.captions import CAPTION_IMAGES
 
         confinement = confinement.with_root(Path(workdir) / CAPTION_IMAGES)
-
         with confinement.http_client(**self._http_options()) as http:
             yield http, ImageFetcher(http, None, min_side=self.fetch_side, max_pixels=self.settings.max_pixels,
                                      check_path=confinement.check_path)
