@@ -106,28 +106,23 @@ class ImageFetcher:
         return self._decode(self._get(url), url)
 
     def _fetch_iiif(self, ref: ImageRef) -> FetchedImage:
-        """Ask for a sized image; a level-0 server refuses arbitrary sizes with a 4xx, so then
-        read its info.json once and ask for a size it advertises (or the full image)."""
+        """Ask for a sized image; a server that refuses it (a level-0 one, a 1.1 one asked for
+        ``default``, one with size limits) gets its info.json read once and a request it serves."""
         try:
             return self._fetch_url(iiif_image.image_url(ref, self.min_side))
         except FetchError as exc:
             if not _is_client_error(exc) or ref.sizes:
                 raise
             first_error = exc
-        retry_url = self._level0_url(ref, first_error)
+        retry_url = self._described_url(ref, first_error)
         return self._fetch_url(retry_url)
 
-    def _level0_url(self, ref: ImageRef, first_error: FetchError) -> str:
+    def _described_url(self, ref: ImageRef, first_error: FetchError) -> str:
         try:
             info = self._require_http().get_json(iiif_image.info_url(ref))
-            described = iiif_image.ref_from_info(info, fallback_url=ref.location)
+            return iiif_image.url_after_info(info, ref.location, self.min_side)
         except IconodexError as exc:
             raise FetchError(f"{first_error}; info.json: {exc}", status=first_error.status) from None
-        # Keep the base we were given: an info.json behind a proxy often names an internal host.
-        fixed = ImageRef("iiif", ref.location, described.api_version, described.sizes)
-        if fixed.sizes:
-            return iiif_image.image_url(fixed, self.min_side)
-        return iiif_image.full_image_url(fixed)
 
     def _get(self, url: str) -> bytes:
         return self._require_http().get_bytes(url, cache=self.cache)
