@@ -19,10 +19,12 @@ from _servers_harvest import (
 from PIL import Image
 
 from iconodex.errors import ConfigError
+from iconodex.fetch import iiif_image
 from iconodex.fetch.http import HttpClient
 from iconodex.fetch.images import ImageFetcher
 from iconodex.sources import open_source
 from iconodex.sources.iiif import IIIFSource
+from iconodex.sources.iiif_model import thumbnail_url
 
 IIIF = FIXTURES / "iiif"
 REFERENCE = "https://iiif.io/api/image/3.0/example/reference/"
@@ -147,6 +149,41 @@ def test_descriptive_fields_and_thumbnails(site):
     assert playbill.links["thumbnail"].startswith(REFERENCE + "4f92cceb12dd53b52433425ce44308c7-ucla_bib1987273_no001_rs_001/")
     assert bodleian.metadata["navDate"] and bodleian.metadata["requiredStatement"]  # v2 attribution
     assert "Sheet 1" in bodleian.title  # manifest label + canvas label
+
+
+@pytest.mark.parametrize("name", ["manifest_v2_stanford_multi_canvas.json", "manifest_v2_bodleian.json"])
+def test_every_canvas_gets_its_own_thumbnail_never_the_manifests(site, name):
+    records, _ = run(site, name)
+    manifest_thumbnail = thumbnail_url(load_fixture("iiif", name))
+    thumbnails = [record.links["thumbnail"] for record in records]
+    assert len(records) > 1 and len(set(thumbnails)) == len(records)
+    assert manifest_thumbnail not in thumbnails
+    for record, thumbnail in zip(records, thumbnails, strict=True):
+        assert thumbnail.startswith(record.image.location + "/full/")  # the canvas's own image service
+        assert "/full/full/" not in thumbnail and "/full/max/" not in thumbnail
+
+
+def test_a_canvas_thumbnail_is_preferred_to_its_image_service(site):
+    manifest = copy.deepcopy(load_fixture("iiif", "manifest_v2_stanford_multi_canvas.json"))
+    canvases = manifest["sequences"][0]["canvases"]
+    canvases[1]["thumbnail"] = {"@id": "https://example.org/thumbs/page2.jpg"}
+    records, _ = harvest(IIIFSource.from_spec(site.put("/thumbs/stanford.json", manifest), {}))
+    assert records[1].links["thumbnail"] == "https://example.org/thumbs/page2.jpg"
+    assert records[0].links["thumbnail"].startswith(records[0].image.location)
+
+
+@pytest.mark.parametrize(
+    ("name", "size", "request_size"),
+    [("manifest_v2_yale_imageapi11_trailing_slash.json", (3603, 4438), "224,/0/native.jpg"),
+     ("manifest_v2_gallica_imageapi1.json", (11072, 8034), "309,/0/native.jpg"),
+     ("manifest_v3_bodleian_service_object.json", (5776, 9125), "224,/0/default.jpg")],
+)
+def test_manifest_images_are_requested_at_the_model_size(site, name, size, request_size):
+    """The body's size rides along, so even a 1.1 level-1 service (Yale), which may refuse
+    ``!w,h``, gets a ``w,`` request sized for the model on the first try."""
+    record = run(site, name)[0][0]
+    assert (record.image.width, record.image.height) == size
+    assert iiif_image.image_url(record.image, 224) == f"{record.image.location}/full/{request_size}"
 
 
 def _local_collection(site, name: str, members: list[str]) -> dict:

@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import ConfigError, IconodexError
+from ..fetch.iiif_image import image_url
 from ..records import ImageRef, SourceRecord
 from . import SOURCES
 from .base import HarvestContext
@@ -47,6 +48,7 @@ from .iiif_model import (
 log = logging.getLogger(__name__)
 
 _URL_HINTS = ("manifest", "collection", "iiif", ".json")
+THUMBNAIL_SIDE = 150  # the shorter side of a canvas's thumbnail request, in pixels
 
 
 @dataclass
@@ -143,11 +145,13 @@ class IIIFSource:
         if self.per == "manifest":
             yield from self._per_manifest(ctx, manifest_id, title, metadata, links, all_canvases)
             return
+        # One canvas: the manifest's thumbnail shows it. Several: it shows page 1 only.
+        shared_thumbnail = links["thumbnail"] if len(all_canvases) == 1 else ""
         for canvas in all_canvases:
             canvas_title, canvas_metadata = describe(canvas, ctx.languages)
             merged = {**metadata, **{f"canvas.{k}": v for k, v in canvas_metadata.items()}}
             full_title = f"{title} — {canvas_title}" if canvas_title and len(all_canvases) > 1 else title
-            canvas_links = {**links, "canvas": doc_id(canvas), "thumbnail": thumbnail_url(canvas) or links["thumbnail"]}
+            canvas_links = {**links, "canvas": doc_id(canvas), "thumbnail": thumbnail_url(canvas) or shared_thumbnail}
             yield from self._canvas_records(ctx, canvas, full_title or canvas_title, merged, canvas_links)
 
     def _per_manifest(
@@ -156,7 +160,8 @@ class IIIFSource:
         for canvas in all_canvases:
             images = _canvas_images(canvas)
             if images:
-                yield _record(ctx, manifest_id, images[0], title, metadata, {**links, "canvas": doc_id(canvas)})
+                canvas_links = _with_thumbnail({**links, "canvas": doc_id(canvas)}, images[0])
+                yield _record(ctx, manifest_id, images[0], title, metadata, canvas_links)
                 return
         ctx.report.skip(manifest_id, "no canvas of the manifest shows an image")
 
@@ -169,14 +174,22 @@ class IIIFSource:
             ctx.report.skip(canvas_id, _why_no_image(canvas))
             return
         if not self.all_images or len(images) == 1:
-            yield _record(ctx, canvas_id, images[0], title, metadata, links)
+            yield _record(ctx, canvas_id, images[0], title, metadata, _with_thumbnail(links, images[0]))
             return
         for number, image in enumerate(images, start=1):
-            yield _record(ctx, f"{canvas_id}#{number}", image, title, metadata, links)
+            yield _record(ctx, f"{canvas_id}#{number}", image, title, metadata, _with_thumbnail(links, image))
 
 
 def _canvas_images(canvas: Doc) -> list[ImageRef]:
     return [ref for body in painted_bodies(canvas) if is_image_body(body) and (ref := body_image(body))]
+
+
+def _with_thumbnail(links: dict, image: ImageRef) -> dict:
+    """A canvas keeps the thumbnail it was given, else gets its image service at thumbnail size.
+    A plain image URL is its own best thumbnail."""
+    if links.get("thumbnail") or image.kind != "iiif":
+        return links
+    return {**links, "thumbnail": image_url(image, THUMBNAIL_SIDE)}
 
 
 def _why_no_image(canvas: Doc) -> str:

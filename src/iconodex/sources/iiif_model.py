@@ -8,9 +8,10 @@ document, trailing slashes, ``/info.json`` left on a service id), so every acces
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
-from ..fetch.iiif_image import service_base
+from ..fetch.iiif_image import ref_from_info
 from ..records import ImageRef, Metadata, add_value
 from .langmap import first_text, split_languages
 
@@ -123,19 +124,22 @@ def body_kind(body: Doc) -> str:
 
 
 def image_service(resource: Doc) -> ImageRef | None:
-    """The best IIIF Image service of a resource (highest API version), as an ``iiif`` ImageRef."""
-    found = [ref for service in dicts(resource.get("service")) if (ref := _service_ref(service))]
+    """The best IIIF Image service of a resource (highest API version), as an ``iiif`` ImageRef
+    carrying the resource's size, so the first request can already be sized for the model."""
+    found = [ref for service in dicts(resource.get("service")) if (ref := _service_ref(service, resource))]
     if not found:
         return None
     return max(found, key=lambda ref: _VERSION_RANK.get(ref.api_version or "", 0))
 
 
-def _service_ref(service: Doc) -> ImageRef | None:
+def _service_ref(service: Doc, resource: Doc) -> ImageRef | None:
     version = _service_version(service)
     base = doc_id(service)
     if version is None or not base:
         return None
-    return ImageRef("iiif", service_base(base), api_version=version, sizes=_sizes(service))
+    # A service block is a partial info.json; the painted resource usually gives the size.
+    described = {"width": resource.get("width"), "height": resource.get("height"), **service}
+    return replace(ref_from_info(described, base), api_version=version)
 
 
 def _service_version(service: Doc) -> str | None:
@@ -150,15 +154,6 @@ def _service_version(service: Doc) -> str | None:
     if "iiif.io/api/image/1" in hints or "image-api/1.1" in hints:
         return "1.1"
     return None
-
-
-def _sizes(service: Doc) -> tuple[tuple[int, int], ...]:
-    sizes = []
-    for size in dicts(service.get("sizes")):
-        width, height = size.get("width"), size.get("height")
-        if isinstance(width, int) and isinstance(height, int):
-            sizes.append((width, height))
-    return tuple(sizes)
 
 
 def body_image(body: Doc) -> ImageRef | None:
