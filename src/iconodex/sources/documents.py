@@ -12,6 +12,8 @@ import httpx
 from ..errors import SourceError
 from ..fetch.http import HttpClient, mask_url
 
+TOO_DEEP = "JSON nested too deeply to read (a broken or hostile document)"
+
 
 def is_url(spec: str) -> bool:
     return spec.startswith(("http://", "https://"))
@@ -34,6 +36,8 @@ def response_json(response: httpx.Response) -> Any:
     except ValueError:
         kind = response.headers.get("content-type", "unknown type").split(";")[0]
         raise SourceError(f"{mask_url(str(response.url))}: not valid JSON (got {kind})") from None
+    except RecursionError:
+        raise SourceError(f"{mask_url(str(response.url))}: {TOO_DEEP}") from None
 
 
 def load_json(http: HttpClient, location: str) -> Any:
@@ -46,3 +50,5 @@ def load_json(http: HttpClient, location: str) -> Any:
         raise SourceError(f"{location}: cannot read ({exc.strerror or exc})") from None
     except ValueError as exc:
         raise SourceError(f"{location}: not valid JSON ({exc})") from None
+    except RecursionError:
+        raise SourceError(f"{location}: {TOO_DEEP}") from None

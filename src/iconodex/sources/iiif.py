@@ -138,7 +138,9 @@ class IIIFSource:
         manifest_id = doc_id(manifest) or location
         title, metadata = describe(manifest, ctx.languages)
         links = {"manifest": manifest_id, "page": homepage_url(manifest), "thumbnail": thumbnail_url(manifest)}
-        all_canvases = canvases(manifest)
+        all_canvases, rejected = canvases(manifest)
+        for position, what in rejected:
+            ctx.report.skip(f"{manifest_id} canvas {position}", f"{what}; skipped")
         if not all_canvases:
             ctx.report.skip(manifest_id, "manifest has no canvases")
             return

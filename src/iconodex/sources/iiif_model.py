@@ -74,12 +74,29 @@ def is_embedded(member: Doc) -> bool:
 # -- canvases and images -------------------------------------------------------------------------
 
 
-def canvases(manifest: Doc) -> list[Doc]:
-    """The manifest's canvases (v3 ``items``; v2 the first sequence's ``canvases``)."""
-    if presentation_version(manifest) == 2:
+def canvases(manifest: Doc) -> tuple[list[Doc], list[tuple[int, str]]]:
+    """The manifest's canvases (v3 ``items``; v2 the first sequence's ``canvases``), and for each
+    entry that is not one, its position (from 1) and what it is instead, so it can be reported."""
+    version = presentation_version(manifest)
+    if version == 2:
         sequences = dicts(manifest.get("sequences"))
-        return dicts(sequences[0].get("canvases")) if sequences else []
-    return [c for c in dicts(manifest.get("items")) if doc_type(c) == "Canvas"]
+        entries = as_list(sequences[0].get("canvases")) if sequences else []
+    else:
+        entries = as_list(manifest.get("items"))
+    found, rejected = [], []
+    for position, entry in enumerate(entries, start=1):
+        if not isinstance(entry, dict):
+            rejected.append((position, f"a JSON {_json_kind(entry)}, not a canvas object"))
+        elif version == 3 and doc_type(entry) != "Canvas":
+            rejected.append((position, f"a {doc_type(entry) or 'resource without type'}, not a Canvas"))
+        else:
+            found.append(entry)
+    return found, rejected
+
+
+def _json_kind(value: object) -> str:
+    names = {type(None): "null", bool: "boolean", int: "number", float: "number", str: "string", list: "list"}
+    return names.get(type(value), type(value).__name__)
 
 
 def painted_bodies(canvas: Doc) -> list[Doc]:
