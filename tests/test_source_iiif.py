@@ -222,6 +222,19 @@ def test_collection_loops_and_depth_are_guarded(site):
     assert not shallow.complete and "nested deeper than 1" in shallow.failed[0][1]
 
 
+def test_a_remote_collection_cannot_make_us_read_local_files(site, tmp_path):
+    """Members of a document fetched over HTTP are URLs; a file path there would read this machine's disk."""
+    local = tmp_path / "private-manifest.json"
+    local.write_bytes((IIIF / "manifest_v2_bodleian.json").read_bytes())
+    collection = {"@context": "http://iiif.io/api/presentation/3/context.json", "id": site.base + "/remote/c.json",
+                  "type": "Collection", "items": [{"id": str(local), "type": "Manifest"},
+                                                  {"id": site.url("cookbook_0005_v3_image_service.json"),
+                                                   "type": "Manifest"}]}
+    records, report = harvest(IIIFSource.from_spec(site.put("/remote/c.json", collection), {}))
+    assert len(records) == 1  # only the URL member
+    assert report.skipped == [(str(local), "not a http(s) URL in a document read over HTTP; not followed")]
+
+
 @pytest.mark.parametrize(
     ("body", "reason"),
     [

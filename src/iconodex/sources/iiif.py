@@ -131,7 +131,11 @@ class IIIFSource:
                 ctx.report.skip(member_id, "already visited (a collection loop or a repeated member)")
                 continue
             seen.add(member_id)
-            members.append((member_id, depth + 1, member if is_embedded(member) else None))
+            embedded = member if is_embedded(member) else None
+            if embedded is None and is_url(location) and not is_url(member_id):
+                ctx.report.skip(member_id, "not a http(s) URL in a document read over HTTP; not followed")
+                continue
+            members.append((member_id, depth + 1, embedded))
         return members
 
     def _manifest_records(self, ctx: HarvestContext, manifest: Doc, location: str) -> Iterator[SourceRecord]:
