@@ -14,7 +14,7 @@ from _servers_harvest import iipimage_missing, iipimage_server
 from PIL import Image
 
 from iconodex.errors import SourceError
-from iconodex.fetch import iiif_image
+from iconodex.fetch import iiif_image, iiif_tiles
 from iconodex.fetch.http import HttpClient
 from iconodex.fetch.images import ImageFetcher
 from iconodex.records import ImageRef
@@ -122,11 +122,14 @@ def static_level0_site(tmp_path_factory):
         yield prefix
 
 
-def test_level0_server_refusing_a_size_is_retried_with_an_advertised_one(static_level0_site):
-    with HttpClient(timeout=5, retries=0) as http:
-        fetched = ImageFetcher(http, None, min_side=224).fetch(ImageRef("iiif", f"{static_level0_site}/plain", "2"))
-    assert fetched.source_url.endswith("/plain/full/200,/0/default.jpg")  # largest advertised
-    assert fetched.image.size == (200, 150)
+def test_level0_server_refusing_a_size_is_retried_with_tiles_when_no_listed_size_is_enough(static_level0_site):
+    """iiif_static lists sizes only up to one tile (200×150 here, below the model's 224): the
+    tiles at scale 1/2 give 400×300 instead, still far below the 800×600 original."""
+    with recording_proxy(static_level0_site.rsplit("/site", 1)[0]) as proxy, HttpClient(timeout=5, retries=0) as http:
+        fetched = ImageFetcher(http, None, min_side=224).fetch(ImageRef("iiif", f"{proxy.base}/site/plain", "2"))
+    assert fetched.image.size == (299, 224)
+    assert sorted(answer.pixels for answer in proxy.pictures()) == [(144, 44), (144, 256), (256, 44), (256, 256)]
+    _no_full_size_request(proxy)
 
 
 # -- never more pixels than the model needs --------------------------------------------------------
@@ -205,18 +208,59 @@ def _limited(name: str, **limits: object) -> dict:
 @pytest.mark.parametrize("name", ["info_v2_local_iipsrv_1.1_jp2.json", "info_v3_local_zimeon_iiif_testserver.json"])
 def test_max_width_and_max_area_are_respected(name):
     """A server that caps sizes refuses larger requests: ask within its limits (2.x in the profile, 3 at top level)."""
-    plain = iiif_image.url_after_info(_info(name), "http://x/a", 224)
+    plain = iiif_image.request_after_info(_info(name), "http://x/a", 224)
     assert "/full/full/" not in plain and "/full/max/" not in plain
-    narrow = iiif_image.url_after_info(_limited(name, maxWidth=200), "http://x/a", 224)
+    narrow = iiif_image.request_after_info(_limited(name, maxWidth=200), "http://x/a", 224)
     assert "/full/200,/" in narrow
-    small_area = iiif_image.url_after_info(_limited(name, maxArea=40_000), "http://x/a", 224)
+    small_area = iiif_image.request_after_info(_limited(name, maxArea=40_000), "http://x/a", 224)
     width = int(small_area.split("/full/")[1].split(",")[0])
     info = _info(name)
     assert width * round(width * info["height"] / info["width"]) <= 40_000 + width
 
 
-def test_level0_without_sizes_can_only_be_asked_for_the_whole_picture():
+def test_level0_with_neither_sizes_nor_tiles_can_only_be_asked_for_the_whole_picture():
     info = _info("info_v3_level0_static.json")
-    assert iiif_image.url_after_info(info, "http://x/a", 224) == "http://x/a/full/500,372/0/default.jpg"
+    assert iiif_image.request_after_info(info, "http://x/a", 224) == "http://x/a/full/500,372/0/default.jpg"
+    del info["sizes"], info["tiles"]
+    assert iiif_image.request_after_info(info, "http://x/a", 224) == "http://x/a/full/max/0/default.jpg"
+
+
+@pytest.fixture(scope="module")
+def static_level0_1_1_site(tmp_path_factory):
+    """A real Image API 1.1 level-0 site (``iiif_static.py --api-version 1.1``): 1.1 has no
+    ``sizes``, so its info.json offers nothing but tiles and the whole picture."""
+    script = iiif_script("iiif_static.py")
+    assert script is not None, "the iiif package is a dev dependency"
+    root = tmp_path_factory.mktemp("static11")
+    source = root / "plain.jpg"
+    Image.radial_gradient("L").resize((1600, 1200)).convert("RGB").save(source)
+    with static_server(root) as base:
+        subprocess.run([sys.executable, str(script), "-d", str(root / "site"), "-p", f"{base}/site", "-t", "256",
+                        "--api-version", "1.1", str(source)], check=True, capture_output=True)
+        yield base
+
+
+def test_level0_without_sizes_is_assembled_from_tiles_at_the_model_scale(static_level0_1_1_site):
+    with recording_proxy(static_level0_1_1_site) as proxy, HttpClient(timeout=5, retries=0) as http:
+        fetched = ImageFetcher(http, None, min_side=224).fetch(ImageRef("iiif", f"{proxy.base}/site/plain", "1.1"))
+    _no_full_size_request(proxy)
+    tiles = proxy.pictures()
+    assert sum(w * h for w, h in (answer.pixels for answer in tiles)) == 400 * 300  # scale 1/4: 1600×1200 → 400×300
+    assert len(tiles) == 4 and all(answer.path.endswith("/0/native.jpg") for answer in tiles)
+    assert fetched.image.size == (299, 224)
+    reference = Image.radial_gradient("L").resize((1600, 1200)).convert("RGB").resize((299, 224))
+    difference = [abs(a - b) for a, b in zip(fetched.image.convert("L").getdata(),
+                                                 reference.convert("L").getdata(), strict=True)]
+    assert sum(difference) / len(difference) < 8  # the tiles are in their places
+
+
+def test_tiles_are_planned_per_version_and_bounded():
+    info = _info("info_v3_level0_static.json")
     del info["sizes"]
-    assert iiif_image.url_after_info(info, "http://x/a", 224) == "http://x/a/full/max/0/default.jpg"
+    plan = iiif_image.request_after_info(info, "http://x/a", 224)
+    assert isinstance(plan, iiif_tiles.TiledPicture)
+    assert plan.size == (500, 372) and len(plan.tiles) == 12  # scale 4 with 128 px tiles: 4×3
+    assert plan.tiles[0].url == "http://x/a/0,0,512,512/128,128/0/default.jpg"  # 3.0 writes w,h
+    assert plan.tiles[-1].url == "http://x/a/1536,1024,463,461/116,116/0/default.jpg"
+    info["tiles"] = [{"width": 1, "scaleFactors": [1]}]  # a million tiles: not a plan, the whole picture
+    assert iiif_image.request_after_info(info, "http://x/a", 224) == "http://x/a/full/max/0/default.jpg"

@@ -17,6 +17,8 @@ from typing import Any
 
 from ..errors import SourceError
 from ..records import ImageRef
+from . import iiif_tiles
+from .iiif_tiles import TiledPicture
 
 # A model crops the shorter side; asking for a box twice that size keeps the shorter side large
 # enough for pictures up to 2:1 while staying far below the original.
@@ -70,14 +72,33 @@ def full_image_url(ref: ImageRef) -> str:
     return f"{service_base(ref.location)}/full/{size}/0/{_quality(ref)}.jpg"
 
 
-def url_after_info(info: Any, base: str, min_side: int) -> str:
-    """The request to make once ``info.json`` is known, at ``base`` (kept: an info.json behind a
-    proxy often names an internal host). Only a level-0 service that lists no sizes gets the whole
-    picture, the one size such a server must serve."""
+def request_after_info(info: Any, base: str, min_side: int) -> str | TiledPicture:
+    """What to ask for once ``info.json`` is known, at ``base`` (kept: an info.json behind a
+    proxy often names an internal host). A level-0 service that lists no size large enough is
+    read as tiles; only one with neither sizes nor a usable tiling gets the whole picture, the one
+    size such a server must serve."""
     described = replace(ref_from_info(info, fallback_url=base), location=service_base(base))
-    if not described.sizes and compliance_level(info) == 0:
-        return full_image_url(described)
-    return image_url(described, min_side)
+    if compliance_level(info) != 0:
+        return image_url(described, min_side)
+    if described.sizes and min(pick_size(described.sizes, min_side)) >= min_side:
+        return image_url(described, min_side)
+    tiled = _tiled(described, info, min_side)
+    if tiled is not None:
+        return tiled
+    return image_url(described, min_side) if described.sizes else full_image_url(described)
+
+
+def _tiled(ref: ImageRef, info: dict[str, Any], min_side: int) -> TiledPicture | None:
+    width, height = _dimension(info.get("width")), _dimension(info.get("height"))
+    tiling = iiif_tiles.read_tiling(info, _dimension)
+    if width is None or height is None or tiling is None:
+        return None
+
+    def url_of(region: str, size: tuple[int, int]) -> str:
+        written = f"{size[0]},{size[1]}" if ref.api_version == "3" else f"{size[0]},"
+        return f"{ref.location}/{region}/{written}/0/{_quality(ref)}.jpg"
+
+    return iiif_tiles.plan(ref.location, (width, height), tiling, min_side, url_of)
 
 
 def pick_size(sizes: tuple[tuple[int, int], ...], min_side: int) -> tuple[int, int]:

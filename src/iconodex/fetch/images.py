@@ -19,10 +19,11 @@ from PIL import Image
 
 from ..errors import DecodeError, FetchError, IconodexError
 from ..records import ImageRef
-from . import iiif_image
+from . import iiif_image, iiif_tiles
 from .cache import Cache
 from .decode import DEFAULT_MAX_PIXELS, DEFAULT_MIN_SIDE, decode_image, describe_os_error
 from .http import HttpClient, mask_url
+from .iiif_image import service_base
 
 log = logging.getLogger(__name__)
 
@@ -114,13 +115,15 @@ class ImageFetcher:
             if not _is_client_error(exc) or ref.sizes:
                 raise
             first_error = exc
-        retry_url = self._described_url(ref, first_error)
-        return self._fetch_url(retry_url)
+        retry = self._described_request(ref, first_error)
+        if isinstance(retry, str):
+            return self._fetch_url(retry)
+        return self._decode(iiif_tiles.assemble(retry, self._get), service_base(ref.location))
 
-    def _described_url(self, ref: ImageRef, first_error: FetchError) -> str:
+    def _described_request(self, ref: ImageRef, first_error: FetchError) -> str | iiif_tiles.TiledPicture:
         try:
             info = self._require_http().get_json(iiif_image.info_url(ref))
-            return iiif_image.url_after_info(info, ref.location, self.min_side)
+            return iiif_image.request_after_info(info, ref.location, self.min_side)
         except IconodexError as exc:
             raise FetchError(f"{first_error}; info.json: {exc}", status=first_error.status) from None
 
