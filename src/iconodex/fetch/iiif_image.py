@@ -2,8 +2,9 @@
 
 Versions differ in small ways that matter:
 - 1.1 names the default quality ``native``; 2 and 3 call it ``default``;
+- ``w,`` is a level-1 size in 1.1, 2 and 3; ``!w,h`` only level 2 (a 1.1 level-1 server may refuse it);
 - level-0 servers (often static files) only answer the sizes they advertise in ``info.json``,
-  as ``w,`` in 1.1/2 (the canonical form there) and ``w,h`` in 3;
+  as ``w,`` in 1.1/2 (the canonical form there) and ``w,h`` in 3, and their tiles (``iiif_tiles``);
 - an info.json names its service by ``@id`` (1.1, 2) or ``id`` (3), and its version by
   ``@context``, ``type`` or ``protocol``.
 """

@@ -2,8 +2,9 @@
 
 One record per canvas (default) or per manifest (``per="manifest"``). Collections are walked
 depth-first with a depth limit and a seen-set, so a collection that lists itself, or two that
-list each other, end instead of looping. A canvas with nothing painted on it, or only video or
-sound, is skipped with the reason in the report.
+list each other, end instead of looping; members of a document read over HTTP are followed only
+to http(s) URLs. A canvas with nothing painted on it, or only video or sound, or an entry that is
+not a canvas, is skipped with the reason in the report.
 
 Options: ``per`` (``canvas`` | ``manifest``), ``all_images`` (one record per image on a canvas,
 ids ``canvas#1``, ``canvas#2``…), ``max_depth`` (collection nesting, default 5).
@@ -11,7 +12,8 @@ ids ``canvas#1``, ``canvas#2``…), ``max_depth`` (collection nesting, default 5
 Metadata: ``label``, ``summary``, ``requiredStatement``, ``rights``, ``navDate`` and every
 ``metadata`` pair (named by its label) in the preferred language; other languages' values under
 ``name@lang``; the canvas's own fields under ``canvas.name``. Title: the manifest label, plus the
-canvas label when the manifest has several canvases.
+canvas label when the manifest has several canvases. Thumbnail: the canvas's own, else its image
+service at ``THUMBNAIL_SIDE``; the manifest's only for a one-canvas manifest (else it is page 1's).
 """
 
 from __future__ import annotations
