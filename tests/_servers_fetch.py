@@ -207,6 +207,9 @@ def _pixels(body: bytes) -> tuple[int, int] | None:
         return None
 
 
+_CONDITIONAL = {"if-none-match", "if-modified-since"}
+
+
 class _ProxyHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -215,10 +218,13 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         super().__init__(*args, **kwargs)
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-        answer = httpx.get(self.proxy.upstream + self.path, timeout=20, trust_env=False)
+        passed = {name: value for name, value in self.headers.items() if name.lower() in _CONDITIONAL}
+        answer = httpx.get(self.proxy.upstream + self.path, headers=passed, timeout=20, trust_env=False)
         self.proxy.record(self.path, answer.status_code, answer.content)
         self.send_response(answer.status_code)
-        self.send_header("Content-Type", answer.headers.get("content-type", "application/octet-stream"))
+        for name in ("Content-Type", "ETag", "Last-Modified"):
+            if name in answer.headers:
+                self.send_header(name, answer.headers[name])
         self.send_header("Content-Length", str(len(answer.content)))
         self.end_headers()
         self.wfile.write(answer.content)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import time
 
 import pytest
-from _servers_fetch import iiif_reference_server, iiif_script
+from _servers_fetch import Reply as ScriptedReply
+from _servers_fetch import iiif_reference_server, iiif_script, recording_proxy, scripted_server, static_server
 from _servers_harvest import (
     FIXTURES,
     AppServer,
@@ -328,3 +331,53 @@ def test_url_detection_looks_at_the_path():
     assert IIIFSource.detect("https://api.dc.library.northwestern.edu/api/v2/works/faf0c573?as=iiif")
     assert IIIFSource.detect("https://iiif.io/api/cookbook/recipe/0032-collection/collection.json")
     assert not IIIFSource.detect("https://iiif.example.org/api/items")
+
+
+# -- re-runs: conditional requests ---------------------------------------------------------------
+
+
+def test_a_rerun_revalidates_manifests_by_last_modified_and_reuses_them_on_304(tmp_path):
+    """A plain file server (``http.server``) answers If-Modified-Since with 304."""
+    (tmp_path / "site").mkdir()
+    manifest = tmp_path / "site" / "stanford.json"
+    manifest.write_bytes((IIIF / "manifest_v2_stanford_multi_canvas.json").read_bytes())
+    options = {"workdir": str(tmp_path / "work")}
+    with static_server(tmp_path / "site") as upstream, recording_proxy(upstream) as proxy:
+        url = f"{proxy.base}/stanford.json"
+        first, _ = harvest(IIIFSource.from_spec(url, options))
+        second, report = harvest(IIIFSource.from_spec(url, options))
+        assert [answer.status for answer in proxy.served] == [200, 304]
+        assert second == first and report.complete
+        changed = json.loads(manifest.read_text())
+        changed["label"] = "A new title"
+        manifest.write_text(json.dumps(changed))
+        os.utime(manifest, (time.time() + 5, time.time() + 5))
+        third, _ = harvest(IIIFSource.from_spec(url, options))
+    assert proxy.served[-1].status == 200 and third[0].title.startswith("A new title")
+
+
+def test_a_rerun_revalidates_a_collection_and_its_manifests_by_etag(tmp_path):
+    with scripted_server() as server:
+        manifest_url = server.route("/m.json", ScriptedReply(200, (IIIF / "manifest_v2_bodleian.json").read_bytes(),
+                                                             {"Content-Type": "application/json"}, etag='"m1"'))
+        collection = {"@context": "http://iiif.io/api/presentation/3/context.json", "id": server.base + "/c.json",
+                      "type": "Collection", "items": [{"id": manifest_url, "type": "Manifest"}]}
+        url = server.route("/c.json", ScriptedReply(200, json.dumps(collection).encode(),
+                                                    {"Content-Type": "application/json"}, etag='"c1"'))
+        options = {"workdir": str(tmp_path)}
+        first, _ = harvest(IIIFSource.from_spec(url, options))
+        second, report = harvest(IIIFSource.from_spec(url, options))
+    assert len(first) == 2 and second == first and report.complete
+    revalidations = [hit.headers.get("If-None-Match") for hit in server.hits]
+    assert revalidations == [None, None, '"c1"', '"m1"']
+
+
+def test_documents_without_validators_are_always_read_again(tmp_path):
+    with scripted_server() as server:
+        body = (IIIF / "cookbook_0005_v3_image_service.json").read_bytes()
+        url = server.route("/plain.json", ScriptedReply(200, body, {"Content-Type": "application/json"}),
+                           ScriptedReply(200, body.replace(b"Picture of", b"Changed picture of"),
+                                         {"Content-Type": "application/json"}))
+        first, _ = harvest(IIIFSource.from_spec(url, {"workdir": str(tmp_path)}))
+        second, _ = harvest(IIIFSource.from_spec(url, {"workdir": str(tmp_path)}))
+    assert len(server.hits) == 2 and first[0].metadata != second[0].metadata

@@ -6,6 +6,9 @@ list each other, end instead of looping; members of a document read over HTTP ar
 to http(s) URLs. A canvas with nothing painted on it, or only video or sound, or an entry that is
 not a canvas, is skipped with the reason in the report.
 
+With a ``workdir`` (the collection's cache folder, which ingest passes), documents that came with
+an ETag or Last-Modified are kept there, and a re-run asks for them conditionally (304: reuse).
+
 Options: ``per`` (``canvas`` | ``manifest``), ``all_images`` (one record per image on a canvas,
 ids ``canvas#1``, ``canvas#2``…), ``max_depth`` (collection nesting, default 5).
 
@@ -26,6 +29,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import ConfigError, IconodexError
+from ..fetch.cache import Cache
 from ..fetch.iiif_image import image_url
 from ..records import ImageRef, SourceRecord
 from . import SOURCES
@@ -50,6 +54,8 @@ from .iiif_model import (
 log = logging.getLogger(__name__)
 
 _URL_HINTS = ("manifest", "collection", "iiif", ".json")
+DOCUMENTS_FOLDER = "iiif-documents"  # under the collection's workdir: manifests kept for 304s
+DOCUMENTS_MAX_BYTES = 512 * 1024**2
 THUMBNAIL_SIDE = 150  # the shorter side of a canvas's thumbnail request, in pixels
 
 
@@ -61,6 +67,7 @@ class IIIFSource:
     per: str = "canvas"
     all_images: bool = False
     max_depth: int = 5
+    workdir: str | None = None  # where fetched documents are kept for conditional re-reads
     kind = "iiif"
 
     @property
@@ -89,14 +96,17 @@ class IIIFSource:
             max_depth = int(options.get("max_depth", 5))
         except (TypeError, ValueError):
             raise ConfigError(f"iiif option max_depth={options.get('max_depth')!r} is not a number") from None
-        return cls(spec, per=per, all_images=option_flag(options.get("all_images")), max_depth=max_depth)
+        workdir = str(options["workdir"]) if options.get("workdir") else None
+        return cls(spec, per=per, all_images=option_flag(options.get("all_images")), max_depth=max_depth,
+                   workdir=workdir)
 
     def harvest(self, ctx: HarvestContext) -> Iterator[SourceRecord]:
+        documents = Cache(Path(self.workdir) / DOCUMENTS_FOLDER, DOCUMENTS_MAX_BYTES) if self.workdir else None
         seen = {self.spec}
         pending: list[tuple[str, int, Doc | None]] = [(self.spec, 0, None)]
         while pending:
             location, depth, doc = pending.pop()
-            doc = doc or self._load(ctx, location)
+            doc = doc or self._load(ctx, location, documents)
             if doc is None:
                 continue
             seen.add(doc_id(doc))
@@ -108,9 +118,9 @@ class IIIFSource:
             else:
                 ctx.report.fail(location, f"not a IIIF manifest or collection (type {kind or 'missing'})", listing=True)
 
-    def _load(self, ctx: HarvestContext, location: str) -> Doc | None:
+    def _load(self, ctx: HarvestContext, location: str, documents: Cache | None) -> Doc | None:
         try:
-            doc = load_json(ctx.http, location)
+            doc = load_json(ctx.http, location, documents)
         except IconodexError as exc:
             ctx.report.fail(location, str(exc), listing=True)
             return None
