@@ -19,6 +19,7 @@ from iconodex.fetch import iiif_image, iiif_tiles
 from iconodex.fetch.http import HttpClient
 from iconodex.fetch.images import ImageFetcher
 from iconodex.records import ImageRef
+from iconodex.store import codec
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "iiif"
 
@@ -264,3 +265,12 @@ def test_tiles_are_planned_per_version_and_bounded():
     assert plan.tiles[-1].url == "http://x/a/1536,1024,463,461/116,116/0/default.jpg"
     info["tiles"] = [{"width": 1, "scaleFactors": [1]}]  # a million tiles: not a plan, the whole picture
     assert iiif_image.request_after_info(info, "http://x/a", 224) == "http://x/a/full/max/0/default.jpg"
+
+
+def test_the_servable_size_is_stored_with_the_item():
+    """The store keeps what the harvest learnt, so a later fetch still asks for ``w,``."""
+    ref = iiif_image.ref_from_info(_info("info_v2_local_iipsrv_1.1_jp2.json"))
+    assert (ref.width, ref.height) == (2000, 1500)
+    assert codec.image_from_json(codec.image_to_json(ref)) == ref
+    old_row = '{"api_version": "2", "kind": "iiif", "location": "http://x/a", "sizes": []}'  # stored before
+    assert codec.image_from_json(old_row) == ImageRef("iiif", "http://x/a", "2")

@@ -99,7 +99,7 @@ def _tiled(ref: ImageRef, info: dict[str, Any], min_side: int) -> TiledPicture |
         written = f"{size[0]},{size[1]}" if ref.api_version == "3" else f"{size[0]},"
         return f"{ref.location}/{region}/{written}/0/{_quality(ref)}.jpg"
 
-    return iiif_tiles.plan(ref.location, (width, height), tiling, min_side, url_of)
+    return iiif_tiles.plan((width, height), tiling, min_side, url_of)
 
 
 def pick_size(sizes: tuple[tuple[int, int], ...], min_side: int) -> tuple[int, int]:

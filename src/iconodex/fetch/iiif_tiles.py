@@ -60,7 +60,7 @@ def read_tiling(info: dict[str, Any], read_dimension: Callable[[Any], int | None
     return Tiling(width, height, scales)
 
 
-def plan(base: str, picture: tuple[int, int], tiling: Tiling, min_side: int,
+def plan(picture: tuple[int, int], tiling: Tiling, min_side: int,
          url_of: Callable[[str, tuple[int, int]], str]) -> TiledPicture | None:
     """The tiles of ``picture`` (full size) at the coarsest scale that keeps ``min_side``;
     ``url_of(region, size)`` writes one tile request. None when it would take too many tiles."""
