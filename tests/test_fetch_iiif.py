@@ -8,6 +8,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 from _servers_fetch import iiif_reference_server, iiif_script, recording_proxy, static_server
@@ -155,6 +156,9 @@ def test_a_described_service_is_asked_for_exactly_the_model_size(reference_serve
     assert fetched.source_url.endswith(f"/full/299,/0/{quality}.jpg")
     assert [answer.pixels for answer in proxy.pictures()] == [(299, 224)]  # 1600×1200 scaled to a 224 short side
     _no_full_size_request(proxy)
+    whole_size = "max" if version == "3.0" else "full"
+    whole = httpx.get(f"{reference_server}/{version}_pil/plain/full/{whole_size}/0/{quality}.jpg", trust_env=False)
+    assert proxy.pictures()[0].size_bytes * 4 < len(whole.content)  # what the old request would have cost
 
 
 @pytest.mark.parametrize(("version", "quality"), SERVER_VERSIONS)
