@@ -10,6 +10,7 @@ import json
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 from _servers_harvest import FIXTURES, AppServer, Reply, harvest, load_fixture
 from hypothesis import HealthCheck, given, settings
@@ -149,8 +150,11 @@ def _harvest_checked(documents: Documents, http: HttpClient, document: Any) -> t
     for record in records:
         assert isinstance(record.id, str) and record.id
         assert isinstance(record.image, ImageRef) and isinstance(record.image.location, str)
+        request = record.image.location
         if record.image.kind == "iiif":
-            assert iiif_image.image_url(record.image, 224).startswith(iiif_image.service_base(record.image.location))
+            request = iiif_image.image_url(record.image, 224)
+            assert request.startswith(iiif_image.service_base(record.image.location))
+        assert httpx.URL(request).scheme in {"http", "https"}  # a URL the fetcher can send
     return records, report
 
 

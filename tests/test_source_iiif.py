@@ -235,7 +235,18 @@ def test_a_remote_collection_cannot_make_us_read_local_files(site, tmp_path):
                                                    "type": "Manifest"}]}
     records, report = harvest(IIIFSource.from_spec(site.put("/remote/c.json", collection), {}))
     assert len(records) == 1  # only the URL member
-    assert report.skipped == [(str(local), "not a http(s) URL in a document read over HTTP; not followed")]
+    assert report.skipped == [(str(local), "not an http(s) URL that can be fetched; not followed")]
+
+
+def test_collection_members_with_unsendable_urls_are_skipped_and_the_rest_goes_on(site):
+    bad = ["https://iiif.example.org/\ud800/manifest.json", "https://iiif.example.org/a\u0000b.json", "https:///x.json"]
+    items = [{"id": url, "type": "Manifest"} for url in bad]
+    items.append({"id": site.url("cookbook_0005_v3_image_service.json"), "type": "Manifest"})
+    text = json.dumps({"@context": "http://iiif.io/api/presentation/3/context.json", "id": site.base + "/odd/c.json",
+                       "type": "Collection", "items": items})  # escapes keep the JSON valid
+    records, report = harvest(IIIFSource.from_spec(site.put("/odd/c.json", text.encode()), {}))
+    assert len(records) == 1
+    assert [why for _, why in report.skipped] == ["not an http(s) URL that can be fetched; not followed"] * 3
 
 
 @pytest.mark.parametrize(

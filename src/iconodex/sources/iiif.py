@@ -46,6 +46,7 @@ from .iiif_model import (
     doc_type,
     homepage_url,
     is_embedded,
+    is_fetchable,
     is_image_body,
     painted_bodies,
     thumbnail_url,
@@ -144,8 +145,8 @@ class IIIFSource:
                 continue
             seen.add(member_id)
             embedded = member if is_embedded(member) else None
-            if embedded is None and is_url(location) and not is_url(member_id):
-                ctx.report.skip(member_id, "not a http(s) URL in a document read over HTTP; not followed")
+            if embedded is None and not _followable(member_id, location):
+                ctx.report.skip(member_id, "not an http(s) URL that can be fetched; not followed")
                 continue
             members.append((member_id, depth + 1, embedded))
         return members
@@ -198,6 +199,14 @@ class IIIFSource:
             yield _record(ctx, f"{canvas_id}#{number}", image, title, metadata, _with_thumbnail(links, image))
 
 
+def _followable(member_id: str, parent: str) -> bool:
+    """A member to read: a URL a client can send; a file path only in a local document (a remote
+    one must not make us read this machine's files)."""
+    if is_url(member_id):
+        return is_fetchable(member_id)
+    return not is_url(parent)
+
+
 def _canvas_images(canvas: Doc) -> list[ImageRef]:
     return [ref for body in painted_bodies(canvas) if is_image_body(body) and (ref := body_image(body))]
 
@@ -214,6 +223,8 @@ def _why_no_image(canvas: Doc) -> str:
     bodies = painted_bodies(canvas)
     if not bodies:
         return "empty canvas: nothing is painted on it"
+    if any(is_image_body(b) for b in bodies):
+        return "its image has neither an image service nor an http(s) URL that can be fetched"
     kinds = sorted({body_kind(b) for b in bodies})
     return f"no image on the canvas, only {', '.join(kinds)}"
 

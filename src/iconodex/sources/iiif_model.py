@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..fetch.iiif_image import ref_from_info
 from ..records import ImageRef, Metadata, add_value
@@ -151,8 +152,8 @@ def image_service(resource: Doc) -> ImageRef | None:
 
 def _service_ref(service: Doc, resource: Doc) -> ImageRef | None:
     version = _service_version(service)
-    base = doc_id(service)
-    if version is None or not base:
+    base = doc_id(service).strip()
+    if version is None or not is_fetchable(base):
         return None
     # A service block is a partial info.json; the painted resource usually gives the size.
     described = {"width": resource.get("width"), "height": resource.get("height"), **service}
@@ -178,8 +179,21 @@ def body_image(body: Doc) -> ImageRef | None:
     service = image_service(body)
     if service:
         return service
-    url = doc_id(body)
-    return ImageRef("url", url) if url else None
+    url = doc_id(body).strip()
+    return ImageRef("url", url) if is_fetchable(url) else None
+
+
+def is_fetchable(url: str) -> bool:
+    """An absolute http(s) URL with a host that a client can send: no control characters and no
+    lone surrogates (a document can hold both; a request line cannot)."""
+    if not url.startswith(("http://", "https://")):
+        return False
+    try:
+        url.encode("utf-8")
+        host = urlsplit(url).hostname
+    except (UnicodeEncodeError, ValueError):
+        return False
+    return bool(host) and not any(ord(c) < 0x20 or ord(c) == 0x7F for c in url)
 
 
 def thumbnail_url(resource: Doc) -> str:
