@@ -22,6 +22,7 @@ from iconodex.fetch.http import HttpClient
 from iconodex.fetch.images import ImageFetcher
 from iconodex.records import ImageRef
 from iconodex.sources.iiif import IIIFSource
+from iconodex.store import ItemStore
 
 IIIF = FIXTURES / "iiif"
 COLLECTIONS = ["collection_v2_theberlage.json", "collection_v3_northwestern.json", "cookbook_0032_v3_collection.json"]
@@ -135,15 +136,25 @@ def documents():
 
 
 @pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    """A real store: whatever a harvest yields must be storable, or the ingest stops there."""
+    return ItemStore(tmp_path_factory.mktemp("store") / "iconodex.db")
+
+
+@pytest.fixture(scope="module")
 def http():
     with HttpClient(retries=0, timeout=5) as client:
         yield client
 
 
-def _harvest_checked(documents: Documents, http: HttpClient, document: Any) -> tuple[list, Any]:
-    """Harvest ``document``; it must end, and say what went wrong in one line per problem."""
+def _harvest_checked(documents: Documents, http: HttpClient, document: Any,
+                     store: ItemStore | None = None) -> tuple[list, Any]:
+    """Harvest ``document``; it must end, say what went wrong in one line per problem, and give
+    records the store accepts."""
     source = IIIFSource.from_spec(documents.put(document), {})
     records, report = harvest(source, http=http)
+    if store is not None:
+        store.upsert_records(records, "iiif", 1)
     for where, why in report.failed + report.skipped:
         assert isinstance(where, str) and isinstance(why, str) and why
         assert "\n" not in why and "Traceback" not in why
@@ -159,11 +170,11 @@ def _harvest_checked(documents: Documents, http: HttpClient, document: Any) -> t
 
 
 @pytest.mark.parametrize("name", MANIFESTS)
-def test_mutated_manifests_harvest_without_a_crash(documents, http, name):
+def test_mutated_manifests_harvest_without_a_crash(documents, http, store, name):
     @BOUNDED
     @given(document=mutated(load_fixture("iiif", name)))
     def check(document):
-        _harvest_checked(documents, http, document)
+        _harvest_checked(documents, http, document, store)
 
     check()
 
@@ -180,13 +191,13 @@ def _local_members(name: str, documents: Documents) -> dict:
 
 
 @pytest.mark.parametrize("name", COLLECTIONS)
-def test_mutated_collections_harvest_without_a_crash(documents, http, name):
+def test_mutated_collections_harvest_without_a_crash(documents, http, store, name):
     collection = _local_members(name, documents)
 
     @BOUNDED
     @given(document=mutated(collection))
     def check(document):
-        _harvest_checked(documents, http, document)
+        _harvest_checked(documents, http, document, store)
 
     check()
 
@@ -261,3 +272,17 @@ def test_deep_nesting_anywhere_ends_in_one_line(documents, http, depth, where):
     else:
         canvas["images"][0]["resource"]["service"]["profile"] = deep
     _harvest_checked(documents, http, manifest)
+
+
+def test_lone_surrogates_anywhere_still_give_storable_records(documents, http, store):
+    """JSON may escape half a surrogate pair (``"\\ud800"``); SQLite cannot store one, and one
+    such title would stop the whole ingest."""
+    manifest = copy.deepcopy(load_fixture("iiif", STANFORD))
+    canvas = manifest["sequences"][0]["canvases"][2]
+    manifest["label"] = "Lone \ud800 half"
+    manifest["metadata"] = [{"label": "Note \udfff", "value": "value \ud83d"}]
+    canvas["label"] = "page \udc00"
+    canvas["@id"] += "\ud800"
+    canvas["thumbnail"] = {"@id": "https://example.org/thumb\udfff.jpg"}
+    records, _ = _harvest_checked(documents, http, manifest, store)
+    assert len(records) == 5 and "\ufffd" in records[2].title

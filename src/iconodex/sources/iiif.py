@@ -22,6 +22,7 @@ service at ``THUMBNAIL_SIDE``; the manifest's only for a one-canvas manifest (el
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,6 +58,7 @@ log = logging.getLogger(__name__)
 _URL_HINTS = ("manifest", "collection", "iiif", ".json")
 DOCUMENTS_FOLDER = "iiif-documents"  # under the collection's workdir: manifests kept for 304s
 DOCUMENTS_MAX_BYTES = 512 * 1024**2
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 THUMBNAIL_SIDE = 150  # the shorter side of a canvas's thumbnail request, in pixels
 
 
@@ -233,8 +235,16 @@ def _record(
     ctx: HarvestContext, record_id: str, image: ImageRef, title: str, metadata: dict, links: dict
 ) -> SourceRecord:
     ctx.report.harvested += 1
-    clean_links = {k: v for k, v in links.items() if v}
-    return SourceRecord(id=record_id, image=image, title=title, metadata=dict(metadata), links=clean_links)
+    clean_links = {k: _storable(v) for k, v in links.items() if v}
+    clean_metadata = {_storable(k): [_storable(v) for v in values] for k, values in metadata.items()}
+    return SourceRecord(id=_storable(record_id), image=image, title=_storable(title), metadata=clean_metadata,
+                        links=clean_links)
+
+
+def _storable(text: str) -> str:
+    """``text`` with any lone surrogate (JSON can escape half a pair; UTF-8 and so SQLite cannot
+    hold one) replaced by U+FFFD."""
+    return _LONE_SURROGATE.sub("\ufffd", text)
 
 
 SOURCES.register("iiif", IIIFSource)
