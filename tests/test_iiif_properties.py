@@ -29,7 +29,7 @@ COLLECTIONS = ["collection_v2_theberlage.json", "collection_v3_northwestern.json
 MANIFESTS = sorted(p.name for p in IIIF.glob("*.json")
                    if ("manifest" in p.name or p.name.startswith("cookbook_0")) and p.name not in COLLECTIONS)
 INFOS = sorted(p.name for p in IIIF.glob("info_*.json"))
-BOUNDED = settings(max_examples=40, deadline=5000, suppress_health_check=[HealthCheck.too_slow],
+BOUNDED = settings(max_examples=25, deadline=5000, suppress_health_check=[HealthCheck.too_slow],
                    derandomize=True)
 
 ODD_TEXT = st.sampled_from([
