@@ -1,7 +1,7 @@
 """Property-based: the IIIF readers over real fixture documents, mutated the ways real ones break
 (wrong types, missing keys, huge or negative numbers, deep nesting, odd unicode). Whatever comes
-in, a harvest ends, in bounded time, with one-line reasons; info.json gives a URL or a
-``SourceError``; a bad canvas costs only itself."""
+in, a harvest ends, in bounded time, with one-line reasons and records the store accepts; an
+info.json leads to a well-formed request or a one-line error; a bad canvas costs only itself."""
 
 from __future__ import annotations
 
