@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import shutil
 import sys
 import threading
@@ -14,7 +15,9 @@ from functools import partial
 from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import httpx
 from _net import free_port, running
+from PIL import Image
 
 
 @dataclass
@@ -163,3 +166,80 @@ def iiif_reference_server(image_dir: Path) -> Iterator[str]:
         yield base
 
 
+
+
+@dataclass
+class Served:
+    """One answer a ``RecordingProxy`` passed on: the path asked, the status, the bytes and, for a
+    picture, its pixel size as decoded from those bytes."""
+
+    path: str
+    status: int
+    size_bytes: int
+    pixels: tuple[int, int] | None
+
+
+class RecordingProxy:
+    """A loopback reverse proxy in front of a real image server that records what it served,
+    so a test can count requests, bytes and pixels without trusting the client's account."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream.rstrip("/")
+        self.served: list[Served] = []
+        self._lock = threading.Lock()
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(_ProxyHandler, self))
+        self.httpd.daemon_threads = True
+        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def record(self, path: str, status: int, body: bytes) -> None:
+        with self._lock:
+            self.served.append(Served(path, status, len(body), _pixels(body)))
+
+    def pictures(self) -> list[Served]:
+        return [answer for answer in self.served if answer.pixels is not None]
+
+
+def _pixels(body: bytes) -> tuple[int, int] | None:
+    try:
+        with Image.open(io.BytesIO(body)) as image:
+            return image.size
+    except OSError:
+        return None
+
+
+_CONDITIONAL = {"if-none-match", "if-modified-since"}
+
+
+class _ProxyHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def __init__(self, proxy: RecordingProxy, *args, **kwargs) -> None:
+        self.proxy = proxy
+        super().__init__(*args, **kwargs)
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        passed = {name: value for name, value in self.headers.items() if name.lower() in _CONDITIONAL}
+        answer = httpx.get(self.proxy.upstream + self.path, headers=passed, timeout=20, trust_env=False)
+        self.proxy.record(self.path, answer.status_code, answer.content)
+        self.send_response(answer.status_code)
+        for name in ("Content-Type", "ETag", "Last-Modified"):
+            if name in answer.headers:
+                self.send_header(name, answer.headers[name])
+        self.send_header("Content-Length", str(len(answer.content)))
+        self.end_headers()
+        self.wfile.write(answer.content)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def recording_proxy(upstream: str) -> Iterator[RecordingProxy]:
+    proxy = RecordingProxy(upstream)
+    thread = threading.Thread(target=proxy.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield proxy
+    finally:
+        proxy.httpd.shutdown()
+        proxy.httpd.server_close()

@@ -5,17 +5,22 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
+import httpx
+import numpy as np
 import pytest
-from _servers_fetch import iiif_reference_server, iiif_script, static_server
+from _servers_fetch import iiif_reference_server, iiif_script, recording_proxy, static_server
+from _servers_harvest import iipimage_missing, iipimage_server
 from PIL import Image
 
 from iconodex.errors import SourceError
-from iconodex.fetch import iiif_image
+from iconodex.fetch import iiif_image, iiif_tiles
 from iconodex.fetch.http import HttpClient
 from iconodex.fetch.images import ImageFetcher
 from iconodex.records import ImageRef
+from iconodex.store import codec
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "iiif"
 
@@ -48,12 +53,12 @@ def test_real_info_documents_are_read(name, version, level):
 
 def test_v1_1_asks_for_the_native_quality():
     ref = iiif_image.ref_from_info(_info("info_v1_1_gallica.json"))
-    assert iiif_image.image_url(ref, 224) == "https://gallica.bnf.fr/iiif/ark:/12148/btv1b53243704g/f1/full/!448,448/0/native.jpg"
+    assert iiif_image.image_url(ref, 224) == "https://gallica.bnf.fr/iiif/ark:/12148/btv1b53243704g/f1/full/224,/0/native.jpg"
 
 
 def test_query_string_service_ids_are_kept_intact():
     ref = iiif_image.ref_from_info(_info("info_v2_iipimage_uu.json"))
-    assert iiif_image.image_url(ref, 224).endswith(".jp2/full/!448,448/0/default.jpg")
+    assert iiif_image.image_url(ref, 224).endswith(".jp2/full/351,/0/default.jpg")
 
 
 def test_level0_picks_the_smallest_advertised_size_that_is_big_enough():
@@ -94,8 +99,8 @@ def test_reference_server_info_and_sized_image(reference_server, version, expect
         assert ref.api_version == expected
         fetched = ImageFetcher(http, None, min_side=224).fetch(ref)
     quality = "native" if expected == "1.1" else "default"
-    assert fetched.source_url.endswith(f"/full/!448,448/0/{quality}.jpg")
-    assert fetched.image.size == (299, 224)  # the server sent 448×336; decode reduced the short side
+    assert fetched.source_url.endswith(f"/full/299,/0/{quality}.jpg")
+    assert fetched.image.size == (299, 224)
 
 
 def test_reference_server_missing_image_is_a_fetch_error(reference_server):
@@ -120,8 +125,156 @@ def static_level0_site(tmp_path_factory):
         yield prefix
 
 
-def test_level0_server_refusing_a_size_is_retried_with_an_advertised_one(static_level0_site):
-    with HttpClient(timeout=5, retries=0) as http:
-        fetched = ImageFetcher(http, None, min_side=224).fetch(ImageRef("iiif", f"{static_level0_site}/plain", "2"))
-    assert fetched.source_url.endswith("/plain/full/200,/0/default.jpg")  # largest advertised
-    assert fetched.image.size == (200, 150)
+def test_level0_server_refusing_a_size_is_retried_with_tiles_when_no_listed_size_is_enough(static_level0_site):
+    """iiif_static lists sizes only up to one tile (200×150 here, below the model's 224): the
+    tiles at scale 1/2 give 400×300 instead, still far below the 800×600 original."""
+    with recording_proxy(static_level0_site.rsplit("/site", 1)[0]) as proxy, HttpClient(timeout=5, retries=0) as http:
+        fetched = ImageFetcher(http, None, min_side=224).fetch(ImageRef("iiif", f"{proxy.base}/site/plain", "2"))
+    assert fetched.image.size == (299, 224)
+    assert sorted(answer.pixels for answer in proxy.pictures()) == [(144, 44), (144, 256), (256, 44), (256, 256)]
+    _no_full_size_request(proxy)
+
+
+# -- never more pixels than the model needs --------------------------------------------------------
+
+SERVER_VERSIONS = [("1.1", "native"), ("2.1", "default"), ("3.0", "default")]
+
+
+def _no_full_size_request(proxy) -> None:
+    asked = [answer.path for answer in proxy.served]
+    assert not [path for path in asked if "/full/full/" in path or "/full/max/" in path], asked
+
+
+@pytest.mark.parametrize(("version", "quality"), SERVER_VERSIONS)
+def test_a_described_service_is_asked_for_exactly_the_model_size(reference_server, version, quality):
+    """info.json gives the picture's size: one request, ``w,`` (level 1 in 1.1, 2 and 3), whose
+    shorter side is the model's, instead of a ``!448,448`` box four times the pixels needed."""
+    with recording_proxy(reference_server) as proxy, HttpClient(timeout=10, retries=0) as http:
+        info = http.get_json(f"{proxy.base}/{version}_pil/plain/info.json")
+        ref = replace(iiif_image.ref_from_info(info), location=f"{proxy.base}/{version}_pil/plain")
+        fetched = ImageFetcher(http, None, min_side=224).fetch(ref)
+    assert fetched.source_url.endswith(f"/full/299,/0/{quality}.jpg")
+    assert [answer.pixels for answer in proxy.pictures()] == [(299, 224)]  # 1600×1200 scaled to a 224 short side
+    _no_full_size_request(proxy)
+    whole_size = "max" if version == "3.0" else "full"
+    whole = httpx.get(f"{reference_server}/{version}_pil/plain/full/{whole_size}/0/{quality}.jpg", trust_env=False)
+    assert proxy.pictures()[0].size_bytes * 4 < len(whole.content)  # what the old request would have cost
+
+
+@pytest.mark.parametrize(("version", "quality"), SERVER_VERSIONS)
+def test_a_service_of_unknown_version_is_never_fetched_whole(reference_server, version, quality):
+    """A CSV's bare service URL says neither version nor size: a 1.1 server refuses ``default.jpg``,
+    and the retry after info.json must ask for the model's size, not ``full/full/0/native.jpg``."""
+    with recording_proxy(reference_server) as proxy, HttpClient(timeout=10, retries=0) as http:
+        ImageFetcher(http, None, min_side=224).fetch(ImageRef("iiif", f"{proxy.base}/{version}_pil/plain"))
+    _no_full_size_request(proxy)
+    assert len(proxy.pictures()) == 1
+    assert all(min(answer.pixels) >= 224 and answer.pixels[0] * answer.pixels[1] <= 448 * 448
+               for answer in proxy.pictures())
+
+
+@pytest.fixture(scope="module")
+def iipimage(tmp_path_factory):
+    missing = iipimage_missing()
+    if missing:
+        pytest.skip(f"IIPImage binary absent: {missing} (scripts/install-test-deps installs it)")
+    images = tmp_path_factory.mktemp("iip-images")
+    Image.radial_gradient("L").resize((2000, 1500)).convert("RGB").save(images / "test.jp2")
+    with iipimage_server(images, tmp_path_factory.mktemp("iip-work")) as prefix:
+        yield prefix
+
+
+def test_iipimage_is_asked_for_the_model_size_only(iipimage):
+    with recording_proxy(iipimage.rsplit("/iiif", 1)[0]) as proxy, HttpClient(timeout=10, retries=0) as http:
+        base = f"{proxy.base}/iiif/test.jp2"
+        described = replace(iiif_image.ref_from_info(http.get_json(f"{base}/info.json")), location=base)
+        fetcher = ImageFetcher(http, None, min_side=224)
+        fetcher.fetch(described)
+        fetcher.fetch(ImageRef("iiif", base))  # a bare service URL, version and size unknown
+    _no_full_size_request(proxy)
+    first, second = (answer.pixels for answer in proxy.pictures())
+    assert first == (299, 224)
+    assert min(second) >= 224 and second[0] * second[1] <= 448 * 448
+
+
+def _limited(name: str, **limits: object) -> dict:
+    info = _info(name)
+    if info.get("type") == "ImageService3":
+        info.update(limits)
+        return info
+    profile = iiif_image.as_profile_list(info.get("profile"))
+    extras = [entry for entry in profile if isinstance(entry, dict)]
+    if extras:
+        extras[0].update(limits)
+    else:
+        info["profile"] = [*profile, limits]
+    return info
+
+
+@pytest.mark.parametrize("name", ["info_v2_local_iipsrv_1.1_jp2.json", "info_v3_local_zimeon_iiif_testserver.json"])
+def test_max_width_and_max_area_are_respected(name):
+    """A server that caps sizes refuses larger requests: ask within its limits (2.x in the profile, 3 at top level)."""
+    plain = iiif_image.request_after_info(_info(name), "http://x/a", 224)
+    assert "/full/full/" not in plain and "/full/max/" not in plain
+    narrow = iiif_image.request_after_info(_limited(name, maxWidth=200), "http://x/a", 224)
+    assert "/full/200,/" in narrow
+    small_area = iiif_image.request_after_info(_limited(name, maxArea=40_000), "http://x/a", 224)
+    width = int(small_area.split("/full/")[1].split(",")[0])
+    info = _info(name)
+    assert width * round(width * info["height"] / info["width"]) <= 40_000 + width
+
+
+def test_level0_with_neither_sizes_nor_tiles_can_only_be_asked_for_the_whole_picture():
+    info = _info("info_v3_level0_static.json")
+    assert iiif_image.request_after_info(info, "http://x/a", 224) == "http://x/a/full/500,372/0/default.jpg"
+    del info["sizes"], info["tiles"]
+    assert iiif_image.request_after_info(info, "http://x/a", 224) == "http://x/a/full/max/0/default.jpg"
+
+
+@pytest.fixture(scope="module")
+def static_level0_1_1_site(tmp_path_factory):
+    """A real Image API 1.1 level-0 site (``iiif_static.py --api-version 1.1``): 1.1 has no
+    ``sizes``, so its info.json offers nothing but tiles and the whole picture."""
+    script = iiif_script("iiif_static.py")
+    assert script is not None, "the iiif package is a dev dependency"
+    root = tmp_path_factory.mktemp("static11")
+    source = root / "plain.jpg"
+    Image.radial_gradient("L").resize((1600, 1200)).convert("RGB").save(source)
+    with static_server(root) as base:
+        subprocess.run([sys.executable, str(script), "-d", str(root / "site"), "-p", f"{base}/site", "-t", "256",
+                        "--api-version", "1.1", str(source)], check=True, capture_output=True)
+        yield base
+
+
+def test_level0_without_sizes_is_assembled_from_tiles_at_the_model_scale(static_level0_1_1_site):
+    with recording_proxy(static_level0_1_1_site) as proxy, HttpClient(timeout=5, retries=0) as http:
+        fetched = ImageFetcher(http, None, min_side=224).fetch(ImageRef("iiif", f"{proxy.base}/site/plain", "1.1"))
+    _no_full_size_request(proxy)
+    tiles = proxy.pictures()
+    assert sum(w * h for w, h in (answer.pixels for answer in tiles)) == 400 * 300  # scale 1/4: 1600×1200 → 400×300
+    assert len(tiles) == 4 and all(answer.path.endswith("/0/native.jpg") for answer in tiles)
+    assert fetched.image.size == (299, 224)
+    reference = Image.radial_gradient("L").resize((1600, 1200)).convert("RGB").resize((299, 224))
+    difference = np.abs(np.asarray(fetched.image.convert("L"), float) - np.asarray(reference.convert("L"), float))
+    assert difference.mean() < 8  # the tiles are in their places
+
+
+def test_tiles_are_planned_per_version_and_bounded():
+    info = _info("info_v3_level0_static.json")
+    del info["sizes"]
+    plan = iiif_image.request_after_info(info, "http://x/a", 224)
+    assert isinstance(plan, iiif_tiles.TiledPicture)
+    assert plan.size == (500, 372) and len(plan.tiles) == 12  # scale 4 with 128 px tiles: 4×3
+    assert plan.tiles[0].url == "http://x/a/0,0,512,512/128,128/0/default.jpg"  # 3.0 writes w,h
+    assert plan.tiles[-1].url == "http://x/a/1536,1024,463,461/116,116/0/default.jpg"
+    info["tiles"] = [{"width": 1, "scaleFactors": [1]}]  # a million tiles: not a plan, the whole picture
+    assert iiif_image.request_after_info(info, "http://x/a", 224) == "http://x/a/full/max/0/default.jpg"
+
+
+def test_the_servable_size_is_stored_with_the_item():
+    """The store keeps what the harvest learnt, so a later fetch still asks for ``w,``."""
+    ref = iiif_image.ref_from_info(_info("info_v2_local_iipsrv_1.1_jp2.json"))
+    assert (ref.width, ref.height) == (2000, 1500)
+    assert codec.image_from_json(codec.image_to_json(ref)) == ref
+    old_row = '{"api_version": "2", "kind": "iiif", "location": "http://x/a", "sizes": []}'  # stored before
+    assert codec.image_from_json(old_row) == ImageRef("iiif", "http://x/a", "2")

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import time
 
 import pytest
-from _servers_fetch import iiif_reference_server, iiif_script
+from _servers_fetch import Reply as ScriptedReply
+from _servers_fetch import iiif_reference_server, iiif_script, recording_proxy, scripted_server, static_server
 from _servers_harvest import (
     FIXTURES,
     AppServer,
@@ -19,10 +22,12 @@ from _servers_harvest import (
 from PIL import Image
 
 from iconodex.errors import ConfigError
+from iconodex.fetch import iiif_image
 from iconodex.fetch.http import HttpClient
 from iconodex.fetch.images import ImageFetcher
 from iconodex.sources import open_source
 from iconodex.sources.iiif import IIIFSource
+from iconodex.sources.iiif_model import thumbnail_url
 
 IIIF = FIXTURES / "iiif"
 REFERENCE = "https://iiif.io/api/image/3.0/example/reference/"
@@ -149,6 +154,41 @@ def test_descriptive_fields_and_thumbnails(site):
     assert "Sheet 1" in bodleian.title  # manifest label + canvas label
 
 
+@pytest.mark.parametrize("name", ["manifest_v2_stanford_multi_canvas.json", "manifest_v2_bodleian.json"])
+def test_every_canvas_gets_its_own_thumbnail_never_the_manifests(site, name):
+    records, _ = run(site, name)
+    manifest_thumbnail = thumbnail_url(load_fixture("iiif", name))
+    thumbnails = [record.links["thumbnail"] for record in records]
+    assert len(records) > 1 and len(set(thumbnails)) == len(records)
+    assert manifest_thumbnail not in thumbnails
+    for record, thumbnail in zip(records, thumbnails, strict=True):
+        assert thumbnail.startswith(record.image.location + "/full/")  # the canvas's own image service
+        assert "/full/full/" not in thumbnail and "/full/max/" not in thumbnail
+
+
+def test_a_canvas_thumbnail_is_preferred_to_its_image_service(site):
+    manifest = copy.deepcopy(load_fixture("iiif", "manifest_v2_stanford_multi_canvas.json"))
+    canvases = manifest["sequences"][0]["canvases"]
+    canvases[1]["thumbnail"] = {"@id": "https://example.org/thumbs/page2.jpg"}
+    records, _ = harvest(IIIFSource.from_spec(site.put("/thumbs/stanford.json", manifest), {}))
+    assert records[1].links["thumbnail"] == "https://example.org/thumbs/page2.jpg"
+    assert records[0].links["thumbnail"].startswith(records[0].image.location)
+
+
+@pytest.mark.parametrize(
+    ("name", "size", "request_size"),
+    [("manifest_v2_yale_imageapi11_trailing_slash.json", (3603, 4438), "224,/0/native.jpg"),
+     ("manifest_v2_gallica_imageapi1.json", (11072, 8034), "309,/0/native.jpg"),
+     ("manifest_v3_bodleian_service_object.json", (5776, 9125), "224,/0/default.jpg")],
+)
+def test_manifest_images_are_requested_at_the_model_size(site, name, size, request_size):
+    """The body's size rides along, so even a 1.1 level-1 service (Yale), which may refuse
+    ``!w,h``, gets a ``w,`` request sized for the model on the first try."""
+    record = run(site, name)[0][0]
+    assert (record.image.width, record.image.height) == size
+    assert iiif_image.image_url(record.image, 224) == f"{record.image.location}/full/{request_size}"
+
+
 def _local_collection(site, name: str, members: list[str]) -> dict:
     """The real collection fixture with its members pointed at local fixture manifests."""
     collection = copy.deepcopy(load_fixture("iiif", name))
@@ -183,6 +223,30 @@ def test_collection_loops_and_depth_are_guarded(site):
 
     _, shallow = harvest(IIIFSource.from_spec(top, {"max_depth": 1}))
     assert not shallow.complete and "nested deeper than 1" in shallow.failed[0][1]
+
+
+def test_a_remote_collection_cannot_make_us_read_local_files(site, tmp_path):
+    """Members of a document fetched over HTTP are URLs; a file path there would read this machine's disk."""
+    local = tmp_path / "private-manifest.json"
+    local.write_bytes((IIIF / "manifest_v2_bodleian.json").read_bytes())
+    collection = {"@context": "http://iiif.io/api/presentation/3/context.json", "id": site.base + "/remote/c.json",
+                  "type": "Collection", "items": [{"id": str(local), "type": "Manifest"},
+                                                  {"id": site.url("cookbook_0005_v3_image_service.json"),
+                                                   "type": "Manifest"}]}
+    records, report = harvest(IIIFSource.from_spec(site.put("/remote/c.json", collection), {}))
+    assert len(records) == 1  # only the URL member
+    assert report.skipped == [(str(local), "not an http(s) URL that can be fetched; not followed")]
+
+
+def test_collection_members_with_unsendable_urls_are_skipped_and_the_rest_goes_on(site):
+    bad = ["https://iiif.example.org/\ud800/manifest.json", "https://iiif.example.org/a\u0000b.json", "https:///x.json"]
+    items = [{"id": url, "type": "Manifest"} for url in bad]
+    items.append({"id": site.url("cookbook_0005_v3_image_service.json"), "type": "Manifest"})
+    text = json.dumps({"@context": "http://iiif.io/api/presentation/3/context.json", "id": site.base + "/odd/c.json",
+                       "type": "Collection", "items": items})  # escapes keep the JSON valid
+    records, report = harvest(IIIFSource.from_spec(site.put("/odd/c.json", text.encode()), {}))
+    assert len(records) == 1
+    assert [why for _, why in report.skipped] == ["not an http(s) URL that can be fetched; not followed"] * 3
 
 
 @pytest.mark.parametrize(
@@ -278,3 +342,53 @@ def test_url_detection_looks_at_the_path():
     assert IIIFSource.detect("https://api.dc.library.northwestern.edu/api/v2/works/faf0c573?as=iiif")
     assert IIIFSource.detect("https://iiif.io/api/cookbook/recipe/0032-collection/collection.json")
     assert not IIIFSource.detect("https://iiif.example.org/api/items")
+
+
+# -- re-runs: conditional requests ---------------------------------------------------------------
+
+
+def test_a_rerun_revalidates_manifests_by_last_modified_and_reuses_them_on_304(tmp_path):
+    """A plain file server (``http.server``) answers If-Modified-Since with 304."""
+    (tmp_path / "site").mkdir()
+    manifest = tmp_path / "site" / "stanford.json"
+    manifest.write_bytes((IIIF / "manifest_v2_stanford_multi_canvas.json").read_bytes())
+    options = {"workdir": str(tmp_path / "work")}
+    with static_server(tmp_path / "site") as upstream, recording_proxy(upstream) as proxy:
+        url = f"{proxy.base}/stanford.json"
+        first, _ = harvest(IIIFSource.from_spec(url, options))
+        second, report = harvest(IIIFSource.from_spec(url, options))
+        assert [answer.status for answer in proxy.served] == [200, 304]
+        assert second == first and report.complete
+        changed = json.loads(manifest.read_text())
+        changed["label"] = "A new title"
+        manifest.write_text(json.dumps(changed))
+        os.utime(manifest, (time.time() + 5, time.time() + 5))
+        third, _ = harvest(IIIFSource.from_spec(url, options))
+    assert proxy.served[-1].status == 200 and third[0].title.startswith("A new title")
+
+
+def test_a_rerun_revalidates_a_collection_and_its_manifests_by_etag(tmp_path):
+    with scripted_server() as server:
+        manifest_url = server.route("/m.json", ScriptedReply(200, (IIIF / "manifest_v2_bodleian.json").read_bytes(),
+                                                             {"Content-Type": "application/json"}, etag='"m1"'))
+        collection = {"@context": "http://iiif.io/api/presentation/3/context.json", "id": server.base + "/c.json",
+                      "type": "Collection", "items": [{"id": manifest_url, "type": "Manifest"}]}
+        url = server.route("/c.json", ScriptedReply(200, json.dumps(collection).encode(),
+                                                    {"Content-Type": "application/json"}, etag='"c1"'))
+        options = {"workdir": str(tmp_path)}
+        first, _ = harvest(IIIFSource.from_spec(url, options))
+        second, report = harvest(IIIFSource.from_spec(url, options))
+    assert len(first) == 2 and second == first and report.complete
+    revalidations = [hit.headers.get("If-None-Match") for hit in server.hits]
+    assert revalidations == [None, None, '"c1"', '"m1"']
+
+
+def test_documents_without_validators_are_always_read_again(tmp_path):
+    with scripted_server() as server:
+        body = (IIIF / "cookbook_0005_v3_image_service.json").read_bytes()
+        url = server.route("/plain.json", ScriptedReply(200, body, {"Content-Type": "application/json"}),
+                           ScriptedReply(200, body.replace(b"Picture of", b"Changed picture of"),
+                                         {"Content-Type": "application/json"}))
+        first, _ = harvest(IIIFSource.from_spec(url, {"workdir": str(tmp_path)}))
+        second, _ = harvest(IIIFSource.from_spec(url, {"workdir": str(tmp_path)}))
+    assert len(server.hits) == 2 and first[0].metadata != second[0].metadata

@@ -18,14 +18,18 @@ class ImageRef:
       - ``path``: a local file;
       - ``url``: a plain image URL;
       - ``iiif``: a IIIF Image API *service base* URL (no ``/info.json``); the fetcher asks for
-        ``{base}/full/!W,H/0/default.jpg`` at the size the model needs, never the original.
-    ``sizes`` lists sizes a level-0 service advertises (width, height), when known.
+        ``{base}/full/w,/0/default.jpg`` at the size the model needs, never the original.
+    ``sizes`` lists sizes a level-0 service advertises (width, height), when known; ``width`` and
+    ``height`` are the largest size the service serves (the picture's, within the server's limits),
+    when known, so a request can ask for exactly the size a model needs.
     """
 
     kind: ImageKind
     location: str
     api_version: str | None = None  # IIIF Image API version: "1.1", "2", "3"
     sizes: tuple[tuple[int, int], ...] = ()
+    width: int | None = None
+    height: int | None = None
 
     def key(self) -> str:
         return f"{self.kind}:{self.location}"

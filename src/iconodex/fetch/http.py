@@ -161,6 +161,8 @@ class HttpClient:
         except ValueError:
             kind = response.headers.get("content-type", "unknown type").split(";")[0]
             raise FetchError(f"{mask_url(str(response.url))}: not JSON (got {kind})") from None
+        except RecursionError:
+            raise FetchError(f"{mask_url(str(response.url))}: JSON nested too deeply to read") from None
 
     def _delay(self, attempt: int, last: FetchError | None) -> float:
         wait = retry_after_seconds(getattr(last, "retry_after", None))

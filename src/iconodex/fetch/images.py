@@ -19,10 +19,11 @@ from PIL import Image
 
 from ..errors import DecodeError, FetchError, IconodexError
 from ..records import ImageRef
-from . import iiif_image
+from . import iiif_image, iiif_tiles
 from .cache import Cache
 from .decode import DEFAULT_MAX_PIXELS, DEFAULT_MIN_SIDE, decode_image, describe_os_error
 from .http import HttpClient, mask_url
+from .iiif_image import service_base
 
 log = logging.getLogger(__name__)
 
@@ -110,28 +111,25 @@ class ImageFetcher:
         return self._decode(self._get(url), url)
 
     def _fetch_iiif(self, ref: ImageRef) -> FetchedImage:
-        """Ask for a sized image; a level-0 server refuses arbitrary sizes with a 4xx, so then
-        read its info.json once and ask for a size it advertises (or the full image)."""
+        """Ask for a sized image; a server that refuses it (a level-0 one, a 1.1 one asked for
+        ``default``, one with size limits) gets its info.json read once and a request it serves."""
         try:
             return self._fetch_url(iiif_image.image_url(ref, self.min_side))
         except FetchError as exc:
             if not _is_client_error(exc) or ref.sizes:
                 raise
             first_error = exc
-        retry_url = self._level0_url(ref, first_error)
-        return self._fetch_url(retry_url)
+        retry = self._described_request(ref, first_error)
+        if isinstance(retry, str):
+            return self._fetch_url(retry)
+        return self._decode(iiif_tiles.assemble(retry, self._get), service_base(ref.location))
 
-    def _level0_url(self, ref: ImageRef, first_error: FetchError) -> str:
+    def _described_request(self, ref: ImageRef, first_error: FetchError) -> str | iiif_tiles.TiledPicture:
         try:
             info = self._require_http().get_json(iiif_image.info_url(ref))
-            described = iiif_image.ref_from_info(info, fallback_url=ref.location)
+            return iiif_image.request_after_info(info, ref.location, self.min_side)
         except IconodexError as exc:
             raise FetchError(f"{first_error}; info.json: {exc}", status=first_error.status) from None
-        # Keep the base we were given: an info.json behind a proxy often names an internal host.
-        fixed = ImageRef("iiif", ref.location, described.api_version, described.sizes)
-        if fixed.sizes:
-            return iiif_image.image_url(fixed, self.min_side)
-        return iiif_image.full_image_url(fixed)
 
     def _get(self, url: str) -> bytes:
         return self._require_http().get_bytes(url, cache=self.cache)

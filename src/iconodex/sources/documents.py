@@ -10,7 +10,11 @@ from typing import Any
 import httpx
 
 from ..errors import SourceError
+from ..fetch.cache import Cache
 from ..fetch.http import HttpClient, mask_url
+
+JSON_ACCEPT = "application/ld+json, application/json"
+TOO_DEEP = "JSON nested too deeply to read (a broken or hostile document)"
 
 
 def is_url(spec: str) -> bool:
@@ -34,15 +38,33 @@ def response_json(response: httpx.Response) -> Any:
     except ValueError:
         kind = response.headers.get("content-type", "unknown type").split(";")[0]
         raise SourceError(f"{mask_url(str(response.url))}: not valid JSON (got {kind})") from None
+    except RecursionError:
+        raise SourceError(f"{mask_url(str(response.url))}: {TOO_DEEP}") from None
 
 
-def load_json(http: HttpClient, location: str) -> Any:
-    """A JSON document from a URL (through the shared client) or a local file."""
+def load_json(http: HttpClient, location: str, cache: Cache | None = None) -> Any:
+    """A JSON document from a URL (through the shared client) or a local file.
+
+    With a ``cache``, a URL read before is asked for again with its ``If-None-Match`` /
+    ``If-Modified-Since``, and a 304 reuses the copy on disk; only documents that came with an
+    ETag or a Last-Modified are kept, so one without is always read afresh."""
     if is_url(location):
-        return response_json(http.get(location, headers={"Accept": "application/ld+json, application/json"}))
+        entry = cache.get(location) if cache is not None else None
+        headers = {"Accept": JSON_ACCEPT, **(entry.validators() if entry is not None else {})}
+        response = http.get(location, headers=headers)
+        if response.status_code == 304 and entry is not None and cache is not None:
+            cache.refresh(location)
+            response = httpx.Response(200, content=entry.data, request=response.request)
+        document = response_json(response)
+        etag, modified = response.headers.get("ETag"), response.headers.get("Last-Modified")
+        if cache is not None and (etag or modified):
+            cache.put(location, response.content, etag=etag, last_modified=modified)
+        return document
     try:
         return json.loads(Path(location).read_text(encoding="utf-8"))
     except OSError as exc:
         raise SourceError(f"{location}: cannot read ({exc.strerror or exc})") from None
     except ValueError as exc:
         raise SourceError(f"{location}: not valid JSON ({exc})") from None
+    except RecursionError:
+        raise SourceError(f"{location}: {TOO_DEEP}") from None

@@ -2,8 +2,12 @@
 
 One record per canvas (default) or per manifest (``per="manifest"``). Collections are walked
 depth-first with a depth limit and a seen-set, so a collection that lists itself, or two that
-list each other, end instead of looping. A canvas with nothing painted on it, or only video or
-sound, is skipped with the reason in the report.
+list each other, end instead of looping; members of a document read over HTTP are followed only
+to http(s) URLs. A canvas with nothing painted on it, or only video or sound, or an entry that is
+not a canvas, is skipped with the reason in the report.
+
+With a ``workdir`` (the collection's cache folder, which ingest passes), documents that came with
+an ETag or Last-Modified are kept there, and a re-run asks for them conditionally (304: reuse).
 
 Options: ``per`` (``canvas`` | ``manifest``), ``all_images`` (one record per image on a canvas,
 ids ``canvas#1``, ``canvas#2``…), ``max_depth`` (collection nesting, default 5).
@@ -11,12 +15,14 @@ ids ``canvas#1``, ``canvas#2``…), ``max_depth`` (collection nesting, default 5
 Metadata: ``label``, ``summary``, ``requiredStatement``, ``rights``, ``navDate`` and every
 ``metadata`` pair (named by its label) in the preferred language; other languages' values under
 ``name@lang``; the canvas's own fields under ``canvas.name``. Title: the manifest label, plus the
-canvas label when the manifest has several canvases.
+canvas label when the manifest has several canvases. Thumbnail: the canvas's own, else its image
+service at ``THUMBNAIL_SIDE``; the manifest's only for a one-canvas manifest (else it is page 1's).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +30,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import ConfigError, IconodexError
+from ..fetch.cache import Cache
+from ..fetch.iiif_image import image_url
 from ..records import ImageRef, SourceRecord
 from . import SOURCES
 from .base import HarvestContext
@@ -39,6 +47,7 @@ from .iiif_model import (
     doc_type,
     homepage_url,
     is_embedded,
+    is_fetchable,
     is_image_body,
     painted_bodies,
     thumbnail_url,
@@ -47,6 +56,10 @@ from .iiif_model import (
 log = logging.getLogger(__name__)
 
 _URL_HINTS = ("manifest", "collection", "iiif", ".json")
+DOCUMENTS_FOLDER = "iiif-documents"  # under the collection's workdir: manifests kept for 304s
+DOCUMENTS_MAX_BYTES = 512 * 1024**2
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+THUMBNAIL_SIDE = 150  # the shorter side of a canvas's thumbnail request, in pixels
 
 
 @dataclass
@@ -57,6 +70,7 @@ class IIIFSource:
     per: str = "canvas"
     all_images: bool = False
     max_depth: int = 5
+    workdir: str | None = None  # where fetched documents are kept for conditional re-reads
     kind = "iiif"
 
     @property
@@ -85,14 +99,17 @@ class IIIFSource:
             max_depth = int(options.get("max_depth", 5))
         except (TypeError, ValueError):
             raise ConfigError(f"iiif option max_depth={options.get('max_depth')!r} is not a number") from None
-        return cls(spec, per=per, all_images=option_flag(options.get("all_images")), max_depth=max_depth)
+        workdir = str(options["workdir"]) if options.get("workdir") else None
+        return cls(spec, per=per, all_images=option_flag(options.get("all_images")), max_depth=max_depth,
+                   workdir=workdir)
 
     def harvest(self, ctx: HarvestContext) -> Iterator[SourceRecord]:
+        documents = Cache(Path(self.workdir) / DOCUMENTS_FOLDER, DOCUMENTS_MAX_BYTES) if self.workdir else None
         seen = {self.spec}
         pending: list[tuple[str, int, Doc | None]] = [(self.spec, 0, None)]
         while pending:
             location, depth, doc = pending.pop()
-            doc = doc or self._load(ctx, location)
+            doc = doc or self._load(ctx, location, documents)
             if doc is None:
                 continue
             seen.add(doc_id(doc))
@@ -104,9 +121,9 @@ class IIIFSource:
             else:
                 ctx.report.fail(location, f"not a IIIF manifest or collection (type {kind or 'missing'})", listing=True)
 
-    def _load(self, ctx: HarvestContext, location: str) -> Doc | None:
+    def _load(self, ctx: HarvestContext, location: str, documents: Cache | None) -> Doc | None:
         try:
-            doc = load_json(ctx.http, location)
+            doc = load_json(ctx.http, location, documents)
         except IconodexError as exc:
             ctx.report.fail(location, str(exc), listing=True)
             return None
@@ -129,25 +146,33 @@ class IIIFSource:
                 ctx.report.skip(member_id, "already visited (a collection loop or a repeated member)")
                 continue
             seen.add(member_id)
-            members.append((member_id, depth + 1, member if is_embedded(member) else None))
+            embedded = member if is_embedded(member) else None
+            if embedded is None and not _followable(member_id, location):
+                ctx.report.skip(member_id, "not an http(s) URL that can be fetched; not followed")
+                continue
+            members.append((member_id, depth + 1, embedded))
         return members
 
     def _manifest_records(self, ctx: HarvestContext, manifest: Doc, location: str) -> Iterator[SourceRecord]:
         manifest_id = doc_id(manifest) or location
         title, metadata = describe(manifest, ctx.languages)
         links = {"manifest": manifest_id, "page": homepage_url(manifest), "thumbnail": thumbnail_url(manifest)}
-        all_canvases = canvases(manifest)
+        all_canvases, rejected = canvases(manifest)
+        for position, what in rejected:
+            ctx.report.skip(f"{manifest_id} canvas {position}", f"{what}; skipped")
         if not all_canvases:
             ctx.report.skip(manifest_id, "manifest has no canvases")
             return
         if self.per == "manifest":
             yield from self._per_manifest(ctx, manifest_id, title, metadata, links, all_canvases)
             return
+        # One canvas: the manifest's thumbnail shows it. Several: it shows page 1 only.
+        shared_thumbnail = links["thumbnail"] if len(all_canvases) == 1 else ""
         for canvas in all_canvases:
             canvas_title, canvas_metadata = describe(canvas, ctx.languages)
             merged = {**metadata, **{f"canvas.{k}": v for k, v in canvas_metadata.items()}}
             full_title = f"{title} — {canvas_title}" if canvas_title and len(all_canvases) > 1 else title
-            canvas_links = {**links, "canvas": doc_id(canvas), "thumbnail": thumbnail_url(canvas) or links["thumbnail"]}
+            canvas_links = {**links, "canvas": doc_id(canvas), "thumbnail": thumbnail_url(canvas) or shared_thumbnail}
             yield from self._canvas_records(ctx, canvas, full_title or canvas_title, merged, canvas_links)
 
     def _per_manifest(
@@ -156,7 +181,8 @@ class IIIFSource:
         for canvas in all_canvases:
             images = _canvas_images(canvas)
             if images:
-                yield _record(ctx, manifest_id, images[0], title, metadata, {**links, "canvas": doc_id(canvas)})
+                canvas_links = _with_thumbnail({**links, "canvas": doc_id(canvas)}, images[0])
+                yield _record(ctx, manifest_id, images[0], title, metadata, canvas_links)
                 return
         ctx.report.skip(manifest_id, "no canvas of the manifest shows an image")
 
@@ -169,20 +195,38 @@ class IIIFSource:
             ctx.report.skip(canvas_id, _why_no_image(canvas))
             return
         if not self.all_images or len(images) == 1:
-            yield _record(ctx, canvas_id, images[0], title, metadata, links)
+            yield _record(ctx, canvas_id, images[0], title, metadata, _with_thumbnail(links, images[0]))
             return
         for number, image in enumerate(images, start=1):
-            yield _record(ctx, f"{canvas_id}#{number}", image, title, metadata, links)
+            yield _record(ctx, f"{canvas_id}#{number}", image, title, metadata, _with_thumbnail(links, image))
+
+
+def _followable(member_id: str, parent: str) -> bool:
+    """A member to read: a URL a client can send; a file path only in a local document (a remote
+    one must not make us read this machine's files)."""
+    if is_url(member_id):
+        return is_fetchable(member_id)
+    return not is_url(parent)
 
 
 def _canvas_images(canvas: Doc) -> list[ImageRef]:
     return [ref for body in painted_bodies(canvas) if is_image_body(body) and (ref := body_image(body))]
 
 
+def _with_thumbnail(links: dict, image: ImageRef) -> dict:
+    """A canvas keeps the thumbnail it was given, else gets its image service at thumbnail size.
+    A plain image URL is its own best thumbnail."""
+    if links.get("thumbnail") or image.kind != "iiif":
+        return links
+    return {**links, "thumbnail": image_url(image, THUMBNAIL_SIDE)}
+
+
 def _why_no_image(canvas: Doc) -> str:
     bodies = painted_bodies(canvas)
     if not bodies:
         return "empty canvas: nothing is painted on it"
+    if any(is_image_body(b) for b in bodies):
+        return "its image has neither an image service nor an http(s) URL that can be fetched"
     kinds = sorted({body_kind(b) for b in bodies})
     return f"no image on the canvas, only {', '.join(kinds)}"
 
@@ -191,8 +235,16 @@ def _record(
     ctx: HarvestContext, record_id: str, image: ImageRef, title: str, metadata: dict, links: dict
 ) -> SourceRecord:
     ctx.report.harvested += 1
-    clean_links = {k: v for k, v in links.items() if v}
-    return SourceRecord(id=record_id, image=image, title=title, metadata=dict(metadata), links=clean_links)
+    clean_links = {k: _storable(v) for k, v in links.items() if v}
+    clean_metadata = {_storable(k): [_storable(v) for v in values] for k, values in metadata.items()}
+    return SourceRecord(id=_storable(record_id), image=image, title=_storable(title), metadata=clean_metadata,
+                        links=clean_links)
+
+
+def _storable(text: str) -> str:
+    """``text`` with any lone surrogate (JSON can escape half a pair; UTF-8 and so SQLite cannot
+    hold one) replaced by U+FFFD."""
+    return _LONE_SURROGATE.sub("\ufffd", text)
 
 
 SOURCES.register("iiif", IIIFSource)

@@ -8,9 +8,11 @@ document, trailing slashes, ``/info.json`` left on a service id), so every acces
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
+from urllib.parse import urlsplit
 
-from ..fetch.iiif_image import service_base
+from ..fetch.iiif_image import ref_from_info
 from ..records import ImageRef, Metadata, add_value
 from .langmap import first_text, split_languages
 
@@ -73,12 +75,29 @@ def is_embedded(member: Doc) -> bool:
 # -- canvases and images -------------------------------------------------------------------------
 
 
-def canvases(manifest: Doc) -> list[Doc]:
-    """The manifest's canvases (v3 ``items``; v2 the first sequence's ``canvases``)."""
-    if presentation_version(manifest) == 2:
+def canvases(manifest: Doc) -> tuple[list[Doc], list[tuple[int, str]]]:
+    """The manifest's canvases (v3 ``items``; v2 the first sequence's ``canvases``), and for each
+    entry that is not one, its position (from 1) and what it is instead, so it can be reported."""
+    version = presentation_version(manifest)
+    if version == 2:
         sequences = dicts(manifest.get("sequences"))
-        return dicts(sequences[0].get("canvases")) if sequences else []
-    return [c for c in dicts(manifest.get("items")) if doc_type(c) == "Canvas"]
+        entries = as_list(sequences[0].get("canvases")) if sequences else []
+    else:
+        entries = as_list(manifest.get("items"))
+    found, rejected = [], []
+    for position, entry in enumerate(entries, start=1):
+        if not isinstance(entry, dict):
+            rejected.append((position, f"a JSON {_json_kind(entry)}, not a canvas object"))
+        elif version == 3 and doc_type(entry) != "Canvas":
+            rejected.append((position, f"a {doc_type(entry) or 'resource without type'}, not a Canvas"))
+        else:
+            found.append(entry)
+    return found, rejected
+
+
+def _json_kind(value: object) -> str:
+    names = {type(None): "null", bool: "boolean", int: "number", float: "number", str: "string", list: "list"}
+    return names.get(type(value), type(value).__name__)
 
 
 def painted_bodies(canvas: Doc) -> list[Doc]:
@@ -123,19 +142,22 @@ def body_kind(body: Doc) -> str:
 
 
 def image_service(resource: Doc) -> ImageRef | None:
-    """The best IIIF Image service of a resource (highest API version), as an ``iiif`` ImageRef."""
-    found = [ref for service in dicts(resource.get("service")) if (ref := _service_ref(service))]
+    """The best IIIF Image service of a resource (highest API version), as an ``iiif`` ImageRef
+    carrying the resource's size, so the first request can already be sized for the model."""
+    found = [ref for service in dicts(resource.get("service")) if (ref := _service_ref(service, resource))]
     if not found:
         return None
     return max(found, key=lambda ref: _VERSION_RANK.get(ref.api_version or "", 0))
 
 
-def _service_ref(service: Doc) -> ImageRef | None:
+def _service_ref(service: Doc, resource: Doc) -> ImageRef | None:
     version = _service_version(service)
-    base = doc_id(service)
-    if version is None or not base:
+    base = doc_id(service).strip()
+    if version is None or not is_fetchable(base):
         return None
-    return ImageRef("iiif", service_base(base), api_version=version, sizes=_sizes(service))
+    # A service block is a partial info.json; the painted resource usually gives the size.
+    described = {"width": resource.get("width"), "height": resource.get("height"), **service}
+    return replace(ref_from_info(described, base), api_version=version)
 
 
 def _service_version(service: Doc) -> str | None:
@@ -152,22 +174,26 @@ def _service_version(service: Doc) -> str | None:
     return None
 
 
-def _sizes(service: Doc) -> tuple[tuple[int, int], ...]:
-    sizes = []
-    for size in dicts(service.get("sizes")):
-        width, height = size.get("width"), size.get("height")
-        if isinstance(width, int) and isinstance(height, int):
-            sizes.append((width, height))
-    return tuple(sizes)
-
-
 def body_image(body: Doc) -> ImageRef | None:
     """An image body's picture: its image service when it has one, else the body's own URL."""
     service = image_service(body)
     if service:
         return service
-    url = doc_id(body)
-    return ImageRef("url", url) if url else None
+    url = doc_id(body).strip()
+    return ImageRef("url", url) if is_fetchable(url) else None
+
+
+def is_fetchable(url: str) -> bool:
+    """An absolute http(s) URL with a host that a client can send: no control characters and no
+    lone surrogates (a document can hold both; a request line cannot)."""
+    if not url.startswith(("http://", "https://")):
+        return False
+    try:
+        url.encode("utf-8")
+        host = urlsplit(url).hostname
+    except (UnicodeEncodeError, ValueError):
+        return False
+    return bool(host) and not any(ord(c) < 0x20 or ord(c) == 0x7F for c in url)
 
 
 def thumbnail_url(resource: Doc) -> str:

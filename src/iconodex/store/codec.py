@@ -18,7 +18,7 @@ def image_to_json(ref: ImageRef | None) -> str | None:
     if ref is None:
         return None
     return dumps({"kind": ref.kind, "location": ref.location, "api_version": ref.api_version,
-                  "sizes": [list(s) for s in ref.sizes]})
+                  "sizes": [list(s) for s in ref.sizes], "width": ref.width, "height": ref.height})
 
 
 def image_from_json(text: str | None) -> ImageRef | None:
@@ -26,7 +26,8 @@ def image_from_json(text: str | None) -> ImageRef | None:
         return None
     data = json.loads(text)
     return ImageRef(kind=data["kind"], location=data["location"], api_version=data.get("api_version"),
-                    sizes=tuple(tuple(s) for s in data.get("sizes", ())))
+                    sizes=tuple(tuple(s) for s in data.get("sizes", ())),
+                    width=data.get("width"), height=data.get("height"))
 
 
 def vector_to_blob(vector: np.ndarray) -> bytes:
