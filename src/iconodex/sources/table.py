@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from ..errors import ConfigError, SourceError
+from ..errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,10 @@ class _RowTooLong(Exception):
     pass
 
 
+class _Undecodable(Exception):
+    """Bytes the codec cannot even escape (a cut UTF-16 unit): the rest of the file is unreadable."""
+
+
 class _Lines:
     """Physical lines for ``csv.reader``, numbered, bounded per row, and able to read lines again."""
 
@@ -108,8 +112,8 @@ class _Lines:
         try:
             text = self.handle.readline(MAX_ROW_CHARS + 1)
         except UnicodeDecodeError as exc:
-            raise SourceError(f"line {self.number + 1} cannot be decoded ({exc.reason}); "
-                              "name the file's encoding with -o encoding=NAME") from None
+            raise _Undecodable(f"cannot be decoded as {self.handle.encoding} ({exc.reason}), nor can the rest "
+                               "of the file; name the file's encoding with -o encoding=NAME") from None
         if not text:
             return None
         self.number += 1
@@ -149,6 +153,9 @@ class Table:
                 except _RowTooLong:
                     yield self._too_long(lines)
                     continue
+                except _Undecodable as exc:
+                    yield BadRow(lines.number + 1, str(exc))
+                    return
                 except csv.Error as exc:
                     yield BadRow(lines.taken[0].number if lines.taken else lines.number, f"not CSV: {exc}")
                     continue
@@ -169,6 +176,8 @@ class Table:
         if any(_UNDECODED.search(cell) for cell in cells):
             return BadRow(first.number, f"bytes that are not {self.encoding}; "
                           "name the file's encoding with -o encoding=NAME")
+        if any("\0" in cell for cell in cells):
+            return BadRow(first.number, "a NUL character: a corrupt row, or a file in another encoding")
         return Row(first.number, dict(zip(self.columns, cells, strict=False)))  # extra cells have no name
 
     def _too_long(self, lines: _Lines) -> BadRow:
@@ -192,12 +201,16 @@ class Table:
 
     def _header_text(self) -> str:
         with self._open() as handle:
-            for line in iter(lambda: handle.readline(MAX_ROW_CHARS + 1), ""):
-                if line.strip():
-                    if len(line) > MAX_ROW_CHARS:
-                        raise ConfigError(f"{self.path.name}: the header line is longer than {MAX_ROW_CHARS:,} "
-                                          "characters; is this a CSV file?")
-                    return line
+            try:
+                for line in iter(lambda: handle.readline(MAX_ROW_CHARS + 1), ""):
+                    if line.strip():
+                        if len(line) > MAX_ROW_CHARS:
+                            raise ConfigError(f"{self.path.name}: the header line is longer than {MAX_ROW_CHARS:,} "
+                                              "characters; is this a CSV file?")
+                        return line
+            except UnicodeDecodeError:
+                raise ConfigError(f"{self.path.name}: the header is not valid {self.encoding}; "
+                                  "name the file's encoding with -o encoding=NAME") from None
         return ""
 
     def _open(self) -> IO[str]:
@@ -217,7 +230,7 @@ def detect_encoding(path: Path) -> str:
     for bom, name in _BOMS:
         if sample.startswith(bom):
             return name
-    if b"\0" in sample:
+    if sample.count(0) > len(sample) / 10:  # a stray NUL fails its row; this many is no 8-bit text
         utf16 = _utf16_without_bom(sample)
         if utf16:
             return utf16
@@ -235,11 +248,11 @@ def detect_encoding(path: Path) -> str:
 
 
 def _mostly_utf8(sample: bytes) -> bool:
-    """UTF-8 unless its bad bytes outnumber its good non-ASCII characters: a UTF-8 file with a stray
+    """UTF-8 unless its bad bytes outnumber its valid non-ASCII characters: a UTF-8 file with a stray
     byte stays UTF-8 (the row holding it fails), a Windows-1252 file has no valid sequences at all."""
     text = sample.decode("utf-8", errors="surrogateescape")
     bad = len(_UNDECODED.findall(text[:-3] if len(sample) == SAMPLE_BYTES else text))  # the cut may split a character
-    return bad == 0 or len(_NON_ASCII.findall(text)) - bad > bad
+    return len(_NON_ASCII.findall(text)) - bad >= bad
 
 
 def _utf16_without_bom(sample: bytes) -> str | None:
