@@ -14,7 +14,7 @@ import pytest
 from _servers_harvest import harvest, jpeg_bytes
 
 from iconodex import Collection
-from iconodex.errors import ConfigError
+from iconodex.errors import ConfigError, SourceError
 from iconodex.records import ImageRef
 from iconodex.sources.csvfile import CsvSource, image_ref
 
@@ -121,3 +121,6 @@ def test_an_unsupported_scheme_fails_its_row_with_that_reason(tmp_path):
     assert report.failed == [("list.csv:2", "unsupported scheme ftp: in 'ftp://ftp.example.org/a.jpg' "
                                             "(use http(s)://, file:// or a path)")]
     assert image_ref("C:\\pictures\\a.jpg", tmp_path).kind == "path"  # a drive letter is no scheme
+    assert image_ref("img:1.jpg", tmp_path) == ImageRef("path", str(tmp_path / "img:1.jpg"))  # nor is a colon
+    with pytest.raises(SourceError, match="unsupported scheme data:"):
+        image_ref("data:image/png;base64,iVBORw0KGgo=", tmp_path)

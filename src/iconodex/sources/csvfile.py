@@ -149,7 +149,7 @@ def image_ref(value: str, base_dir: Path, *, iiif_column: bool = False) -> Image
     scheme = urlsplit(value).scheme.lower()
     if scheme == "file":
         return ImageRef("path", unquote(urlsplit(value).path))
-    if scheme and len(scheme) > 1 and scheme not in ("http", "https"):  # one letter: a Windows drive
+    if _foreign_scheme(value, scheme):
         raise SourceError(f"unsupported scheme {scheme}: in {value[:100]!r} (use http(s)://, file:// or a path)")
     if scheme not in ("http", "https"):
         path = Path(value).expanduser()
@@ -161,6 +161,14 @@ def image_ref(value: str, base_dir: Path, *, iiif_column: bool = False) -> Image
     if not looks_like_file and (iiif_column or _IIIF_PATH.search(path)):
         return ImageRef("iiif", value.rstrip("/"), api_version=_iiif_version(path))
     return ImageRef("url", value)
+
+
+def _foreign_scheme(value: str, scheme: str) -> bool:
+    """A URL this tool cannot fetch (``ftp://``, ``s3://``, ``data:``), not a file name with a colon
+    (``img:1.jpg``) or a Windows drive (``C:\\``)."""
+    if scheme in ("", "http", "https", "file") or len(scheme) == 1:
+        return False
+    return value[len(scheme) + 1:].startswith("//") or scheme in ("data", "urn")
 
 
 def _iiif_version(path: str) -> str | None:
