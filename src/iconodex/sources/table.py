@@ -36,6 +36,7 @@ _BOMS = (  # UTF-32's marks first: UTF-32-LE's starts with UTF-16-LE's
 _UNDECODED = re.compile("[\udc80-\udcff]")  # what ``surrogateescape`` makes of bytes that do not decode
 _QUOTED = re.compile(r'"[^"]*"')
 _NON_ASCII = re.compile("[^\x00-\x7f]")
+_SUSPECT = re.compile("[\udc80-\udcff\x00]")
 
 # The csv module's own field limit (128 Ki characters) would fire before ours and leave the reader
 # inside a quoted field; rows are bounded by MAX_ROW_CHARS instead.
@@ -139,7 +140,7 @@ class Table:
                               "name the file's encoding with -o encoding=NAME")
 
     def rows(self) -> Iterator[Row | BadRow]:
-        """Every data row, or why it cannot be read; blank lines are left out."""
+        """Every data row, or why it cannot be read; blank rows are left out."""
         with self._open() as handle:
             lines = _Lines(handle)
             reader = csv.reader(lines, delimiter=self.delimiter)
@@ -159,9 +160,11 @@ class Table:
                 except csv.Error as exc:
                     yield BadRow(lines.taken[0].number if lines.taken else lines.number, f"not CSV: {exc}")
                     continue
-                if cells and header_seen:
+                if not "".join(cells).strip():
+                    continue  # a blank line, as _header_text skips them
+                if header_seen:
                     yield self._row(lines, cells)
-                header_seen = header_seen or bool(cells)  # the header was read in __init__
+                header_seen = True  # the header itself was read in __init__
 
     def _row(self, lines: _Lines, cells: list[str]) -> Row | BadRow:
         first, *rest = lines.taken
@@ -173,11 +176,10 @@ class Table:
             log.warning("%s:%d: the quoted field opened on line %d runs on to line %d over lines that look "
                         "like rows; check for a missing quote", self.path.name, first.number, first.number,
                         rest[-1].number)
-        if any(_UNDECODED.search(cell) for cell in cells):
-            return BadRow(first.number, f"bytes that are not {self.encoding}; "
-                          "name the file's encoding with -o encoding=NAME")
-        if any("\0" in cell for cell in cells):
-            return BadRow(first.number, "a NUL character: a corrupt row, or a file in another encoding")
+        if any(_SUSPECT.search(line.text) for line in lines.taken):
+            return BadRow(first.number, f"bytes that are not {self.encoding}; name the file's encoding with "
+                          "-o encoding=NAME" if _UNDECODED.search("".join(cells)) else
+                          "a NUL character: a corrupt row, or a file in another encoding")
         return Row(first.number, dict(zip(self.columns, cells, strict=False)))  # extra cells have no name
 
     def _too_long(self, lines: _Lines) -> BadRow:
