@@ -124,3 +124,9 @@ def test_an_unsupported_scheme_fails_its_row_with_that_reason(tmp_path):
     assert image_ref("img:1.jpg", tmp_path) == ImageRef("path", str(tmp_path / "img:1.jpg"))  # nor is a colon
     with pytest.raises(SourceError, match="unsupported scheme data:"):
         image_ref("data:image/png;base64,iVBORw0KGgo=", tmp_path)
+
+
+def test_blank_and_whitespace_lines_before_the_header_are_skipped(tmp_path):
+    path = write(tmp_path / "list.csv", "  \n\n\t\nimage,title\n\na.jpg,One\n ,  \n")
+    records, report = harvest(CsvSource(path))
+    assert [r.title for r in records] == ["One"] and not report.failed and not report.skipped

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from _servers_harvest import FIXTURES, OXIGRAPH, harvest, oxigraph_server
+from _servers_harvest import FIXTURES, OXIGRAPH, AppServer, Reply, harvest, oxigraph_server
 
 from iconodex.errors import ConfigError
 from iconodex.sources import open_source
@@ -97,6 +97,25 @@ def test_the_documented_query_gets_titles_and_descriptions(endpoint):
     jeanne = next(r for r in records if r.title == "Jeanne (Spring)")
     assert jeanne.metadata["description"] == ["A young woman in a flowered hat, against foliage."]
     assert report.complete and not report.failed
+
+
+def test_an_endpoint_that_cannot_answer_the_label_query_leaves_titles_empty(caplog):
+    services = ["https://iiif.example.org/iiif/3/a", "https://iiif.example.org/iiif/3/b"]
+
+    def answer(path: str, query: dict[str, str]) -> Reply:
+        if "VALUES ?access" in query.get("query", ""):
+            return Reply(400, b"property paths are not supported here")
+        offset = int(query["query"].rsplit("OFFSET", 1)[1])
+        rows = [{"iiif_url": {"type": "uri", "value": url}} for url in services[offset:offset + 1]]
+        return Reply.json({"head": {"vars": ["iiif_url"]}, "results": {"bindings": rows}})
+
+    with AppServer(answer) as server, caplog.at_level("WARNING", logger="iconodex"):
+        source = SparqlSource.from_spec(f"{server.base}/sparql", {"query": "SELECT ?iiif_url {} ORDER BY ?iiif_url",
+                                                                  "page_size": 1})
+        records, report = harvest(source)
+    assert [(r.image.location, r.title) for r in records] == [(url, "") for url in services]
+    assert report.complete and not report.failed
+    assert caplog.text.count("no titles from") == 1  # asked once; later pages do not ask again
 
 
 @pytest.mark.parametrize(

@@ -148,26 +148,33 @@ class SparqlSource:
         if "order by" not in paged.body.lower():
             log.warning("the SPARQL query has no ORDER BY; paging may skip or repeat rows")
         seen: set[str] = set()
+        labels = self.labels
         for text, asked in paged.pages(self.page_size):
             rows = self._select(ctx, text)
             if rows is None:
                 return
-            page: list[tuple[SourceRecord, dict[str, Any]]] = []
-            for row in rows:
-                record = self._record(ctx, row)
-                if record is not None and record.id not in seen:
-                    seen.add(record.id)
-                    page.append((record, row[self.iiif_variable]))
-            if self.labels:
-                self._add_titles(ctx, [(record, term) for record, term in page if not record.title])
+            page = self._new_records(ctx, rows, seen)
+            labels = labels and self._add_titles(ctx, [(record, cell) for record, cell in page if not record.title])
             for record, _ in page:
                 ctx.report.harvested += 1
                 yield record
             if len(rows) < asked:
                 return
 
-    def _add_titles(self, ctx: HarvestContext, untitled: list[tuple[SourceRecord, dict[str, Any]]]) -> None:
-        """Give records without a title the best label the endpoint has for their access point."""
+    def _new_records(self, ctx: HarvestContext, rows: list[dict[str, Any]],
+                     seen: set[str]) -> list[tuple[SourceRecord, dict[str, Any]]]:
+        """The page's records not seen before, each with the result cell of its access point."""
+        page = []
+        for row in rows:
+            record = self._record(ctx, row)
+            if record is not None and record.id not in seen:
+                seen.add(record.id)
+                page.append((record, row[self.iiif_variable]))
+        return page
+
+    def _add_titles(self, ctx: HarvestContext, untitled: list[tuple[SourceRecord, dict[str, Any]]]) -> bool:
+        """Give records without a title the best label the endpoint has for their access point;
+        False when the endpoint cannot answer, so that later pages do not ask again."""
         for start in range(0, len(untitled), LABEL_BATCH):
             batch = untitled[start:start + LABEL_BATCH]
             terms = {term for _, cell in batch if (term := sparql_term(cell))}
@@ -175,10 +182,11 @@ class SparqlSource:
                 continue
             rows = self._select(ctx, _LABELS_QUERY.replace("TERMS", " ".join(sorted(terms))), listing=False)
             if rows is None:
-                return  # titles are a courtesy: the records stand without them
+                return False  # titles are a courtesy: the records stand without them
             titles = best_labels(rows, ctx.languages)
             for record, cell in batch:
                 record.title = titles.get(str(cell.get("value", "")), "")
+        return True
 
     def _select(self, ctx: HarvestContext, text: str, *, listing: bool = True) -> list[dict[str, Any]] | None:
         """The bindings of one query, or ``None``: a failure of the listing (``listing``) is reported,
