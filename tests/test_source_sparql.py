@@ -13,7 +13,8 @@ from iconodex.errors import ConfigError
 from iconodex.sources import open_source
 from iconodex.sources import sparql as sparql_source
 from iconodex.sources.documents import url_id
-from iconodex.sources.sparql import PagedQuery, SparqlSource, sparql_term
+from iconodex.sources.sparql import PagedQuery, SparqlSource
+from iconodex.sources.sparql_labels import sparql_term
 
 SPARQL = FIXTURES / "sparql"
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "sparql.md"
