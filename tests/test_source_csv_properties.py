@@ -25,7 +25,7 @@ from iconodex.sources.csvfile import CsvSource
 ROW_LIMIT = 300  # stands in for MAX_ROW_CHARS, so that overlong rows cost nothing to generate
 PROPERTY = settings(max_examples=60, deadline=2000, suppress_health_check=[HealthCheck.function_scoped_fixture])
 TITLES = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\0"), max_size=40)
-ROW_KINDS = st.sampled_from(["good", "good", "good", "overlong", "ftp", "nul", "stray byte"])
+ROW_KINDS = st.sampled_from(["good", "good", "good", "overlong", "overlong lines", "ftp", "nul", "stray byte"])
 ENCODINGS = st.sampled_from(["utf-8", "utf-8-sig", "utf-16", "utf-16-be", "utf-32"])
 LINE_END = re.compile("\r\n|\r|\n")
 CLIENT = HttpClient(retries=0, timeout=1)  # unused by a CSV source; one, since each costs a TLS context
@@ -73,7 +73,8 @@ def write_rows(kinds: list[str], titles: list[str], encoding: str) -> tuple[byte
         image = f"ftp://example.org/{number}.jpg" if kind == "ftp" else f"img/{number}.jpg"
         if kind == "stray byte" and not utf8:
             kind = "overlong"  # a stray byte would shift every later UTF-16/32 unit
-        title = {"overlong": "x" * ROW_LIMIT, "nul": title + "\0", "stray byte": title + "é\udcff"}.get(kind, title)
+        title = {"overlong": "x" * ROW_LIMIT, "overlong lines": "a long description\n" * (ROW_LIMIT // 19 + 1),
+                 "nul": title + "\0", "stray byte": title + "é\udcff"}.get(kind, title)
         start = text.tell()
         writer.writerow([str(number), image, title])
         if kind == "good":

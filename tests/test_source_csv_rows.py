@@ -60,6 +60,14 @@ def test_the_command_line_names_the_bad_row_in_one_line(tmp_path):
     assert "list.csv:4: the row is longer than 1,000,000 characters" in done.stderr
 
 
+def test_a_long_quoted_field_over_many_lines_fails_alone_and_reading_goes_on_after_it(tmp_path):
+    prose = "A line of a very long description\n" * (MAX_ROW_CHARS // 30)
+    path = write(tmp_path / "list.csv", f'image,title\na.jpg,"{prose}",x\nb.jpg,"After, all"\n')
+    records, report = harvest(CsvSource(path))
+    assert [r.title for r in records] == ["After, all"]  # no line of the description became a row
+    assert report.failed == [("list.csv:2", f"the row is longer than {MAX_ROW_CHARS:,} characters")]
+
+
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-8-sig", "utf-32", "cp1252"])
 def test_the_encoding_is_detected(tmp_path, encoding):
     path = write(tmp_path / "list.csv", "image,titre\nimg/a.jpg,Café crème – été\n", encoding)

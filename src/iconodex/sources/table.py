@@ -16,7 +16,7 @@ import csv
 import logging
 import re
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -38,10 +38,9 @@ _QUOTED = re.compile(r'"[^"]*"')
 _NON_ASCII = re.compile("[^\x00-\x7f]")
 _SUSPECT = re.compile("[\udc80-\udcff\x00]")
 
-# The csv module's own field limit (128 Ki characters) would fire before ours and leave the reader
-# inside a quoted field; rows are bounded by MAX_ROW_CHARS instead.
-if csv.field_size_limit() <= MAX_ROW_CHARS:
-    csv.field_size_limit(MAX_ROW_CHARS + 1)
+# The csv module's own field limit (128 Ki characters) would fire mid-row and leave the reader lost
+# inside a quoted field; rows are bounded by MAX_ROW_CHARS (and their skeletons past it) instead.
+csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
 
 
 @dataclass(frozen=True)
@@ -64,7 +63,11 @@ class BadRow:
 class _Line:
     number: int
     text: str
-    overlong: bool = False
+    skeleton: str | None = None  # set for an overlong line, whose text is not kept
+
+    @property
+    def overlong(self) -> bool:
+        return self.skeleton is not None
 
 
 class _RowTooLong(Exception):
@@ -76,18 +79,28 @@ class _Undecodable(Exception):
 
 
 class _Lines:
-    """Physical lines for ``csv.reader``, numbered, bounded per row, and able to read lines again."""
+    """Physical lines for ``csv.reader``, numbered, bounded per row, and able to read lines again.
 
-    def __init__(self, handle: IO[str]) -> None:
+    Past ``MAX_ROW_CHARS`` a row has failed: if the lines it took in look like rows, an unclosed
+    quote swallowed them and they are read again (``_RowTooLong``); otherwise it is one long quoted
+    field, and the reader gets only the lines' skeletons (quotes, delimiters, line ends) until the
+    field closes, so that it goes on at the next real row holding next to nothing.
+    """
+
+    def __init__(self, handle: IO[str], skeleton: Callable[[str], str],
+                 look_like_rows: Callable[[list[_Line]], bool]) -> None:
         self.handle = handle
+        self.skeleton = skeleton
+        self.look_like_rows = look_like_rows
         self.again: deque[_Line] = deque()
         self.taken: list[_Line] = []
         self.chars = 0
         self.number = 0
         self.at_end = False  # the end of the file came inside the row: its quote never closed
+        self.too_long = False
 
     def start_row(self) -> None:
-        self.taken, self.chars, self.at_end = [], 0, False
+        self.taken, self.chars, self.at_end, self.too_long = [], 0, False, False
 
     def read_again(self, lines: list[_Line]) -> None:
         self.again.extendleft(reversed(lines))
@@ -100,13 +113,16 @@ class _Lines:
         if line is None:
             self.at_end = True
             raise StopIteration
-        if self.taken and (line.overlong or self.chars + len(line.text) > MAX_ROW_CHARS):
-            self.again.appendleft(line)
-            raise _RowTooLong
+        if not self.too_long and (line.overlong or self.chars + len(line.text) > MAX_ROW_CHARS):
+            if self.look_like_rows(self.taken[1:]):
+                self.again.appendleft(line)
+                raise _RowTooLong
+            self.too_long = True
+        if self.too_long:
+            self.taken = self.taken or [line]  # only where the row starts is still needed
+            return line.skeleton if line.skeleton is not None else self.skeleton(line.text)
         self.taken.append(line)
         self.chars += len(line.text)
-        if line.overlong:
-            raise _RowTooLong
         return line.text
 
     def _read(self) -> _Line | None:
@@ -120,9 +136,10 @@ class _Lines:
         self.number += 1
         if len(text) <= MAX_ROW_CHARS or text.endswith(("\n", "\r")):
             return _Line(self.number, text)
+        skeleton = [self.skeleton(text)]  # the rest of an overlong line is read without holding it
         while (rest := self.handle.readline(_READ_CHUNK)) and not rest.endswith(("\n", "\r")):
-            pass  # skip the rest of an overlong line without holding it
-        return _Line(self.number, "", overlong=True)
+            skeleton.append(self.skeleton(rest))
+        return _Line(self.number, "", skeleton="".join(skeleton) + self.skeleton(rest))
 
 
 class Table:
@@ -135,6 +152,7 @@ class Table:
         self.delimiter = delimiter or header_delimiter(header, tab=path.suffix.lower() == ".tsv")
         cells = next(csv.reader([header], delimiter=self.delimiter), [])
         self.columns = [cell.strip() for cell in cells]
+        self._filler = re.compile(f'[^"{re.escape(self.delimiter)}\r\n]+')
         if _UNDECODED.search(header):
             raise ConfigError(f"{path.name}: the header is not valid {self.encoding}; "
                               "name the file's encoding with -o encoding=NAME")
@@ -142,7 +160,7 @@ class Table:
     def rows(self) -> Iterator[Row | BadRow]:
         """Every data row, or why it cannot be read; blank rows are left out."""
         with self._open() as handle:
-            lines = _Lines(handle)
+            lines = _Lines(handle, self._skeleton, self._look_like_rows)
             reader = csv.reader(lines, delimiter=self.delimiter)
             header_seen = False
             while True:
@@ -152,7 +170,7 @@ class Table:
                 except StopIteration:
                     return
                 except _RowTooLong:
-                    yield self._too_long(lines)
+                    yield self._swallowed(lines)
                     continue
                 except _Undecodable as exc:
                     yield BadRow(lines.number + 1, str(exc))
@@ -168,6 +186,9 @@ class Table:
 
     def _row(self, lines: _Lines, cells: list[str]) -> Row | BadRow:
         first, *rest = lines.taken
+        if lines.too_long:
+            unclosed = f" (the quote opened on line {first.number} is never closed)" if lines.at_end else ""
+            return BadRow(first.number, f"the row is longer than {MAX_ROW_CHARS:,} characters{unclosed}")
         if lines.at_end and rest:
             lines.read_again(rest)  # the unclosed quote swallowed them: they are rows of their own
         if lines.at_end:
@@ -182,12 +203,16 @@ class Table:
                           "a NUL character: a corrupt row, or a file in another encoding")
         return Row(first.number, dict(zip(self.columns, cells, strict=False)))  # extra cells have no name
 
-    def _too_long(self, lines: _Lines) -> BadRow:
+    def _swallowed(self, lines: _Lines) -> BadRow:
+        """A row grown too long over lines that look like rows: an unclosed quote took them in."""
         first, *rest = lines.taken
-        if self._look_like_rows(rest):
-            lines.read_again(rest)  # an unclosed quote probably swallowed them
-        return BadRow(first.number, f"the row is longer than {MAX_ROW_CHARS:,} characters"
-                      + (f" (is the quote opened on line {first.number} closed?)" if rest else ""))
+        lines.read_again(rest)
+        return BadRow(first.number, f"the row is longer than {MAX_ROW_CHARS:,} characters: "
+                      f"is the quote opened on line {first.number} closed?")
+
+    def _skeleton(self, text: str) -> str:
+        """What the reader needs of a line to follow its quoting: runs of other characters as one."""
+        return self._filler.sub("x", text)
 
     def _suspicious(self, taken: list[_Line]) -> bool:
         """A row read over several lines whose quoting is odd or whose lines look like rows."""
