@@ -3,6 +3,10 @@
 The image column may hold a local path (relative to the CSV's folder), a plain image URL, a IIIF
 Image API service base URL or an info.json URL. Without an id column, an item's id is SARI's:
 ``blake2b(image_value, digest_size=20)``, so ids match collections built by that tool.
+Another scheme (``ftp://``, ``s3://``) fails its row. Rows are read by ``table.Table`` (encodings,
+limits, quotes): a bad row is a harvest failure named ``file.csv:LINE``, and while one fails the
+run deletes nothing, since the bad row may be an item stored before. An Open Images list is left
+to the ``urls`` source.
 """
 
 from __future__ import annotations
