@@ -14,6 +14,7 @@ from PIL import Image
 from iconodex.errors import ConfigError
 from iconodex.sources import open_source
 from iconodex.sources.captions import CaptionsSource
+from iconodex.sources.csvfile import CsvSource
 from iconodex.sources.documents import url_id
 from iconodex.sources.urls import UrlListSource
 
@@ -87,27 +88,43 @@ def test_csv_with_named_columns(tmp_path):
     assert [(r.id, r.title) for r in records] == [("A1", "a small picture")]
 
 
-def test_open_images_csv(tmp_path):
+def _open_images_csv(tmp_path):
     data = tmp_path / "open_images.csv"
     data.write_text(
         OPEN_IMAGES_HEADER + "\n"
         "000002b66c9c498e,train,https://farm3.staticflickr.com/2/a_o.jpg,https://www.flickr.com/photos/x/2,"
-        "https://creativecommons.org/licenses/by/2.0/,https://www.flickr.com/people/x/,Author One,Harbour at dusk,"
+        "https://creativecommons.org/licenses/by/2.0/,https://www.flickr.com/people/x/,Author One,\"Harbour, at dusk\","
         "1000,abc==,https://c1.staticflickr.com/2/a_z.jpg,0\n"
-        "000002b97e5471a0,train,,https://www.flickr.com/photos/y/3,,,,No picture,,,,\n",
+        "000002b97e5471a0,train,,https://www.flickr.com/photos/y/3,,,,No picture,,,,\n"
+        "000002c707c9895e,train,https://farm4.staticflickr.com/3/c_o.jpg,https://www.flickr.com/photos/z/4,"
+        ",,,No thumbnail,,,,\n",
         encoding="utf-8",
     )
-    assert UrlListSource.detect(str(data))
-    records, report = harvest(open_source(str(data), kind="urls"))
-    thumbs, _ = harvest(UrlListSource.from_spec(str(data), {"prefer_thumbnail": True}))
+    return data
 
-    (harbour,) = records
-    assert harbour.id == "000002b66c9c498e" and harbour.title == "Harbour at dusk"
-    assert harbour.image.location == "https://farm3.staticflickr.com/2/a_o.jpg"
+
+def test_open_images_csv_is_recognised_and_read_from_its_thumbnails(tmp_path):
+    data = _open_images_csv(tmp_path)
+    assert UrlListSource.detect(str(data)) and not CsvSource.detect(str(data))
+    records, report = harvest(open_source(str(data)))  # no --source-type needed
+    originals, _ = harvest(UrlListSource.from_spec(str(data), {"prefer_thumbnail": "false"}))
+
+    harbour, no_thumbnail = records
+    assert harbour.id == "000002b66c9c498e" and harbour.title == "Harbour, at dusk"
+    assert harbour.image.location == "https://c1.staticflickr.com/2/a_z.jpg"  # 300K pixels, not the original
+    assert no_thumbnail.image.location == "https://farm4.staticflickr.com/3/c_o.jpg"  # the only picture it has
     assert harbour.links == {"page": "https://www.flickr.com/photos/x/2"}
     assert harbour.metadata["Author"] == ["Author One"] and "Title" not in harbour.metadata
-    assert thumbs[0].image.location == "https://c1.staticflickr.com/2/a_z.jpg"
-    assert report.skipped == [("open_images.csv:3", "no http(s) URL in OriginalURL")]
+    assert harbour.metadata["License"] == ["https://creativecommons.org/licenses/by/2.0/"]
+    assert originals[0].image.location == "https://farm3.staticflickr.com/2/a_o.jpg"
+    assert report.skipped == [("open_images.csv:3", "no http(s) URL in Thumbnail300KURL or OriginalURL")]
+
+
+def test_open_images_csv_as_a_plain_csv_is_a_hint_not_a_wrong_flag(tmp_path):
+    data = _open_images_csv(tmp_path)
+    with pytest.raises(ConfigError, match="-o image_column=NAME") as caught:
+        open_source(str(data), kind="csv")
+    assert "--image-column" not in str(caught.value)
 
 
 def test_plain_url_list(tmp_path):

@@ -3,23 +3,46 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import pytest
-from _servers_harvest import FIXTURES, OXIGRAPH, harvest, oxigraph_server
+from _servers_harvest import FIXTURES, OXIGRAPH, AppServer, Reply, harvest, oxigraph_server
 
 from iconodex.errors import ConfigError
 from iconodex.sources import open_source
+from iconodex.sources import sparql as sparql_source
 from iconodex.sources.documents import url_id
 from iconodex.sources.sparql import PagedQuery, SparqlSource
+from iconodex.sources.sparql_labels import sparql_term
 
 SPARQL = FIXTURES / "sparql"
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "sparql.md"
 pytestmark = pytest.mark.skipif(not OXIGRAPH.is_file(), reason=f"oxigraph binary absent ({OXIGRAPH})")
+
+# The fixtures carry no description; this is one as Linked Art models it (referred_to_by a
+# LinguisticObject classified aat:300435416 "description"), for the documented query to find.
+JEANNE_DESCRIPTION = """@prefix crm: <http://www.cidoc-crm.org/cidoc-crm/> .
+<https://linked.art/example/jeanne/HumanMadeObject/spring/11> crm:P67i_is_referred_to_by
+    [ a crm:E33_Linguistic_Object ; crm:P2_has_type <http://vocab.getty.edu/aat/300435416> ;
+      crm:P190_has_symbolic_content "A young woman in a flowered hat, against foliage." ] .
+"""
+TITLES = {  # what the Linked Art fixtures name each service's picture
+    "https://ids.lib.harvard.edu/ids/iiif/47174896": "Self-Portrait Dedicated to Paul Gauguin",
+    "https://media.getty.edu/iiif/image/8094f61e-e458-42bd-90cf-a0ed0dcc90b9": "Jeanne (Spring)",
+    "https://sipi.participatory-archives.ch/SGV_10/SGV_10P_00060.jp2": "[Porträt von Emilie Kreis-Martz]",
+    "https://sipi.participatory-archives.ch/SGV_12/SGV_12N_00001.jp2": "[Schwyzer Fasnacht]",
+    "https://sipi.participatory-archives.ch/SGV_12/SGV_12N_02727.jp2": "[Menschenmasse und Propellerflugzeuge]",
+}
 
 
 @pytest.fixture(scope="module")
 def endpoint(tmp_path_factory):
     store = tmp_path_factory.mktemp("oxigraph")
-    with oxigraph_server(store, SPARQL / "pia_linkedart_derived.ttl", SPARQL / "linkedart_docs_derived.ttl") as url:
+    description = store.parent / "jeanne_description.ttl"
+    description.write_text(JEANNE_DESCRIPTION, encoding="utf-8")
+    with oxigraph_server(store, SPARQL / "pia_linkedart_derived.ttl", SPARQL / "linkedart_docs_derived.ttl",
+                         description) as url:
         yield url
 
 
@@ -46,6 +69,70 @@ def test_relaxed_query_pages_and_cuts_info_json(endpoint):
     assert all(r.image.kind == "iiif" and not r.image.location.endswith("info.json") for r in records)
     assert records[0].metadata["conformsTo"] == ["https://iiif.io/api/image/2/context.json"]
     assert report.complete and not report.failed
+
+
+def test_the_seed_query_gets_the_title_the_linked_art_object_has(endpoint):
+    records, report = harvest(open_source(endpoint, kind="sparql", options={"query": str(SPARQL / "seed_query.rq")}))
+    assert [r.title for r in records] == ["Jeanne (Spring)"]  # the painting's Name, four links away
+    assert report.complete and not report.failed
+
+
+def test_every_labelled_picture_gets_a_title_in_batches(endpoint, monkeypatch):
+    monkeypatch.setattr(sparql_source, "LABEL_BATCH", 2)  # 5 pictures: 3 label queries per page
+    query = (SPARQL / "relaxed_query.rq").read_text()
+    records, report = harvest(SparqlSource.from_spec(endpoint, {"query": query, "page_size": 5}))
+    assert {r.image.location: r.title for r in records} == TITLES
+    assert report.complete and not report.failed
+
+
+def test_labels_can_be_turned_off(endpoint):
+    options = {"query": str(SPARQL / "seed_query.rq"), "labels": "false"}
+    records, _ = harvest(SparqlSource.from_spec(endpoint, options))
+    assert [r.title for r in records] == [""]
+
+
+def test_the_documented_query_gets_titles_and_descriptions(endpoint):
+    query = re.search(r"```sparql\n(.*?)```", DOCS.read_text(encoding="utf-8"), re.S).group(1)
+    records, report = harvest(SparqlSource.from_spec(endpoint, {"query": query, "labels": "false"}))
+    assert {r.image.location: r.title for r in records} == TITLES
+    jeanne = next(r for r in records if r.title == "Jeanne (Spring)")
+    assert jeanne.metadata["description"] == ["A young woman in a flowered hat, against foliage."]
+    assert report.complete and not report.failed
+
+
+def test_an_endpoint_that_cannot_answer_the_label_query_leaves_titles_empty(caplog):
+    services = ["https://iiif.example.org/iiif/3/a", "https://iiif.example.org/iiif/3/b"]
+
+    def answer(path: str, query: dict[str, str]) -> Reply:
+        if "VALUES ?access" in query.get("query", ""):
+            return Reply(400, b"property paths are not supported here")
+        offset = int(query["query"].rsplit("OFFSET", 1)[1])
+        rows = [{"iiif_url": {"type": "uri", "value": url}} for url in services[offset:offset + 1]]
+        return Reply.json({"head": {"vars": ["iiif_url"]}, "results": {"bindings": rows}})
+
+    with AppServer(answer) as server, caplog.at_level("WARNING", logger="iconodex"):
+        source = SparqlSource.from_spec(f"{server.base}/sparql", {"query": "SELECT ?iiif_url {} ORDER BY ?iiif_url",
+                                                                  "page_size": 1})
+        records, report = harvest(source)
+    assert [(r.image.location, r.title) for r in records] == [(url, "") for url in services]
+    assert report.complete and not report.failed
+    assert caplog.text.count("no titles from") == 1  # asked once; later pages do not ask again
+
+
+@pytest.mark.parametrize(
+    ("cell", "term"),
+    [
+        ({"type": "uri", "value": "https://e.org/iiif/a"}, "<https://e.org/iiif/a>"),
+        ({"type": "uri", "value": "https://e.org/a b"}, None),
+        ({"type": "literal", "value": 'say "hi"\n\\'}, '"say \\"hi\\"\\n\\\\"'),
+        ({"type": "literal", "value": "x", "xml:lang": "de"}, '"x"@de'),
+        ({"type": "literal", "value": "https://e.org/a", "datatype": "http://www.w3.org/2001/XMLSchema#anyURI"},
+         '"https://e.org/a"^^<http://www.w3.org/2001/XMLSchema#anyURI>'),
+        ({"type": "bnode", "value": "b0"}, None),
+    ],
+)
+def test_values_terms_are_written_safely(cell, term):
+    assert sparql_term(cell) == term
 
 
 def test_the_query_limit_is_kept_across_pages(endpoint):

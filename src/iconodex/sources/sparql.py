@@ -9,6 +9,11 @@ its absence is logged as a warning.
 Real Linked Art data writes the access point as an ``…/info.json`` URL; it is cut back to the
 service base. Ids are ``blake2b(url, digest_size=20)`` like SARI's, unless ``id_variable`` names
 a variable that holds a stable id.
+
+A query that binds no title (the SARI seed's binds only ``?iiif_url``) is followed, page by page,
+by one query for the labels of the harvested access points (``VALUES``, ``LABEL_BATCH`` at a time):
+the Linked Art object shown (its Name, else its ``_label``), else the digital object's, else a
+label of the access point itself or of what links to it. Option ``labels=false`` turns this off.
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ from ..fetch.iiif_image import service_base
 from ..records import ImageRef, Metadata, SourceRecord, add_value
 from . import SOURCES
 from .base import HarvestContext
-from .documents import is_url, response_json, url_id
+from .documents import is_url, option_flag, response_json, url_id
+from .sparql_labels import best_labels, labels_query, sparql_term
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +44,7 @@ _TAIL = re.compile(
 )
 _TITLE_VARIABLES = ("title", "label", "name")
 _RESULTS_JSON = "application/sparql-results+json"
+LABEL_BATCH = 100
 
 
 @dataclass(frozen=True)
@@ -76,6 +83,7 @@ class SparqlSource:
     iiif_variable: str = "iiif_url"
     id_variable: str | None = None
     page_size: int = 1000
+    labels: bool = True
     kind = "sparql"
 
     @property
@@ -104,6 +112,7 @@ class SparqlSource:
             iiif_variable=str(options.get("iiif_variable") or "iiif_url").lstrip("?$"),
             id_variable=str(options["id_variable"]).lstrip("?$") if options.get("id_variable") else None,
             page_size=page_size,
+            labels=options.get("labels") is None or option_flag(options["labels"]),
         )
 
     def harvest(self, ctx: HarvestContext) -> Iterator[SourceRecord]:
@@ -111,37 +120,68 @@ class SparqlSource:
         if "order by" not in paged.body.lower():
             log.warning("the SPARQL query has no ORDER BY; paging may skip or repeat rows")
         seen: set[str] = set()
+        labels = self.labels
         for text, asked in paged.pages(self.page_size):
             rows = self._select(ctx, text)
             if rows is None:
                 return
-            for row in rows:
-                record = self._record(ctx, row)
-                if record is not None and record.id not in seen:
-                    seen.add(record.id)
-                    ctx.report.harvested += 1
-                    yield record
+            page = self._new_records(ctx, rows, seen)
+            labels = labels and self._add_titles(ctx, [(record, cell) for record, cell in page if not record.title])
+            for record, _ in page:
+                ctx.report.harvested += 1
+                yield record
             if len(rows) < asked:
                 return
 
-    def _select(self, ctx: HarvestContext, text: str) -> list[dict[str, Any]] | None:
-        """One page of bindings; a failure is reported (listing incomplete) and gives ``None``."""
+    def _new_records(self, ctx: HarvestContext, rows: list[dict[str, Any]],
+                     seen: set[str]) -> list[tuple[SourceRecord, dict[str, Any]]]:
+        """The page's records not seen before, each with the result cell of its access point."""
+        page = []
+        for row in rows:
+            record = self._record(ctx, row)
+            if record is not None and record.id not in seen:
+                seen.add(record.id)
+                page.append((record, row[self.iiif_variable]))
+        return page
+
+    def _add_titles(self, ctx: HarvestContext, untitled: list[tuple[SourceRecord, dict[str, Any]]]) -> bool:
+        """Give records without a title the best label the endpoint has for their access point;
+        False when the endpoint cannot answer, so that later pages do not ask again."""
+        for start in range(0, len(untitled), LABEL_BATCH):
+            batch = untitled[start:start + LABEL_BATCH]
+            terms = {term for _, cell in batch if (term := sparql_term(cell))}
+            if not terms:
+                continue
+            rows = self._select(ctx, labels_query(terms), listing=False)
+            if rows is None:
+                return False  # titles are a courtesy: the records stand without them
+            titles = best_labels(rows, ctx.languages)
+            for record, cell in batch:
+                record.title = titles.get(str(cell.get("value", "")), "")
+        return True
+
+    def _select(self, ctx: HarvestContext, text: str, *, listing: bool = True) -> list[dict[str, Any]] | None:
+        """The bindings of one query, or ``None``: a failure of the listing (``listing``) is reported,
+        making it incomplete; a failure of the follow-up label query is a warning."""
         try:
             response = _send_query(ctx.http, self.endpoint, text)
             document = response_json(response)
         except FetchError as exc:
-            if exc.status == 400:  # endpoints answer 400 to a query they cannot parse
+            if exc.status == 400 and listing:  # endpoints answer 400 to a query they cannot parse
                 raise ConfigError(f"{mask_url(self.endpoint)} rejected the SPARQL query (HTTP 400): check its syntax") from None
-            ctx.report.fail(mask_url(self.endpoint), str(exc), listing=True)
-            return None
+            return self._failed(ctx, str(exc), listing)
         except IconodexError as exc:
-            ctx.report.fail(mask_url(self.endpoint), str(exc), listing=True)
-            return None
+            return self._failed(ctx, str(exc), listing)
         bindings = document.get("results", {}).get("bindings") if isinstance(document, dict) else None
         if not isinstance(bindings, list):
-            ctx.report.fail(mask_url(self.endpoint), "not SPARQL JSON results (no results.bindings)", listing=True)
-            return None
+            return self._failed(ctx, "not SPARQL JSON results (no results.bindings)", listing)
         return [row for row in bindings if isinstance(row, dict)]
+
+    def _failed(self, ctx: HarvestContext, reason: str, listing: bool) -> None:
+        if listing:
+            ctx.report.fail(mask_url(self.endpoint), reason, listing=True)
+        else:
+            log.warning("no titles from %s: the label query failed (%s)", mask_url(self.endpoint), reason)
 
     def _record(self, ctx: HarvestContext, row: dict[str, Any]) -> SourceRecord | None:
         values = {name: str(cell.get("value", "")) for name, cell in row.items() if isinstance(cell, dict)}
