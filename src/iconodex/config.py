@@ -42,6 +42,9 @@ class Settings:
     # model runtime
     threads: int = 0               # inference threads; 0 = all cores
     offline: bool = False          # never reach a model hub
+    # source credentials: given at run time (here, ICONODEX_OMEKA_KEY_* or -o), never stored in a collection
+    omeka_key_identity: str = field(default="", repr=False)
+    omeka_key_credential: str = field(default="", repr=False)
 
     def merge(self, values: dict[str, Any], origin: str, *, strict: bool = True) -> Settings:
         known = {f.name: f for f in fields(self)}
