@@ -15,7 +15,6 @@ from _servers_harvest import FIXTURES, AppServer, OmekaFixture, Reply, jpeg_byte
 
 from iconodex import Collection
 from iconodex.cli import main
-from iconodex.redact import public_options
 
 IDENTITY = "ident-5c1e7a90d2"
 CREDENTIAL = "cred-9f8e7d6c5b4a"
@@ -131,6 +130,8 @@ def test_any_source_spec_with_a_token_or_password_is_stored_masked(tmp_path, cap
 
 
 def test_public_options_hide_credentials_and_mask_urls():
+    from iconodex.redact import public_options
+
     options = {"api_key": "k", "token": "t", "key_credential": "c", "per_page": 10, "empty_token": "",
                "endpoint": f"https://u:{PASSWORD}@example.org/sparql?apikey={CREDENTIAL}&q=1",
                "urls": [f"https://example.org/?access_token={CREDENTIAL}"], "properties": "dcterms:title"}
