@@ -31,7 +31,7 @@ def response_json(response: httpx.Response) -> Any:
     """A response's JSON body; an HTML error page or broken JSON becomes a one-line ``SourceError``."""
     try:
         return response.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser's stack
         kind = response.headers.get("content-type", "unknown type").split(";")[0]
         raise SourceError(f"{mask_url(str(response.url))}: not valid JSON (got {kind})") from None
 
@@ -44,5 +44,5 @@ def load_json(http: HttpClient, location: str) -> Any:
         return json.loads(Path(location).read_text(encoding="utf-8"))
     except OSError as exc:
         raise SourceError(f"{location}: cannot read ({exc.strerror or exc})") from None
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise SourceError(f"{location}: not valid JSON ({exc})") from None

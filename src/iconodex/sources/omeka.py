@@ -29,8 +29,8 @@ import logging
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
-from urllib.parse import parse_qsl, quote, urlsplit
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, quote, urljoin, urlsplit
 
 from ..config import Settings
 from ..errors import ConfigError, FetchError, IconodexError, SourceError
@@ -41,6 +41,9 @@ from . import SOURCES
 from .base import HarvestContext
 from .documents import is_url, response_json
 from .langmap import add_localised, first_text
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -138,11 +141,12 @@ class OmekaSource:
                 return
             _set_total(ctx, response.headers.get("Omeka-S-Total-Results"))
             seen_pages.add(str(response.url))
-            yield from (item for item in page if isinstance(item, dict))
-            url, params = first_header_link(response.headers.get_list("Link"), "next"), None
-            if url in seen_pages:  # a server whose "next" points back would otherwise loop forever
-                ctx.report.fail(mask_url(url), "the next page link points to a page already read", listing=True)
-                return
+            for number, item in enumerate(page, 1):
+                if isinstance(item, dict):
+                    yield item
+                else:  # it may stand for an item: keep what is stored
+                    ctx.report.fail(f"{mask_url(url)} #{number}", "not a JSON object", listing=True)
+            url, params = (_next_page(ctx, response, seen_pages) if page else None), None
 
     def _explain(self, exc: IconodexError) -> str:
         """A refusal without keys is most likely a private collection: say where keys go."""
@@ -171,9 +175,9 @@ class OmekaSource:
     def _record(
         self, ctx: HarvestContext, item: dict[str, Any], remembered: dict[str, Any], sites: dict[str, str]
     ) -> SourceRecord | None:
-        item_id = str(item.get("o:id", "")).strip()
-        if not item_id:
-            ctx.report.skip(str(item.get("@id", "?")), "item without o:id")
+        item_id = _resource_id(item.get("o:id"))
+        if item_id is None:
+            ctx.report.skip(mask_url(str(item.get("@id", "?")))[:200], "item without a numeric o:id")
             return None
         version = _date_value(item.get("o:modified")) or _date_value(item.get("o:created")) or None
         try:
@@ -309,8 +313,14 @@ def _media_ids(item: dict[str, Any]) -> list[str]:
 
 def _ref_ids(refs: object) -> list[str]:
     """The ``o:id`` of each ``{"@id", "o:id"}`` reference, in order, once each."""
-    ids = [str(ref["o:id"]) for ref in _as_list(refs) if isinstance(ref, dict) and ref.get("o:id") is not None]
-    return list(dict.fromkeys(ids))
+    ids = [_resource_id(ref.get("o:id")) for ref in _as_list(refs) if isinstance(ref, dict)]
+    return list(dict.fromkeys(i for i in ids if i is not None))
+
+
+def _resource_id(value: object) -> str | None:
+    """An Omeka resource id (a whole number), as text; None for anything else (it would end up in a URL)."""
+    text = str(value).strip() if isinstance(value, int | str) and not isinstance(value, bool) else ""
+    return text if text.isascii() and text.isdigit() else None
 
 
 def _as_list(value: object) -> list[Any]:
@@ -337,9 +347,38 @@ def _links(item: dict[str, Any], page: str | None) -> dict[str, str]:
     return {k: v for k, v in links.items() if v}
 
 
+def _next_page(ctx: HarvestContext, response: httpx.Response, seen_pages: set[str]) -> str | None:
+    """The absolute URL of the next page, or None at the end (a last page has no "next" link).
+
+    The next page must be on the page's own origin: Omeka S pages within its API, and a link
+    elsewhere would send the harvester to hosts nobody named."""
+    link = first_header_link(response.headers.get_list("Link"), "next")
+    if link is None:
+        return None
+    url = _same_origin(str(response.url), link.strip())
+    if url is None:
+        ctx.report.fail(mask_url(link), "the next page link is not a URL on the same server", listing=True)
+    elif url in seen_pages:  # a server whose "next" points back would otherwise loop forever
+        ctx.report.fail(mask_url(url), "the next page link points to a page already read", listing=True)
+        url = None
+    return url
+
+
+def _same_origin(base: str, link: str) -> str | None:
+    """``link`` resolved against ``base`` when it stays on ``base``'s scheme, host and port."""
+    try:
+        url = urljoin(base, link)
+        here, there = urlsplit(base), urlsplit(url)
+        same = (here.scheme, here.hostname, here.port) == (there.scheme, there.hostname, there.port)
+    except ValueError:  # a bad port or IPv6 literal
+        return None
+    return url if same else None
+
+
 def _set_total(ctx: HarvestContext, header: str | None) -> None:
-    if header and header.strip().isdigit():
-        ctx.report.total_hint = int(header)
+    text = (header or "").strip()
+    if text.isascii() and text.isdigit():  # "²".isdigit() is True too
+        ctx.report.total_hint = int(text)
 
 
 def configured_keys(settings: Settings) -> dict[str, str]:
