@@ -140,3 +140,24 @@ def test_public_options_hide_credentials_and_mask_urls():
     assert public["per_page"] == 10 and public["empty_token"] == "" and public["properties"] == "dcterms:title"
     assert public["endpoint"] == "https://***@example.org/sparql?apikey=***&q=1"
     assert not any(secret in json.dumps(public) for secret in SECRETS)
+
+
+def test_credentials_an_older_version_stored_are_scrubbed_and_never_shown(tmp_path, omeka, capsys):
+    coll_dir = tmp_path / "coll"
+    with Collection.create(coll_dir, model="offline") as coll:
+        coll.ingest(f"{omeka.base}/api/items?item_set_id=10780&key_identity={IDENTITY}&key_credential={CREDENTIAL}")
+        old_name = f"omeka:http://reader:{PASSWORD}@127.0.0.1"  # as iconodex wrote it before keys were kept out
+        old_spec = f"{omeka.base}/api/items?key_identity={IDENTITY}&key_credential={CREDENTIAL}"
+        with coll.store.transaction() as conn:
+            conn.execute("UPDATE sources SET name = ?, spec = ?, options = ?",
+                         (old_name, old_spec, json.dumps({"key_identity": IDENTITY, "key_credential": CREDENTIAL})))
+            conn.execute("UPDATE items SET source = ?", (old_name,))
+    assert leaked(coll_dir)  # the files hold them now, as an old collection does
+
+    code, out, _ = cli(capsys, "info", "-c", str(coll_dir), "--json")  # read-only: nothing rewritten, nothing shown
+    assert code == 0 and not any(secret in out for secret in SECRETS)
+
+    with Collection.open(coll_dir) as coll:  # the first writable open scrubs them
+        (source,) = coll.store.sources()
+        assert source["name"] == "omeka:http://***@127.0.0.1" and coll.get("10777").source == source["name"]
+    assert leaked(coll_dir) == []
