@@ -141,3 +141,19 @@ def test_an_empty_page_that_still_links_onwards_ends_the_listing(odd):
     finally:
         odd.server.handler = handler
     assert records == [] and report.complete and next(pages) < 5
+
+
+@pytest.mark.parametrize(
+    ("link", "expected"),
+    [("?page=2", "https://omeka.example.org/api/items?page=2"),
+     ("http://omeka.example.org/api/items?page=2", "https://omeka.example.org/api/items?page=2"),  # TLS proxy
+     ("https://omeka.example.org:8443/api/items?page=2", None),
+     ("https://evil.example.org/api/items?page=2", None),
+     ("//evil.example.org/api/items", None),
+     ("ftp://omeka.example.org/x", None),
+     ("http://[::1", None)],
+)
+def test_next_links_stay_on_the_server_and_on_tls(link, expected):
+    from iconodex.sources.omeka import _same_server
+
+    assert _same_server("https://omeka.example.org/api/items?page=1", link) == expected

@@ -350,12 +350,12 @@ def _links(item: dict[str, Any], page: str | None) -> dict[str, str]:
 def _next_page(ctx: HarvestContext, response: httpx.Response, seen_pages: set[str]) -> str | None:
     """The absolute URL of the next page, or None at the end (a last page has no "next" link).
 
-    The next page must be on the page's own origin: Omeka S pages within its API, and a link
-    elsewhere would send the harvester to hosts nobody named."""
+    The next page must be on the page's own server: Omeka S pages within its API, and a link
+    elsewhere would send the harvester (and the keys in the link) to hosts nobody named."""
     link = first_header_link(response.headers.get_list("Link"), "next")
     if link is None:
         return None
-    url = _same_origin(str(response.url), link.strip())
+    url = _same_server(str(response.url), link.strip())
     if url is None:
         ctx.report.fail(mask_url(link), "the next page link is not a URL on the same server", listing=True)
     elif url in seen_pages:  # a server whose "next" points back would otherwise loop forever
@@ -364,15 +364,23 @@ def _next_page(ctx: HarvestContext, response: httpx.Response, seen_pages: set[st
     return url
 
 
-def _same_origin(base: str, link: str) -> str | None:
-    """``link`` resolved against ``base`` when it stays on ``base``'s scheme, host and port."""
+def _same_server(base: str, link: str) -> str | None:
+    """``link`` resolved against ``base`` when it stays on ``base``'s host (and port, for one scheme).
+
+    An ``http`` link from an ``https`` page (an Omeka S behind a TLS proxy it does not know about)
+    is read over ``https``: the keys in its query never travel in clear."""
     try:
-        url = urljoin(base, link)
-        here, there = urlsplit(base), urlsplit(url)
-        same = (here.scheme, here.hostname, here.port) == (there.scheme, there.hostname, there.port)
+        here, there = urlsplit(base), urlsplit(urljoin(base, link))
+        ports = (here.port, there.port)
     except ValueError:  # a bad port or IPv6 literal
         return None
-    return url if same else None
+    if there.scheme not in ("http", "https") or there.hostname != here.hostname:
+        return None
+    if here.scheme == "https" and there.scheme == "http":
+        there = there._replace(scheme="https", netloc=here.netloc)
+    elif there.scheme == here.scheme and ports[0] != ports[1]:
+        return None
+    return there.geturl()
 
 
 def _set_total(ctx: HarvestContext, header: str | None) -> None:
