@@ -119,6 +119,8 @@ class OmekaFixture:
     Media: UniBE's real media 10778 (a 162 MB TIFF upload: the original must never be fetched);
     every EDISEM item gets a media built from that real document with its own thumbnails; item
     14035 gets a YouTube media instead (no picture), item 14020 a IIIF media (``o:ingester`` iiif).
+    ``/api/sites`` lists the two sites the EDISEM items name in ``o:site`` (3 and 5), built in the shape
+    of Omeka S's ``o:Site`` documents (no real one is among the fixtures); 10777 is in no site.
     ``keys`` (identity, credential) makes the API refuse requests without them (HTTP 403);
     ``faults`` maps a page number to ``"html"``, ``"badjson"`` or ``"loop"`` (redirects to itself).
     """
@@ -127,6 +129,7 @@ class OmekaFixture:
         self.keys = keys
         self.iiif_base = iiif_base
         self.faults: dict[int, str] = {}
+        self.sites = {3: "edisem", 5: "arcanes"}
         self.server = AppServer(self.answer)
         self.base = self.server.base
         self.items: dict[int, dict] = {}
@@ -166,6 +169,11 @@ class OmekaFixture:
                           "data": {"@context": "http://iiif.io/api/image/3/context.json", "id": self.iiif_base}})
         return media
 
+    def _site(self, site_id: int, slug: str) -> dict:
+        return {"@context": f"{self.base}/api-context", "@id": f"{self.base}/api/sites/{site_id}", "@type": "o:Site",
+                "o:id": site_id, "o:slug": slug, "o:theme": "default", "o:title": slug.title(), "o:is_public": True,
+                "o:owner": {"@id": f"{self.base}/api/users/1", "o:id": 1}}
+
     def touch(self, item_id: int, when: str = "2030-01-01T00:00:00+00:00") -> None:
         """Change an item the way an editor's save does: new ``o:modified``."""
         self.items[item_id]["o:modified"]["@value"] = when
@@ -177,6 +185,8 @@ class OmekaFixture:
             return Reply(403, b'{"errors":{"error":"Invalid key."}}', {"Content-Type": "application/ld+json"})
         if path == "/api/items":
             return self._items_page(query)
+        if path == "/api/sites":
+            return Reply.json([self._site(site_id, slug) for site_id, slug in self.sites.items()], "application/ld+json")
         if path.startswith("/api/media/"):
             media = self.media.get(int(path.rsplit("/", 1)[1]))
             return Reply.json(media, "application/ld+json") if media else Reply(404, b'{"errors":{"error":"Not found"}}')

@@ -50,7 +50,7 @@ def test_omeka_ingest_search_rerun_and_deletion(tmp_path, image_server):
         assert first.added == 21 and not first.failed and first.harvest.complete
 
         hits = coll.search("Die Löblich und wyt berümpt Stat Basel", limit=3)
-        assert hits[0].id == "10777" and hits[0].links["page"] == f"{omeka.base}/api/items/10777"
+        assert hits[0].id == "10777" and hits[0].links["api"] == f"{omeka.base}/api/items/10777"
         assert coll.search(image=jpeg(pictures()["radial"]), keyword=False, limit=1)[0].id == "14020"  # IIIF media
 
         media, files = omeka.server.count("/api/media/"), omeka.server.count("/files/")

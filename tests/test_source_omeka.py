@@ -7,6 +7,7 @@ import logging
 import pytest
 from _servers_harvest import OmekaFixture, harvest
 
+from iconodex.config import Settings
 from iconodex.errors import ConfigError
 from iconodex.sources import open_source
 from iconodex.sources.omeka import OmekaSource
@@ -44,9 +45,48 @@ def test_values_of_every_type_become_metadata(omeka):
     assert unibe.metadata["dcterms:subject"] == ["Stadt"]  # customvocab with @language
     assert unibe.metadata["dcterms:language"] == ["de"]  # valuesuggest
     assert unibe.version == "2024-10-10T13:57:49+00:00"
-    assert unibe.links["page"] == f"{omeka.base}/api/items/10777"
+    assert unibe.links["api"] == f"{omeka.base}/api/items/10777"
     assert edisem.metadata["skos:hasTopConcept"] == ["Mouvement Beat", "performatif"]  # resources
     assert edisem.metadata["bibo:uri"][0] == "https://en.wikipedia.org/wiki/1_the_Road"  # uri without label
+
+
+def test_page_links_are_public_item_pages_and_api_links_the_json_ld(omeka):
+    records = by_id(harvest(OmekaSource.from_spec(omeka.base, {}))[0])
+
+    # 14036's o:site is [3, 5]; /api/sites names 3 "edisem": its first site with a slug gives the page
+    assert records["14036"].links["page"] == f"{omeka.base}/s/edisem/item/14036"
+    assert records["14036"].links["api"] == f"{omeka.base}/api/items/14036"
+    assert "page" not in records["10777"].links  # in no site: no public page to point to, never the API
+    assert omeka.server.count("/api/sites") == 1
+
+    named = by_id(harvest(OmekaSource.from_spec(f"{omeka.base}/api/items", {"site": "basel"}))[0])
+    assert named["10777"].links["page"] == f"{omeka.base}/s/basel/item/10777"
+    assert omeka.server.count("/api/sites") == 1  # a named site needs no discovery
+
+
+def test_a_server_without_sites_still_harvests_without_page_links(omeka):
+    omeka.sites.clear()
+    records, report = harvest(OmekaSource.from_spec(omeka.base, {}))
+    assert len(records) == 21 and report.complete
+    assert all("page" not in r.links and r.links["api"] for r in records)
+
+
+def test_language_tags_are_kept_and_languages_choose_the_title(omeka):
+    titles = omeka.items[10777]["dcterms:title"]
+    titles[0]["@language"] = "de"
+    titles.append({**titles[0], "@value": "La louable et très renommée ville de Bâle", "@language": "fr"})
+    source = OmekaSource.from_spec(omeka.base, {"item_set": "10780"})
+
+    (french,), _ = harvest(source, languages=("fr", "en"))
+    assert french.title == "La louable et très renommée ville de Bâle"
+    assert french.metadata["dcterms:title"] == ["La louable et très renommée ville de Bâle"]
+    assert french.metadata["dcterms:title@de"] == ["Die Löblich und wyt berümpt Stat Basel"]
+    assert french.metadata["dcterms:description"][0].startswith("Die Karte zeigt")  # untagged: every language
+
+    (german,), _ = harvest(source, languages=("de",))
+    assert german.title == "Die Löblich und wyt berümpt Stat Basel"
+    assert german.metadata["dcterms:title@fr"] == ["La louable et très renommée ville de Bâle"]
+    assert german.metadata["dcterms:subject"] == ["Stadt"]
 
 
 def test_pictures_prefer_iiif_then_large_thumbnail_never_the_original(omeka):
@@ -119,9 +159,34 @@ def test_api_keys_are_sent_and_never_shown(caplog):
     assert SECRET not in repr(OmekaSource.from_spec(omeka.base, options))
 
 
+def test_keys_come_from_settings_when_no_option_gives_them():
+    settings = Settings(omeka_key_identity="ident", omeka_key_credential=SECRET)
+    with OmekaFixture(keys=("ident", SECRET)) as omeka:
+        records, report = harvest(OmekaSource.from_spec(omeka.base, {"per_page": 10}), settings=settings)
+        assert len(records) == 21 and report.complete
+
+        _, refused = harvest(OmekaSource.from_spec(omeka.base, {"per_page": 10}))
+    (where, reason), = refused.failed
+    assert "HTTP 403" in reason and "-o key_credential=" in reason and "ICONODEX_OMEKA_KEY_CREDENTIAL" in reason
+    assert "\n" not in reason
+
+
+def test_a_source_harvested_with_keys_refuses_a_run_without_them():
+    state: dict = {}
+    with OmekaFixture(keys=("ident", SECRET)) as omeka:
+        options = {"key_identity": "ident", "key_credential": SECRET}
+        harvest(OmekaSource.from_spec(omeka.base, options), state=state)
+        assert state["keys_used"] is True and SECRET not in repr(state)
+        with pytest.raises(ConfigError, match="ICONODEX_OMEKA_KEY_IDENTITY.*omeka_key_credential"):
+            harvest(OmekaSource.from_spec(omeka.base, {}), state=state)
+        assert omeka.server.count("/api/items?page") + omeka.server.count("/api/items?per_page") == 1
+
+
 def test_bad_options_are_one_line_errors():
     with pytest.raises(ConfigError, match="key_identity and key_credential"):
         OmekaSource.from_spec("https://example.org", {"key_identity": "x"})
+    with pytest.raises(ConfigError, match="key_identity and key_credential"):
+        harvest(OmekaSource.from_spec("https://example.org", {}), settings=Settings(omeka_key_credential="x"))
     with pytest.raises(ConfigError, match="per_page"):
         OmekaSource.from_spec("https://example.org", {"per_page": "lots"})
 

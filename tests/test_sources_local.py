@@ -112,6 +112,68 @@ def test_folder_detection_and_registry(folder, tmp_path):
         FolderSource(tmp_path / "nope")
 
 
+@pytest.mark.parametrize(
+    ("style", "ids"),
+    [("path", ["described.png", "noted.webp", "st_gallen-abbey_01.JPG", "b-sub/12345.jpeg", "b-sub/deeper/x.tiff"]),
+     ("name", ["described.png", "noted.webp", "st_gallen-abbey_01.JPG", "12345.jpeg", "x.tiff"]),
+     ("stem", ["described", "noted", "st_gallen-abbey_01", "12345", "x"])],
+)
+def test_folder_ids_follow_the_id_option(folder, style, ids):
+    records, report = _harvest(open_source(str(folder), options={"id": style}))
+    assert [r.id for r in records] == ids and report.harvested == 5
+    assert records[3].metadata["caption"] == ["Bir kedi"]  # sidecars and captions still found by path
+
+
+def test_folder_stem_collisions_fail_alone_naming_the_picture_that_has_the_id(folder):
+    (folder / "b-sub" / "described.png").write_bytes(jpeg_bytes())  # stem and name clash with described.png
+    (folder / "noted.png").write_bytes(jpeg_bytes())  # same folder, other extension: stems clash only
+
+    records, report = _harvest(FolderSource(folder, id_style="stem"))
+    assert [r.id for r in records] == ["described", "noted", "st_gallen-abbey_01", "12345", "x"]
+    assert records[0].image == ImageRef("path", str(folder / "described.png"))  # the first in sorted order
+    failed = dict(report.failed)
+    assert failed["noted.webp"] == "its id 'noted' is already noted.png's (name/stem ids collide); -o id=path keeps both"
+    assert "'described' is already described.png's" in failed["b-sub/described.png"]
+
+    by_name, report = _harvest(FolderSource(folder, id_style="name"))
+    assert len(by_name) == 6 and [w for w, _ in report.failed] == ["captions.jsonl:3", "b-sub/described.png"]
+    assert len(_harvest(FolderSource(folder))[0]) == 7  # path ids never collide
+
+
+def test_stem_ids_name_the_same_items_as_onit_files(sample_pictures, tmp_path, capsys):
+    """ONiT's ids are file names without extension: with -o id=stem, an ONiT id list, a neighbours
+    file and an iconodex export all name the same items."""
+    import shutil
+
+    from iconodex.cli import main
+
+    pictures = tmp_path / "pictures"
+    (pictures / "sub").mkdir(parents=True)
+    for name, target in (("astronaut.png", "sub/astronaut.png"), ("chelsea.png", "chelsea.png"),
+                         ("coffee.png", "sub/coffee.png")):
+        shutil.copy2(sample_pictures / name, pictures / target)
+    coll, ids = tmp_path / "coll", tmp_path / "ids.txt"
+    ids.write_text("astronaut\nchelsea\n")
+    outputs = []
+    for args in (["ingest", str(pictures), "-c", str(coll), "-o", "id=stem", "--quiet"],
+                 ["export", "onit-jsonl", str(tmp_path / "out.jsonl"), "-c", str(coll)],
+                 ["neighbours", "-c", str(coll), "--ids", str(ids), "--k", "2"]):
+        with pytest.raises(SystemExit) as stopped:
+            main(args)
+            raise SystemExit(0)
+        outputs.append(capsys.readouterr().out)
+        assert not stopped.value.code, args
+    neighbours = json.loads(outputs[-1])
+    exported = [json.loads(line)["id"] for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert sorted(exported) == ["astronaut", "chelsea", "coffee"]
+    assert [entry["reference"]["id"] for entry in neighbours] == ["astronaut", "chelsea"]
+
+
+def test_folder_id_option_is_checked():
+    with pytest.raises(ConfigError, match="id='basename'.*path, name, stem"):
+        open_source(".", kind="folder", options={"id": "basename"})
+
+
 def test_prettify():
     assert prettify("IMG_0042") == "IMG 0042"
     assert prettify("--") == "--"

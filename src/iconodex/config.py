@@ -45,6 +45,9 @@ class Settings:
     # server (iconodex serve)
     allow_hosts: list[str] = field(default_factory=list)   # private hosts its URL searches and ingests may reach
     ingest_roots: list[str] = field(default_factory=list)  # folders POST /ingest may read; none: no local paths
+    # source credentials: given at run time (here, ICONODEX_OMEKA_KEY_* or -o), never stored in a collection
+    omeka_key_identity: str = field(default="", repr=False)
+    omeka_key_credential: str = field(default="", repr=False)
 
     def merge(self, values: dict[str, Any], origin: str, *, strict: bool = True) -> Settings:
         known = {f.name: f for f in fields(self)}

@@ -31,7 +31,9 @@ def command(collection: str, failures: bool, as_json: bool) -> None:
         table.add_row(name, str(space["dims"]), str(space["indexed"]))
     console.print(table)
     for source in stats["sources"]:
-        console.print(f"source {source['kind']}: {source['spec']} (runs: {source['last_run']})", highlight=False)
+        # soft_wrap: a URL cut at the terminal's width cannot be copied back into a command
+        console.print(f"source {source['kind']}: {source['spec']} (runs: {source['last_run']})", highlight=False,
+                      soft_wrap=True)
     for row in failed:
         console.print(f"[red]failed[/] {row['id']}: {row['reason']}", highlight=False)
 

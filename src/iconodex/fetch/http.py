@@ -207,7 +207,8 @@ def read_capped(response: httpx.Response, max_bytes: int, url: str) -> bytes:
 
 def _with_body(streamed: httpx.Response, body: bytes) -> httpx.Response:
     """A complete response carrying the already-decoded ``body`` of a streamed one."""
-    headers = [(k, v) for k, v in streamed.headers.multi_items() if k.lower() not in _DECODED_HEADERS]
+    # raw bytes: a header value outside ASCII (latin-1, as servers send) cannot be re-encoded from text
+    headers = [(k, v) for k, v in streamed.headers.raw if k.decode("latin-1").lower() not in _DECODED_HEADERS]
     return httpx.Response(
         streamed.status_code,
         headers=headers,

@@ -22,6 +22,7 @@ from ..errors import ConfigError, IconodexError
 from ..logs import event
 from ..progress import Stages
 from ..records import SourceRecord
+from ..redact import public_options, public_text
 from ..sources.base import HarvestContext, HarvestReport, Source
 from ..store import WorkItem
 from .documents import document_text
@@ -61,16 +62,17 @@ class Pipeline:
     # -- harvest ------------------------------------------------------------------------------
 
     def harvest(self, source: Source, kind: str, spec: str, options: dict) -> IngestReport:
-        run, state = self.store.begin_run(source.name, kind, spec, options)
-        harvest = HarvestReport(source=source.name)
-        report = IngestReport(source=source.name, harvest=harvest)
+        name = public_text(source.name)  # no credential (user:pass@, ?key=) is ever stored or printed
+        run, state = self.store.begin_run(name, kind, public_text(spec), public_options(options))
+        harvest = HarvestReport(source=name)
+        report = IngestReport(source=name, harvest=harvest)
         ctx = HarvestContext(http=self.http, report=harvest, state=state,
                              known_version=self.store.known_version,
-                             languages=tuple(self.settings.languages), options=options)
+                             languages=tuple(self.settings.languages), options=options, settings=self.settings)
         self.stages.start("harvest")
         received = 0
         for batch in _batches(self._records(source, ctx), HARVEST_BATCH):
-            counts = self.store.upsert_records(batch, source.name, run)
+            counts = self.store.upsert_records(batch, name, run)
             report.added += counts.added
             report.updated += counts.updated
             report.unchanged += counts.unchanged
@@ -80,10 +82,10 @@ class Pipeline:
         harvest.harvested = received  # what reached the store is the count that matters
         self.stages.finish("harvest")
         if harvest.complete:
-            report.deleted = self.coll.remove_keys(self.store.stale_keys(source.name, run))
+            report.deleted = self.coll.remove_keys(self.store.stale_keys(name, run))
         else:
-            event(log, "harvest incomplete: absent items are kept", logging.WARNING, source=source.name)
-        self.store.save_source_state(source.name, ctx.state, report.to_dict())
+            event(log, "harvest incomplete: absent items are kept", logging.WARNING, source=name)
+        self.store.save_source_state(name, ctx.state, report.to_dict())
         return report
 
     @staticmethod
@@ -94,10 +96,10 @@ class Pipeline:
         except ConfigError:
             raise  # the user's request is wrong (a malformed query, a missing column): say so
         except IconodexError as exc:
-            ctx.report.fail(source.name, str(exc), listing=True)
+            ctx.report.fail(ctx.report.source, public_text(str(exc)), listing=True)
         except Exception as exc:  # a bug in a source must not lose what was harvested so far
             log.debug("source crashed", exc_info=True)
-            ctx.report.fail(source.name, f"unexpected {type(exc).__name__}: {exc}", listing=True)
+            ctx.report.fail(ctx.report.source, public_text(f"unexpected {type(exc).__name__}: {exc}"), listing=True)
 
     # -- embed + index ------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from ..config import Settings
 from ..records import SourceRecord
 
 if TYPE_CHECKING:
@@ -45,7 +46,9 @@ class HarvestContext:
     - ``known_version(id)``: the version stored for an id, so a source can skip expensive
       per-item requests for unchanged items (then it yields the record with that same version);
     - ``languages``: the user's preferred languages for language maps, best first;
-    - ``report``: where to count and explain.
+    - ``report``: where to count and explain;
+    - ``settings``: the run's settings (config file, ``ICONODEX_*`` environment), e.g. a source's
+      API keys, which are given at run time and never stored.
     """
 
     http: HttpClient
@@ -54,6 +57,7 @@ class HarvestContext:
     known_version: Callable[[str], str | None] = lambda _id: None
     languages: tuple[str, ...] = ("en",)
     options: dict[str, Any] = field(default_factory=dict)
+    settings: Settings = field(default_factory=Settings)
 
 
 @runtime_checkable

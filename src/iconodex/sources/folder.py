@@ -9,6 +9,11 @@ Descriptions come from, in this order of precedence for the title:
 - otherwise the file name, prettified.
 The version is the mtime and size of the picture and of its sidecars, so an unchanged file costs
 one ``stat`` in the pipeline's change check.
+
+Ids (``-o id=``): ``path`` (default) is the path under the folder (``sub/astronaut.jpg``); ``name`` the
+file name (``astronaut.jpg``); ``stem`` the file name without extension (``astronaut``), as ONiT names
+its images. When two pictures would share a ``name``/``stem`` id, the first in the walk's sorted order
+keeps it and each later one fails alone, naming the picture that has the id (``id=path`` keeps both).
 """
 
 from __future__ import annotations
@@ -32,6 +37,11 @@ log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".gif", ".bmp"})
 CAPTIONS_FILE = "captions.jsonl"
 CAPTION_PATH_KEYS = ("path", "image", "file_name", "file", "filename")
+ID_STYLES: dict[str, Callable[[str], str]] = {
+    "path": lambda rel: rel,
+    "name": lambda rel: rel.rsplit("/", 1)[-1],
+    "stem": lambda rel: Path(rel).stem,
+}
 
 
 class FolderSource:
@@ -39,11 +49,14 @@ class FolderSource:
 
     kind = "folder"
 
-    def __init__(self, root: str | os.PathLike[str], name: str | None = None) -> None:
+    def __init__(self, root: str | os.PathLike[str], name: str | None = None, id_style: str = "path") -> None:
         self.root = Path(root).expanduser().resolve()
         if not self.root.is_dir():
             raise ConfigError(f"{root}: not a folder")
+        if id_style not in ID_STYLES:
+            raise ConfigError(f"folder option id={id_style!r}: choose one of {', '.join(ID_STYLES)}")
         self.name = name or f"folder:{self.root}"
+        self.id_style = id_style
 
     @classmethod
     def detect(cls, spec: str) -> bool:
@@ -51,18 +64,20 @@ class FolderSource:
 
     @classmethod
     def from_spec(cls, spec: str, options: dict[str, Any]) -> FolderSource:
-        return cls(spec, name=options.get("name"))
+        return cls(spec, name=options.get("name"), id_style=str(options.get("id") or "path"))
 
     def harvest(self, ctx: HarvestContext) -> Iterator[SourceRecord]:
         captions: dict[Path, _CaptionsFile] = {}
+        owners: dict[str, str] = {}  # id → the picture that has it, to catch name/stem collisions
         for folder, files in self._walk(ctx.report):
             captions[folder] = _CaptionsFile(folder / CAPTIONS_FILE, ctx.report)
             chain = [captions[p] for p in (folder, *folder.parents) if p in captions]
             for filename in files:
                 record = self._record(folder / filename, chain, ctx.report)
-                if record is not None:
+                if record is not None and _claim(record.id, self._relative(folder / filename), owners, ctx.report):
                     ctx.report.harvested += 1
                     yield record
+
 
     def _walk(self, report: HarvestReport) -> Iterator[tuple[Path, list[str]]]:
         def on_error(exc: OSError) -> None:
@@ -91,7 +106,7 @@ class FolderSource:
         caption = next((found for file in captions if (found := file.caption_for(path))), None)
         add_value(metadata, "caption", caption)
         return SourceRecord(
-            id=rel,
+            id=ID_STYLES[self.id_style](rel),
             image=ImageRef("path", str(path)),
             title=title or caption or prettify(path.stem),
             metadata=metadata,
@@ -183,6 +198,15 @@ class _CaptionsFile:
         assert self._by_path is not None
         self._by_path[key] = caption.strip()
         self._by_name.setdefault(Path(key).name, caption.strip())
+
+
+def _claim(item_id: str, rel: str, owners: dict[str, str], report: HarvestReport) -> bool:
+    """True when ``item_id`` is free or already ``rel``'s; else the picture fails, naming the id's owner."""
+    owner = owners.setdefault(item_id, rel)
+    if owner != rel:
+        report.fail(rel, f"its id {item_id!r} is already {owner}'s (name/stem ids collide); -o id=path keeps both")
+        return False
+    return True
 
 
 def _json_sidecar(path: Path, metadata: Metadata) -> str:

@@ -13,8 +13,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..fetch.iiif_image import ref_from_info
-from ..records import ImageRef, Metadata, add_value
-from .langmap import first_text, split_languages
+from ..records import ImageRef, Metadata
+from .langmap import add_localised, first_text
 
 Doc = dict[str, Any]
 
@@ -236,24 +236,16 @@ def describe(resource: Doc, languages: Sequence[str]) -> tuple[str, Metadata]:
     """
     metadata: Metadata = {}
     title = first_text(resource.get("label"), languages)
-    _add_localised(metadata, "label", resource.get("label"), languages)
+    add_localised(metadata, "label", resource.get("label"), languages)
     for v3_name, v2_name in _DESCRIPTIVE.items():
         value = resource.get(v3_name, resource.get(v2_name))
         if isinstance(value, dict) and "value" in value:  # requiredStatement: {label, value}
             value = value["value"]
-        _add_localised(metadata, v3_name, value, languages)
+        add_localised(metadata, v3_name, value, languages)
     for pair in dicts(resource.get("metadata")):
         name = first_text(pair.get("label"), languages)
         if name:
-            _add_localised(metadata, name, pair.get("value"), languages)
+            add_localised(metadata, name, pair.get("value"), languages)
     return title, metadata
 
-
-def _add_localised(metadata: Metadata, name: str, value: object, languages: Sequence[str]) -> None:
-    best, others = split_languages(value, languages)
-    for text in best:
-        add_value(metadata, name, text)
-    for language, texts in others.items():
-        for text in texts:
-            add_value(metadata, f"{name}@{language}", text)
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from ..records import Metadata, add_value
+
 NO_LANGUAGE = "none"
 _TAGS = re.compile(r"<[^>]+>")
 _SPACES = re.compile(r"\s+")
@@ -77,3 +79,14 @@ def first_text(value: object, preferred: Sequence[str]) -> str:
     """One display string (a label, a title) in the best language; empty when there is none."""
     values, _ = split_languages(value, preferred)
     return values[0] if values else ""
+
+
+def add_localised(metadata: Metadata, name: str, value: object, preferred: Sequence[str]) -> None:
+    """Add ``value``'s texts in the best language under ``name``, the other languages' under ``name@lang``,
+    so nothing is lost and keyword search still finds them."""
+    best, others = split_languages(value, preferred)
+    for text in best:
+        add_value(metadata, name, text)
+    for language, texts in others.items():
+        for text in texts:
+            add_value(metadata, f"{name}@{language}", text)

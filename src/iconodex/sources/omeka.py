@@ -11,26 +11,39 @@ but media are only requested for items whose ``o:modified`` changed; unchanged i
 with the picture remembered in ``ctx.state``. Items that vanished from a *complete* listing are
 deletions, which the pipeline handles.
 
+Links: ``page`` is the item's public page ``/s/<site>/item/<id>``, for the site named by ``-o site=``
+or else the first of the item's ``o:site`` that ``/api/sites`` knows; ``api`` is its JSON-LD document.
+Values keep their ``@language``: the preferred languages' values (and untagged ones) under the term,
+the others under ``term@lang``, as the IIIF harvester does; the title honours ``languages`` too.
+
 API keys (``key_identity``/``key_credential``) travel as query parameters, as Omeka S requires;
-every URL that reaches a log or an error goes through ``mask_url``.
+every URL that reaches a log or an error goes through ``mask_url``. They come from ``-o`` options,
+the API URL, ``ICONODEX_OMEKA_KEY_IDENTITY``/``_CREDENTIAL`` or the config file, at run time only:
+the collection remembers that keys were used, so a re-run without them stops with a hint instead
+of harvesting the public items only and deleting the private ones.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, quote, urljoin, urlsplit
 
-from ..errors import ConfigError, IconodexError, SourceError
+from ..config import Settings
+from ..errors import ConfigError, FetchError, IconodexError, SourceError
 from ..fetch.http import first_header_link, mask_url
 from ..fetch.iiif_image import service_base
-from ..records import ImageRef, Metadata, SourceRecord, add_value
+from ..records import ImageRef, Metadata, SourceRecord
 from . import SOURCES
 from .base import HarvestContext
 from .documents import is_url, response_json
+from .langmap import add_localised, first_text
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +52,11 @@ _API_SUFFIX = re.compile(r"/api(/items)?/?$")
 # literals and custom vocabs carry @value, uri values o:label then @id, linked resources display_title.
 _VALUE_KEYS = ("@value", "display_title", "o:label", "@id", "value_resource_id")
 _STATE_IMAGES = "images"
+_STATE_KEYS_USED = "keys_used"
+_KEY_OPTIONS = ("key_identity", "key_credential")
+KEYS_HINT = ("give the Omeka S API keys with -o key_identity=… -o key_credential=…, or the environment "
+             "variables ICONODEX_OMEKA_KEY_IDENTITY and ICONODEX_OMEKA_KEY_CREDENTIAL, or omeka_key_identity "
+             "and omeka_key_credential in iconodex.toml")
 
 
 @dataclass
@@ -50,6 +68,7 @@ class OmekaSource:
     properties: tuple[str, ...] = ()
     per_page: int = 100
     keys: dict[str, str] = field(default_factory=dict, repr=False)
+    site: str | None = None
     kind = "omeka"
 
     @property
@@ -72,24 +91,30 @@ class OmekaSource:
         root = _API_SUFFIX.sub("", spec.split("?", 1)[0]).rstrip("/")
         # what a user copies from a browser (…/api/items?item_set_id=7&key_identity=…) counts as options
         options = {**_spec_options(parts.query), **options}
-        keys = {k: str(options[k]) for k in ("key_identity", "key_credential") if options.get(k)}
-        if len(keys) == 1:
-            raise ConfigError("Omeka S needs both key_identity and key_credential, or neither")
         return cls(
             root,
-            item_set=str(options["item_set"]) if options.get("item_set") not in (None, "") else None,
+            item_set=_text_option(options, "item_set"),
             properties=_split_terms(options.get("properties")),
             per_page=_positive_int(options.get("per_page", 100), "per_page"),
-            keys=keys,
+            keys=_key_pair({k: options.get(k) for k in _KEY_OPTIONS}),
+            site=_text_option(options, "site"),
         )
 
     # -- listing ---------------------------------------------------------------------------------
 
     def harvest(self, ctx: HarvestContext) -> Iterator[SourceRecord]:
+        run = self if self.keys else replace(self, keys=configured_keys(ctx.settings))
+        if ctx.state.get(_STATE_KEYS_USED) and not run.keys:
+            raise ConfigError(f"this Omeka S source was harvested with API keys and none were given now; {KEYS_HINT}")
+        ctx.state[_STATE_KEYS_USED] = bool(run.keys)
+        yield from run._harvest(ctx)
+
+    def _harvest(self, ctx: HarvestContext) -> Iterator[SourceRecord]:
         remembered: dict[str, Any] = ctx.state.setdefault(_STATE_IMAGES, {})
         newest = ctx.state.get("newest_modified", "")
+        sites = {} if self.site else self._site_slugs(ctx)
         for item in self._items(ctx):
-            record = self._record(ctx, item, remembered)
+            record = self._record(ctx, item, remembered, sites)
             if record is not None:
                 ctx.report.harvested += 1
                 newest = max(newest, record.version or "")
@@ -109,25 +134,50 @@ class OmekaSource:
                 response = ctx.http.get(url, params=params, headers={"Accept": "application/ld+json"})
                 page = response_json(response)
             except IconodexError as exc:
-                ctx.report.fail(mask_url(url), str(exc), listing=True)
+                ctx.report.fail(mask_url(url), self._explain(exc), listing=True)
                 return
             if not isinstance(page, list):
                 ctx.report.fail(mask_url(url), f"expected a JSON list of items, got a JSON {type(page).__name__}", listing=True)
                 return
             _set_total(ctx, response.headers.get("Omeka-S-Total-Results"))
             seen_pages.add(str(response.url))
-            yield from (item for item in page if isinstance(item, dict))
-            url, params = first_header_link(response.headers.get_list("Link"), "next"), None
-            if url in seen_pages:  # a server whose "next" points back would otherwise loop forever
-                ctx.report.fail(mask_url(url), "the next page link points to a page already read", listing=True)
-                return
+            for number, item in enumerate(page, 1):
+                if isinstance(item, dict):
+                    yield item
+                else:  # it may stand for an item: keep what is stored
+                    ctx.report.fail(f"{mask_url(url)} #{number}", "not a JSON object", listing=True)
+            url, params = (_next_page(ctx, response, seen_pages) if page else None), None
+
+    def _explain(self, exc: IconodexError) -> str:
+        """A refusal without keys is most likely a private collection: say where keys go."""
+        if isinstance(exc, FetchError) and exc.status in (401, 403) and not self.keys:
+            return f"{exc} (private items? {KEYS_HINT})"
+        return str(exc)
+
+    def _site_slugs(self, ctx: HarvestContext) -> dict[str, str]:
+        """Site id → slug, for the public item pages; empty (no page links) when the sites cannot be read."""
+        try:
+            sites = response_json(ctx.http.get(f"{self.api}/sites", params={"per_page": 500, **self.keys}))
+        except IconodexError as exc:
+            log.info("no public item pages: cannot list the Omeka S sites (%s)", exc)
+            return {}
+        if not isinstance(sites, list):
+            return {}
+        return {str(site["o:id"]): str(site["o:slug"]) for site in sites
+                if isinstance(site, dict) and site.get("o:id") is not None and site.get("o:slug")}
+
+    def _page_url(self, item: dict[str, Any], item_id: str, sites: dict[str, str]) -> str | None:
+        slug = self.site or next((sites[ref] for ref in _ref_ids(item.get("o:site")) if ref in sites), None)
+        return f"{_public_url(self.root)}/s/{quote(slug, safe='')}/item/{quote(item_id, safe='')}" if slug else None
 
     # -- one item --------------------------------------------------------------------------------
 
-    def _record(self, ctx: HarvestContext, item: dict[str, Any], remembered: dict[str, Any]) -> SourceRecord | None:
-        item_id = str(item.get("o:id", "")).strip()
-        if not item_id:
-            ctx.report.skip(str(item.get("@id", "?")), "item without o:id")
+    def _record(
+        self, ctx: HarvestContext, item: dict[str, Any], remembered: dict[str, Any], sites: dict[str, str]
+    ) -> SourceRecord | None:
+        item_id = _resource_id(item.get("o:id"))
+        if item_id is None:
+            ctx.report.skip(mask_url(str(item.get("@id", "?")))[:200], "item without a numeric o:id")
             return None
         version = _date_value(item.get("o:modified")) or _date_value(item.get("o:created")) or None
         try:
@@ -138,13 +188,12 @@ class OmekaSource:
         if image is None:
             ctx.report.skip(f"item {item_id}", "no image media")
             return None
-        metadata = item_metadata(item, self.properties)
         return SourceRecord(
             id=item_id,
             image=image,
-            title=_title(item, metadata),
-            metadata=metadata,
-            links=_links(item),
+            title=item_title(item, ctx.languages),
+            metadata=item_metadata(item, self.properties, ctx.languages),
+            links=_links(item, self._page_url(item, item_id, sites)),
             version=version,
         )
 
@@ -184,15 +233,26 @@ class OmekaSource:
 # -- reading Omeka documents (pure functions, tested on the real fixtures) -----------------------
 
 
-def item_metadata(resource: dict[str, Any], properties: tuple[str, ...] = ()) -> Metadata:
-    """Property values by term (``dcterms:title`` …), all values of every value type as text."""
+def item_metadata(resource: dict[str, Any], properties: tuple[str, ...] = (),
+                  languages: Sequence[str] = ("en",)) -> Metadata:
+    """Property values by term (``dcterms:title`` …), all values of every value type as text; values
+    in a language other than the preferred one go under ``term@lang``."""
     metadata: Metadata = {}
     for term, values in resource.items():
         if not _is_property(term, values) or (properties and term not in properties):
             continue
-        for value in values:
-            add_value(metadata, term, value_text(value))
+        add_localised(metadata, term, _language_values(values), languages)
     return metadata
+
+
+def item_title(item: dict[str, Any], languages: Sequence[str] = ("en",)) -> str:
+    """The ``dcterms:title`` in the best language; else Omeka's display title (``o:title``)."""
+    values = item.get("dcterms:title")
+    title = first_text(_language_values(values), languages) if isinstance(values, list) else ""
+    if title:
+        return title
+    display = item.get("o:title")
+    return display.strip() if isinstance(display, str) else ""
 
 
 def value_text(value: object) -> str | None:
@@ -204,6 +264,17 @@ def value_text(value: object) -> str | None:
         if text not in (None, ""):
             return str(text)
     return None
+
+
+def _language_values(values: list[Any]) -> list[dict[str, Any]]:
+    """Omeka values as JSON-LD ``{"@value", "@language"}`` pairs, whatever their value type."""
+    pairs = []
+    for value in values:
+        text = value_text(value)
+        if text is not None:
+            language = value.get("@language") if isinstance(value, dict) else None
+            pairs.append({"@value": text, "@language": language if isinstance(language, str) else None})
+    return pairs
 
 
 def media_image(media: dict[str, Any]) -> ImageRef | None:
@@ -237,9 +308,23 @@ def _is_property(term: str, values: object) -> bool:
 
 
 def _media_ids(item: dict[str, Any]) -> list[str]:
-    refs = [item.get("o:primary_media")] + list(item.get("o:media") or [])
-    ids = [str(ref["o:id"]) for ref in refs if isinstance(ref, dict) and ref.get("o:id") is not None]
-    return list(dict.fromkeys(ids))
+    return _ref_ids([item.get("o:primary_media"), *_as_list(item.get("o:media"))])
+
+
+def _ref_ids(refs: object) -> list[str]:
+    """The ``o:id`` of each ``{"@id", "o:id"}`` reference, in order, once each."""
+    ids = [_resource_id(ref.get("o:id")) for ref in _as_list(refs) if isinstance(ref, dict)]
+    return list(dict.fromkeys(i for i in ids if i is not None))
+
+
+def _resource_id(value: object) -> str | None:
+    """An Omeka resource id (a whole number), as text; None for anything else (it would end up in a URL)."""
+    text = str(value).strip() if isinstance(value, int | str) and not isinstance(value, bool) else ""
+    return text if text.isascii() and text.isdigit() else None
+
+
+def _as_list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _date_value(value: object) -> str:
@@ -248,24 +333,77 @@ def _date_value(value: object) -> str:
     return str(value) if value else ""
 
 
-def _title(item: dict[str, Any], metadata: Metadata) -> str:
-    title = item.get("o:title")
-    if isinstance(title, str) and title.strip():
-        return title.strip()
-    return (metadata.get("dcterms:title") or [""])[0]
+def _public_url(url: str) -> str:
+    """``url`` without ``user:pass@``: a link that is stored and shown must not carry a password."""
+    parts = urlsplit(url)
+    return parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1]).geturl()
 
 
-def _links(item: dict[str, Any]) -> dict[str, str]:
-    links = {"page": str(item.get("@id") or "")}
+def _links(item: dict[str, Any], page: str | None) -> dict[str, str]:
+    links = {"page": page or "", "api": str(item.get("@id") or "")}
     thumbnails = item.get("thumbnail_display_urls")
     if isinstance(thumbnails, dict) and thumbnails.get("medium"):
         links["thumbnail"] = str(thumbnails["medium"])
     return {k: v for k, v in links.items() if v}
 
 
+def _next_page(ctx: HarvestContext, response: httpx.Response, seen_pages: set[str]) -> str | None:
+    """The absolute URL of the next page, or None at the end (a last page has no "next" link).
+
+    The next page must be on the page's own server: Omeka S pages within its API, and a link
+    elsewhere would send the harvester (and the keys in the link) to hosts nobody named."""
+    link = first_header_link(response.headers.get_list("Link"), "next")
+    if link is None:
+        return None
+    url = _same_server(str(response.url), link.strip())
+    if url is None:
+        ctx.report.fail(mask_url(link), "the next page link is not a URL on the same server", listing=True)
+    elif url in seen_pages:  # a server whose "next" points back would otherwise loop forever
+        ctx.report.fail(mask_url(url), "the next page link points to a page already read", listing=True)
+        url = None
+    return url
+
+
+def _same_server(base: str, link: str) -> str | None:
+    """``link`` resolved against ``base`` when it stays on ``base``'s host (and port, for one scheme).
+
+    An ``http`` link from an ``https`` page (an Omeka S behind a TLS proxy it does not know about)
+    is read over ``https``: the keys in its query never travel in clear."""
+    try:
+        here, there = urlsplit(base), urlsplit(urljoin(base, link))
+        ports = (here.port, there.port)
+    except ValueError:  # a bad port or IPv6 literal
+        return None
+    if there.scheme not in ("http", "https") or there.hostname != here.hostname:
+        return None
+    if here.scheme == "https" and there.scheme == "http":
+        there = there._replace(scheme="https", netloc=here.netloc)
+    elif there.scheme == here.scheme and ports[0] != ports[1]:
+        return None
+    return there.geturl()
+
+
 def _set_total(ctx: HarvestContext, header: str | None) -> None:
-    if header and header.strip().isdigit():
-        ctx.report.total_hint = int(header)
+    text = (header or "").strip()
+    if text.isascii() and text.isdigit():  # "²".isdigit() is True too
+        ctx.report.total_hint = int(text)
+
+
+def configured_keys(settings: Settings) -> dict[str, str]:
+    """The API keys from the config file or ``ICONODEX_OMEKA_KEY_*`` (empty when none are set)."""
+    return _key_pair({"key_identity": settings.omeka_key_identity, "key_credential": settings.omeka_key_credential})
+
+
+def _key_pair(values: dict[str, object]) -> dict[str, str]:
+    keys = {name: str(value) for name, value in values.items() if value not in (None, "")}
+    if len(keys) == 1:
+        raise ConfigError(f"Omeka S needs both key_identity and key_credential, or neither; {KEYS_HINT}")
+    return keys
+
+
+def _text_option(options: dict[str, Any], name: str) -> str | None:
+    value = options.get(name)
+    return None if value in (None, "") else str(value)
 
 
 def _spec_options(query: str) -> dict[str, str]:

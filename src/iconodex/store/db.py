@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..records import SourceRecord
+from ..redact import public_options, public_text
 from .codec import blob_to_vector, dumps, image_to_json, vector_to_blob
 from .items import Item
 from .text import field_rows, fts_body, keyword_match
@@ -56,6 +57,7 @@ class ItemStore:
             schema = resources.files(__package__).joinpath("schema.sql").read_text()
             self.conn.executescript(schema)
             self._set_default("schema_version", SCHEMA_VERSION)
+            self.scrub_source_credentials()
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -123,8 +125,30 @@ class ItemStore:
                          (dumps(state), dumps(report) if report is not None else None, name))
 
     def sources(self) -> list[dict[str, Any]]:
+        """The sources, credentials masked (a collection written before they were kept out may hold some)."""
         rows = self.conn.execute("SELECT name, kind, spec, last_run, last_report FROM sources ORDER BY name")
-        return [{**dict(row), "last_report": json.loads(row["last_report"] or "null")} for row in rows]
+        return [{**dict(row), "name": public_text(row["name"]), "spec": public_text(row["spec"]),
+                 "last_report": json.loads(public_text(row["last_report"] or "null"))} for row in rows]
+
+    def scrub_source_credentials(self) -> None:
+        """Mask credentials that an older iconodex stored with a source (its name, spec, options, report).
+
+        ``secure_delete`` zeroes the old bytes, and the checkpoint moves the rewrite out of the WAL,
+        so no copy of a key is left in the files."""
+        rows = self.conn.execute("SELECT name, spec, options, last_report FROM sources").fetchall()
+        dirty = [row for row in rows if _public_source_row(row) != (*row[:2], dumps(json.loads(row[2])), row[3])]
+        if not dirty:
+            return
+        self.conn.execute("PRAGMA secure_delete = ON")
+        with self.transaction() as conn:
+            for row in dirty:
+                public = _public_source_row(row)
+                # OR REPLACE: two names that differed only by a key are one source now
+                conn.execute("UPDATE OR REPLACE sources SET name = ?, spec = ?, options = ?, last_report = ? "
+                             "WHERE name = ?", (*public, row["name"]))
+                conn.execute("UPDATE items SET source = ? WHERE source = ?", (public[0], row["name"]))
+        self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self.conn.execute("PRAGMA secure_delete = OFF")
 
     # -- harvest ------------------------------------------------------------------------------
 
@@ -373,3 +397,10 @@ def _in_batches(values: Sequence) -> Iterator[tuple[list, str]]:
     for start in range(0, len(values), SQL_VARIABLES):
         batch = list(values[start:start + SQL_VARIABLES])
         yield batch, ",".join("?" * len(batch))
+
+
+def _public_source_row(row: sqlite3.Row) -> tuple[str, str, str, str | None]:
+    """(name, spec, options, last_report) of a ``sources`` row with every credential masked."""
+    report = row["last_report"]
+    return (public_text(row["name"]), public_text(row["spec"]), dumps(public_options(json.loads(row["options"]))),
+            public_text(report) if report is not None else None)
