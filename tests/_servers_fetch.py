@@ -20,7 +20,8 @@ from _net import free_port, running
 @dataclass
 class Reply:
     """One scripted answer. ``trickle`` sends the body one byte every ``trickle`` seconds;
-    ``etag`` makes the server answer 304 to a matching ``If-None-Match``."""
+    ``etag`` makes the server answer 304 to a matching ``If-None-Match``; ``endless`` repeats the
+    body until the client hangs up (no Content-Length, the connection closes at the end)."""
 
     status: int = 200
     body: bytes = b""
@@ -28,6 +29,7 @@ class Reply:
     delay: float = 0.0
     trickle: float | None = None
     etag: str | None = None
+    endless: bool = False
 
 
 @dataclass
@@ -48,6 +50,7 @@ class ScriptedServer:
         self._lock = threading.Lock()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(_ScriptedHandler, self))
         self.httpd.daemon_threads = True
+        self.httpd.handle_error = lambda *args: None  # clients that hang up early are the point of some tests
         self.port = self.httpd.server_address[1]
         self.base = f"http://127.0.0.1:{self.port}"
 
@@ -88,12 +91,18 @@ class _ScriptedHandler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         if reply.etag:
             self.send_header("ETag", reply.etag)
-        self.send_header("Content-Length", str(len(reply.body)))
+        if reply.endless:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        else:
+            self.send_header("Content-Length", str(len(reply.body)))
         self.end_headers()
         self._write_body(reply)
 
     def _write_body(self, reply: Reply) -> None:
         try:
+            while reply.endless:
+                self.wfile.write(reply.body)
             if reply.trickle is None:
                 self.wfile.write(reply.body)
                 return

@@ -194,8 +194,10 @@ class Collection:
         if self._http is None:
             from .fetch.http import HttpClient
 
-            self._http = HttpClient(timeout=self.settings.timeout, retries=self.settings.retries,
-                                    per_host=self.settings.per_host)
+            self._http = HttpClient(timeout=self.settings.timeout, deadline=self.settings.deadline,
+                                    retries=self.settings.retries, per_host=self.settings.per_host,
+                                    budget=self.settings.fetch_budget_mb * 1024 * 1024,
+                                    host_failures=self.settings.host_failures)
         return self._http
 
     @property
