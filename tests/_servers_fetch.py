@@ -43,12 +43,12 @@ class ScriptedServer:
     """``route(path, *replies)``: the n-th request to ``path`` gets the n-th reply (the last one
     repeats). Every request is recorded in ``hits``."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.routes: dict[str, list[Reply]] = {}
         self.hits: list[Hit] = []
         self._count: dict[str, int] = defaultdict(int)
         self._lock = threading.Lock()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(_ScriptedHandler, self))
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), partial(_ScriptedHandler, self))
         self.httpd.daemon_threads = True
         self.httpd.handle_error = lambda *args: None  # clients that hang up early are the point of some tests
         self.port = self.httpd.server_address[1]
@@ -118,8 +118,8 @@ class _ScriptedHandler(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def scripted_server() -> Iterator[ScriptedServer]:
-    server = ScriptedServer()
+def scripted_server(port: int = 0) -> Iterator[ScriptedServer]:
+    server = ScriptedServer(port)
     thread = threading.Thread(target=server.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
