@@ -41,7 +41,7 @@ class Hit:
 
 class ScriptedServer:
     """``route(path, *replies)``: the n-th request to ``path`` gets the n-th reply (the last one
-    repeats). Every request is recorded in ``hits``."""
+    repeats); a path routed without a query answers every query. Every request is recorded in ``hits``."""
 
     def __init__(self, port: int = 0) -> None:
         self.routes: dict[str, list[Reply]] = {}
@@ -64,7 +64,7 @@ class ScriptedServer:
     def next_reply(self, path: str, headers: dict[str, str]) -> Reply:
         with self._lock:
             self.hits.append(Hit(path, headers, time.monotonic()))
-            replies = self.routes.get(path) or [Reply(404, b"not found")]
+            replies = self.routes.get(path) or self.routes.get(path.split("?")[0]) or [Reply(404, b"not found")]
             index = min(self._count[path], len(replies) - 1)
             self._count[path] += 1
             return replies[index]

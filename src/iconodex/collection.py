@@ -317,6 +317,7 @@ class Collection:
             pipeline = Pipeline(self, progress)
             report = pipeline.harvest(source, kind, str(spec), _jsonable(options))
             pipeline.process_pending(report)
+            pipeline.finish(report)
         return report
 
     def search(self, text: str | None = None, *, image: Any = None, like: str | None = None,
@@ -408,6 +409,10 @@ class Collection:
 
     def failures(self, limit: int | None = None) -> list[Item]:
         return self.store.failures(limit)
+
+    def source_problems(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """What the last run of each source could not read or skipped: {source, run, kind, location, reason}."""
+        return self.store.source_problems(limit)
 
     def facets(self, field: str, limit: int = 20) -> list[tuple[str, int]]:
         return self.store.facets(field, limit)

@@ -48,7 +48,7 @@ class Pipeline:
     def harvest(self, source: Source, kind: str, spec: str, options: dict) -> IngestReport:
         run, state = self.store.begin_run(source.name, kind, spec, options)
         harvest = HarvestReport(source=source.name)
-        report = IngestReport(source=source.name, harvest=harvest)
+        report = IngestReport(source=source.name, harvest=harvest, run=run)
         ctx = HarvestContext(http=self.coll.http, report=harvest, state=state,
                              known_version=self.store.known_version,
                              languages=tuple(self.settings.languages), options=options)
@@ -58,6 +58,7 @@ class Pipeline:
             counts = self.store.upsert_records(batch, source.name, run)
             report.added += counts.added
             report.updated += counts.updated
+            report.retried += counts.retried
             report.unchanged += counts.unchanged
             received += len(batch)
             self.stages.total("harvest", harvest.total_hint)
@@ -68,8 +69,12 @@ class Pipeline:
             report.deleted = self.coll.remove_keys(self.store.stale_keys(source.name, run))
         else:
             event(log, "harvest incomplete: absent items are kept", logging.WARNING, source=source.name)
-        self.store.save_source_state(source.name, ctx.state, report.to_dict())
+        self.store.save_source_state(source.name, ctx.state)
         return report
+
+    def finish(self, report: IngestReport) -> None:
+        """Keep the run's final report (after embedding and indexing) and its source problems."""
+        self.store.finish_run(report.source, report.run, report.to_dict(), report.source_problems())
 
     @staticmethod
     def _records(source: Source, ctx: HarvestContext) -> Iterator[SourceRecord]:
