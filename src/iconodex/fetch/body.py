@@ -66,7 +66,7 @@ def read_capped(response: httpx.Response, max_bytes: int, url: str, *, deadline:
                 if len(body) + len(piece) > max_bytes:
                     raise FetchError(f"{mask_url(url)}: larger than {max_bytes} bytes")
                 if deadline is not None and time.monotonic() > deadline:
-                    raise FetchError(f"{mask_url(url)}: took longer than {allowed or 0:g} s (the total deadline)")
+                    raise FetchError(f"{mask_url(url)}: timed out: took longer than {allowed or 0:g} s in all")
                 if budget is not None and not permit and len(body) + len(piece) > budget.small:
                     holding.enter_context(budget.large_body(deadline, url))
                     permit = True
