@@ -39,3 +39,9 @@ class HostBreaker:
     def answered(self, host: str) -> None:
         with self._lock:
             self._failures[host] = 0
+
+    def reset(self) -> None:
+        """A new run tries every host again."""
+        with self._lock:
+            self._failures.clear()
+            self._given_up.clear()

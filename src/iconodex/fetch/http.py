@@ -102,6 +102,8 @@ class HttpClient:
         last: FetchError | None = None
         for attempt in range(self.retries + 1):
             if attempt:
+                if self.breaker.given_up(host_of(url)):
+                    break  # no point waiting to retry a host given up meanwhile
                 time.sleep(self._delay(attempt, last))
             try:
                 response = self._send_once(method, url, params, headers, content)

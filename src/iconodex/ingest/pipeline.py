@@ -47,6 +47,7 @@ class Pipeline:
 
     def harvest(self, source: Source, kind: str, spec: str, options: dict) -> IngestReport:
         run, state = self.store.begin_run(source.name, kind, spec, options)
+        self.coll.http.breaker.reset()  # hosts given up by an earlier run in this process are tried again
         harvest = HarvestReport(source=source.name)
         report = IngestReport(source=source.name, harvest=harvest, run=run)
         ctx = HarvestContext(http=self.coll.http, report=harvest, state=state,
