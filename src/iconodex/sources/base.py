@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from ..logs import mask
 from ..records import SourceRecord
 
 if TYPE_CHECKING:
@@ -38,11 +39,9 @@ class HarvestReport:
 def _located(where: str, reason: str) -> tuple[str, str]:
     """(where, reason) with secrets masked and the location said once: an error message that
     starts with it (or with a longer form of it, the request's full URL) does not repeat it."""
-    from ..fetch.messages import mask_url
-
-    where = mask_url(where) if "://" in where else where
+    where = mask(where)
     head, sep, rest = reason.partition(": ")
-    if sep and head.startswith(where):
+    if sep and where and head.startswith(where):
         return head, rest
     return where, reason
 
