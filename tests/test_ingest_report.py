@@ -90,10 +90,15 @@ def test_a_missing_path_is_said_to_be_missing(capsys, tmp_path):
     assert code == 2 and err.strip() == "error: nothere: no such file or folder"
 
 
-def test_hdf5_without_h5py_gives_the_pip_line(capsys, tmp_path, monkeypatch):
+@pytest.mark.parametrize(("fmt", "modules", "needs"), [
+    ("hdf5", ("h5py",), "the hdf5 format needs h5py"),
+    ("uform-hf", ("pyarrow", "pyarrow.parquet"), "the uform-hf format needs pyarrow"),
+])
+def test_an_export_without_its_extra_gives_the_pip_line(capsys, tmp_path, monkeypatch, fmt, modules, needs):
     folder = _folder(tmp_path)
     with Collection.create(tmp_path / "c") as coll:
         coll.ingest(str(folder))
-    monkeypatch.setitem(sys.modules, "h5py", None)  # as if the extra were not installed
-    code, _, err = run(capsys, "export", "hdf5", str(tmp_path / "out.h5"), "-c", str(tmp_path / "c"))
-    assert code == 2 and err.strip() == "error: the hdf5 format needs h5py: pip install 'iconodex[formats]'"
+    for module in modules:
+        monkeypatch.setitem(sys.modules, module, None)  # as if the extra were not installed
+    code, _, err = run(capsys, "export", fmt, str(tmp_path / "out"), "-c", str(tmp_path / "c"))
+    assert code == 2 and err.strip() == f"error: {needs}: pip install 'iconodex[formats]'"

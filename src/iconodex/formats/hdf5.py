@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import ConfigError, NotFoundError, SourceError
+from ..errors import NotFoundError, SourceError
+from ..extras import require
 from ..records import SourceRecord
 from . import FORMATS
 from .base import ExportReport, ImportReport
@@ -34,11 +35,7 @@ DEFAULT_MODEL = "clip-vit-b32"  # the embedder's OpenAI CLIP ViT-B/32
 
 def _h5py():
     """h5py, or the pip line that brings it: it is an extra, not a default dependency."""
-    try:
-        import h5py
-    except ImportError:
-        raise ConfigError("the hdf5 format needs h5py: pip install 'iconodex[formats]'") from None
-    return h5py
+    return require("h5py", "formats", "the hdf5 format")
 
 
 class Hdf5Writer:
