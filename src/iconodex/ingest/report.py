@@ -34,7 +34,7 @@ class IngestReport:
     @property
     def nothing_taken(self) -> bool:
         """The source offered records and every one was skipped: nothing to index is no success."""
-        return self.harvest.harvested == 0 and bool(self.harvest.skipped)
+        return self.harvest.harvested == 0 and self.harvest.unchanged == 0 and bool(self.harvest.skipped)
 
     def source_problems(self) -> list[tuple[str, str, str]]:
         """(kind, where, reason) of the source-level failures and skips, as the store keeps them."""
