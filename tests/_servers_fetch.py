@@ -23,7 +23,8 @@ from PIL import Image
 @dataclass
 class Reply:
     """One scripted answer. ``trickle`` sends the body one byte every ``trickle`` seconds;
-    ``etag`` makes the server answer 304 to a matching ``If-None-Match``."""
+    ``etag`` makes the server answer 304 to a matching ``If-None-Match``; ``endless`` repeats the
+    body until the client hangs up (no Content-Length, the connection closes at the end)."""
 
     status: int = 200
     body: bytes = b""
@@ -31,6 +32,7 @@ class Reply:
     delay: float = 0.0
     trickle: float | None = None
     etag: str | None = None
+    endless: bool = False
 
 
 @dataclass
@@ -42,15 +44,16 @@ class Hit:
 
 class ScriptedServer:
     """``route(path, *replies)``: the n-th request to ``path`` gets the n-th reply (the last one
-    repeats). Every request is recorded in ``hits``."""
+    repeats); a path routed without a query answers every query. Every request is recorded in ``hits``."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.routes: dict[str, list[Reply]] = {}
         self.hits: list[Hit] = []
         self._count: dict[str, int] = defaultdict(int)
         self._lock = threading.Lock()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(_ScriptedHandler, self))
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), partial(_ScriptedHandler, self))
         self.httpd.daemon_threads = True
+        self.httpd.handle_error = lambda *args: None  # clients that hang up early are the point of some tests
         self.port = self.httpd.server_address[1]
         self.base = f"http://127.0.0.1:{self.port}"
 
@@ -64,7 +67,7 @@ class ScriptedServer:
     def next_reply(self, path: str, headers: dict[str, str]) -> Reply:
         with self._lock:
             self.hits.append(Hit(path, headers, time.monotonic()))
-            replies = self.routes.get(path) or [Reply(404, b"not found")]
+            replies = self.routes.get(path) or self.routes.get(path.split("?")[0]) or [Reply(404, b"not found")]
             index = min(self._count[path], len(replies) - 1)
             self._count[path] += 1
             return replies[index]
@@ -91,12 +94,18 @@ class _ScriptedHandler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         if reply.etag:
             self.send_header("ETag", reply.etag)
-        self.send_header("Content-Length", str(len(reply.body)))
+        if reply.endless:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        else:
+            self.send_header("Content-Length", str(len(reply.body)))
         self.end_headers()
         self._write_body(reply)
 
     def _write_body(self, reply: Reply) -> None:
         try:
+            while reply.endless:
+                self.wfile.write(reply.body)
             if reply.trickle is None:
                 self.wfile.write(reply.body)
                 return
@@ -112,8 +121,8 @@ class _ScriptedHandler(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def scripted_server() -> Iterator[ScriptedServer]:
-    server = ScriptedServer()
+def scripted_server(port: int = 0) -> Iterator[ScriptedServer]:
+    server = ScriptedServer(port)
     thread = threading.Thread(target=server.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:

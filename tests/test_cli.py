@@ -66,7 +66,7 @@ def test_info_json_and_failures(capsys, coll_dir):
     (("search", "-c", "{coll}"), "give a text, --image or --like"),
     (("search", "-c", "{coll}", "--like", "nope"), "no item with id"),
     (("search", "-c", "{coll}", "--image", "/no/such.jpg"), "does not exist"),
-    (("ingest", "/no/such/folder", "-c", "{coll}"), "cannot tell what kind of source"),
+    (("ingest", "/no/such/folder", "-c", "{coll}"), "/no/such/folder: no such file or folder"),
     (("ingest", ".", "-c", "{coll}", "--model", "clip-vit-b32"), "cannot be mixed"),
     (("ingest", ".", "-c", "{coll}", "--dims", "64"), "fixed when a collection is created"),
     (("ingest", ".", "-c", "{coll}", "--source-type", "nosuch"), "unknown source 'nosuch'"),

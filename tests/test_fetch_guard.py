@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import socket
+import tracemalloc
+import zlib
 
 import pytest
 from _servers_fetch import Reply, scripted_server
@@ -89,13 +92,35 @@ def test_a_slow_trickling_body_hits_the_total_deadline(server):
         guard.fetch(url)
 
 
+def test_a_gzip_bomb_is_cut_without_inflating_it_whole(server):
+    """httpx inflates each 64 KB gzip chunk whole (64 MB of zeros) before a cap can be checked;
+    the guard inflates a bounded step at a time."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    bomb = b"".join(packer.compress(bytes(1024 * 1024)) for _ in range(128)) + packer.flush()
+    url = server.route("/bomb.jpg", Reply(200, bomb, headers={"Content-Encoding": "gzip"}))
+    with GuardedFetcher(max_bytes=2_000_000, allow_hosts=("127.0.0.1",)) as guard:
+        tracemalloc.start()
+        try:
+            with pytest.raises(FetchError, match="larger than 2000000"):
+                guard.fetch(url)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert peak < 16 * 1024 * 1024, f"{peak // 1024 // 1024} MB"
+
+
 def test_error_statuses_are_reported(server):
     url = server.route("/gone.jpg", Reply(410))
     with GuardedFetcher(allow_hosts=("127.0.0.1",)) as guard, pytest.raises(FetchError, match="HTTP 410"):
         guard.fetch(url)
 
 
-def test_unresolvable_hosts_are_one_line_errors():
+def test_unresolvable_hosts_are_one_line_errors(monkeypatch):
+    # A made-up name would go to the network's DNS server: answer as a resolver does.
+    def no_such_host(host, *args, **kwargs):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_such_host)
     with GuardedFetcher() as guard, pytest.raises(FetchError, match="cannot resolve"):
         guard.fetch("http://no-such-host.invalid/pic.jpg")
 

@@ -200,7 +200,10 @@ class Collection:
         return self._http
 
     def _http_options(self) -> dict[str, Any]:
-        return {"timeout": self.settings.timeout, "retries": self.settings.retries, "per_host": self.settings.per_host}
+        settings = self.settings
+        return {"timeout": settings.timeout, "deadline": settings.deadline, "retries": settings.retries,
+                "per_host": settings.per_host, "budget": settings.fetch_budget_mb * 1024 * 1024,
+                "host_failures": settings.host_failures}
 
     @property
     def fetcher(self):
@@ -324,6 +327,7 @@ class Collection:
             pipeline = Pipeline(self, progress, http=http, fetcher=fetcher)
             report = pipeline.harvest(source, kind, str(spec), _jsonable(options))
             pipeline.process_pending(report)
+            pipeline.finish(report)
         return report
 
     @contextmanager
@@ -431,6 +435,10 @@ class Collection:
 
     def failures(self, limit: int | None = None) -> list[Item]:
         return self.store.failures(limit)
+
+    def source_problems(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """What the last run of each source could not read or skipped: {source, run, kind, location, reason}."""
+        return self.store.source_problems(limit)
 
     def facets(self, field: str, limit: int = 20) -> list[tuple[str, int]]:
         return self.store.facets(field, limit)

@@ -29,7 +29,10 @@ class Settings:
     batch_size: int = 16           # images per model call; small batches keep the stages flowing
     workers: int = 8               # concurrent fetch + decode threads
     per_host: int = 4              # concurrent requests to one host
-    timeout: float = 20.0          # seconds per HTTP request
+    timeout: float = 20.0          # seconds an HTTP read may wait
+    deadline: float = 60.0         # seconds for a whole HTTP request, body included
+    fetch_budget_mb: int = 128     # bodies being downloaded at once, all threads together
+    host_failures: int = 6         # connection failures in a row before a host is given up for the run
     retries: int = 3               # retries on 429 / 5xx / transport errors
     max_pixels: int = 100_000_000  # larger images are refused as decompression bombs
     cache_dir: str = ""            # fetched bytes; default: <collection>/cache

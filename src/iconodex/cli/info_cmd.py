@@ -12,15 +12,17 @@ from .options import collection_option, json_option, print_json
 
 @click.command()
 @collection_option
-@click.option("--failures", is_flag=True, help="List failed items with their reasons.")
+@click.option("--failures", is_flag=True, help="List failed items, and what each source's last run could not "
+              "read or skipped, with their reasons.")
 @json_option
 def command(collection: str, failures: bool, as_json: bool) -> None:
     """Items per stage, model, spaces, dims, sources and failures."""
     with Collection.open(collection, read_only=True) as coll:
         stats = coll.stats()
         failed = [{"id": i.id, "source": i.source, "reason": i.error} for i in coll.failures()] if failures else []
+        problems = coll.source_problems() if failures else []
     if as_json:
-        print_json({**stats, "failures": failed} if failures else stats)
+        print_json({**stats, "failures": failed, "source_failures": problems} if failures else stats)
         return
     console = Console()
     console.print(f"[bold]{stats['path']}[/]  model [cyan]{stats['model']}[/]  engine {stats['engine']}")
@@ -36,6 +38,10 @@ def command(collection: str, failures: bool, as_json: bool) -> None:
                       soft_wrap=True)
     for row in failed:
         console.print(f"[red]failed[/] {row['id']}: {row['reason']}", highlight=False)
+    for row in problems:
+        label = "source failed" if row["kind"] == "failed" else "skipped"
+        console.print(f"{label} (run {row['run']} of {row['source']}) {row['location']}: {row['reason']}",
+                      highlight=False, markup=False, soft_wrap=True)
 
 
 @click.command()

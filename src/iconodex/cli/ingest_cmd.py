@@ -8,7 +8,10 @@ import click
 from rich.console import Console
 
 from ..collection import Collection
+from ..ingest.report import IngestReport
 from .options import collection_option, json_option, parse_pairs, print_json, quiet_option
+
+SHOWN = 20  # failures listed one by one; `iconodex info --failures` lists them all
 
 
 @click.command()
@@ -54,20 +57,16 @@ def command(source: str, collection: str, source_type: str | None, model: str | 
     sys.exit(0 if report.ok else 1)
 
 
-def _print_report(report, quiet: bool) -> None:
+def _print_report(report: IngestReport, quiet: bool) -> None:
+    """The counts; without --quiet each failure (20 at most of each); always a line per kind."""
     console = Console(stderr=True)
-    harvest = report.harvest
-    summary = (f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
-               f"{report.deleted} deleted, {report.indexed} indexed, {len(report.failed)} failed")
-    if not harvest.complete:
-        summary += " (listing incomplete: absent items kept)"
-    console.print(summary, highlight=False)
-    if quiet:
-        return
-    for where, reason in harvest.failed[:20]:
-        console.print(f"  source failed: {where}: {reason}", highlight=False, markup=False)
-    for item_id, reason in report.failed[:20]:
-        console.print(f"  failed: {item_id}: {reason}", highlight=False, markup=False)
-    hidden = len(report.failed) - 20
-    if hidden > 0:
-        console.print(f"  … and {hidden} more: iconodex info --failures", highlight=False)
+    console.print(report.counts_line(), highlight=False)
+    if not quiet:
+        for label, problems in (("source failed", report.harvest.failed), ("failed", report.failed)):
+            for where, reason in problems[:SHOWN]:
+                console.print(f"  {label}: {where}: {reason}", highlight=False, markup=False, soft_wrap=True)
+        hidden = max(0, len(report.failed) - SHOWN) + max(0, len(report.harvest.failed) - SHOWN)
+        if hidden > 0:
+            console.print(f"  … and {hidden} more: iconodex info --failures", highlight=False)
+    for line in report.kind_lines():
+        console.print(line, highlight=False, markup=False, soft_wrap=True)

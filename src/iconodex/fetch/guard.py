@@ -23,7 +23,9 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 import httpx
 
 from ..errors import FetchError
-from .http import USER_AGENT, mask_url
+from .body import ACCEPT_ENCODING, read_capped
+from .http import USER_AGENT
+from .messages import mask_url, transport_failure
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -49,7 +51,7 @@ class GuardedFetcher:
         self._client = httpx.Client(
             follow_redirects=False,
             trust_env=False,
-            headers={"User-Agent": USER_AGENT, "Accept": "image/*"},
+            headers={"User-Agent": USER_AGENT, "Accept": "image/*", "Accept-Encoding": ACCEPT_ENCODING},
         )
 
     def fetch(self, url: str) -> bytes:
@@ -62,7 +64,7 @@ class GuardedFetcher:
             except httpx.TimeoutException:
                 raise FetchError(f"{mask_url(url)}: timed out after {self.timeout:g} s") from None
             except httpx.HTTPError as exc:
-                raise FetchError(f"{mask_url(url)}: {type(exc).__name__}") from None
+                raise FetchError(f"{mask_url(url)}: {transport_failure(exc, current)}") from None
             if isinstance(location, bytes):
                 return location
             current = location
@@ -96,24 +98,12 @@ class GuardedFetcher:
                 return urljoin(url, target)
             if response.status_code >= 400:
                 raise FetchError(f"{mask_url(url)}: HTTP {response.status_code}", status=response.status_code)
-            return self._read(response, url, deadline)
+            return read_capped(response, self.max_bytes, url, deadline=deadline, allowed=self.timeout)
         finally:
             response.close()
 
     def _pin(self, url: str) -> tuple[str, dict, str]:
         return pin_checked(url, self.allow_hosts)
-
-    def _read(self, response: httpx.Response, url: str, deadline: float) -> bytes:
-        chunks: list[bytes] = []
-        total = 0
-        for chunk in response.iter_bytes():
-            total += len(chunk)
-            if total > self.max_bytes:
-                raise FetchError(f"{mask_url(url)}: larger than {self.max_bytes} bytes")
-            if time.monotonic() > deadline:
-                raise FetchError(f"{mask_url(url)}: timed out after {self.timeout:g} s")
-            chunks.append(chunk)
-        return b"".join(chunks)
 
 
 class URLRefused(FetchError):

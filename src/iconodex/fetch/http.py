@@ -1,7 +1,9 @@
 """A polite, thread-safe HTTP client shared by harvesters and the image fetcher.
 
-Retries with backoff on 429/5xx and transport errors, a per-host concurrency limit, timeouts,
-a User-Agent that names iconodex, and URLs with their secrets masked in every message.
+Retries with backoff on 429/5xx and transport errors, a per-host concurrency limit, a per-read
+timeout and a total deadline per request, a byte budget shared by every thread, a circuit
+breaker per host, a User-Agent that names iconodex, and URLs with their secrets masked in every
+message.
 """
 
 from __future__ import annotations
@@ -16,12 +18,14 @@ from collections.abc import Iterable
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 
 from .. import __version__
 from ..errors import FetchError
+from .body import ACCEPT_ENCODING, BodyBudget, read_capped
+from .hosts import HostBreaker
+from .messages import host_of, mask_url, status_failure, transport_failure
 
 if TYPE_CHECKING:
     from .cache import Cache
@@ -30,24 +34,12 @@ if TYPE_CHECKING:
 logging.getLogger("httpx").setLevel(logging.WARNING)
 
 USER_AGENT = f"iconodex/{__version__} (+https://github.com/iconodex/iconodex)"
-SECRET_PARAMS = re.compile(r"(key|token|secret|password|credential|auth|signature)", re.I)
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 MAX_RETRY_AFTER = 30.0  # seconds; a server asking for longer gets its item retried on the next run
 # Representation headers that no longer describe a body we have already decoded.
 _DECODED_HEADERS = ("content-encoding", "content-length", "transfer-encoding")
 
-
-def mask_url(url: str) -> str:
-    """Hide credentials and secret-looking query parameters, for logs and error messages."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable url>"
-    netloc = parts.netloc
-    if "@" in netloc:
-        netloc = "***@" + netloc.rsplit("@", 1)[1]
-    query = [(k, "***" if SECRET_PARAMS.search(k) else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
-    return urlunsplit((parts.scheme, netloc, parts.path, urlencode(query, safe="*"), parts.fragment))
+__all__ = ["USER_AGENT", "HttpClient", "first_header_link", "mask_url", "read_capped", "retry_after_seconds"]
 
 
 class HttpClient:
@@ -57,16 +49,26 @@ class HttpClient:
         self,
         *,
         timeout: float = 20.0,
+        deadline: float = 60.0,
         retries: int = 3,
         backoff: float = 0.5,
         per_host: int = 4,
         max_bytes: int = 64 * 1024 * 1024,
+        budget: int = 128 * 1024 * 1024,
+        host_failures: int = 6,
         headers: dict[str, str] | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
+        """``timeout`` bounds each read, ``deadline`` a whole request (body included);
+        ``max_bytes`` caps one decoded body and ``budget`` the bodies being read at once by all
+        threads; ``host_failures`` connection failures in a row give a host up for the run."""
         self.retries = retries
         self.backoff = backoff
         self.max_bytes = max_bytes
+        self.timeout = timeout
+        self.deadline = deadline
+        self.budget = BodyBudget(budget, max_bytes)
+        self.breaker = HostBreaker(host_failures)
         self._per_host = per_host
         self._host_slots: dict[str, threading.BoundedSemaphore] = defaultdict(
             lambda: threading.BoundedSemaphore(self._per_host)
@@ -76,12 +78,11 @@ class HttpClient:
             timeout=httpx.Timeout(timeout),
             follow_redirects=True,
             max_redirects=10,
-            headers={"User-Agent": USER_AGENT, **(headers or {})},
+            headers={"User-Agent": USER_AGENT, "Accept-Encoding": ACCEPT_ENCODING, **(headers or {})},
             transport=transport,
         )
 
-    def _slot(self, url: str) -> threading.BoundedSemaphore:
-        host = urlsplit(url).netloc
+    def _slot(self, host: str) -> threading.BoundedSemaphore:
         with self._lock:
             return self._host_slots[host]
 
@@ -101,23 +102,23 @@ class HttpClient:
         last: FetchError | None = None
         for attempt in range(self.retries + 1):
             if attempt:
+                if self.breaker.given_up(host_of(url)):
+                    break  # no point waiting to retry a host given up meanwhile
                 time.sleep(self._delay(attempt, last))
             try:
                 response = self._send_once(method, url, params, headers, content)
             except httpx.TooManyRedirects:
                 raise FetchError(f"{mask_url(url)}: too many redirects (a redirect loop?)") from None
-            except httpx.TimeoutException:
-                last = FetchError(f"{mask_url(url)}: timed out", retryable=True)
-                continue
             except httpx.HTTPError as exc:
-                last = FetchError(f"{mask_url(url)}: {type(exc).__name__}", retryable=True)
+                last = FetchError(f"{mask_url(url)}: {transport_failure(exc, url)}", retryable=True)
                 continue
             if response.status_code in RETRY_STATUSES:
-                last = FetchError(f"{mask_url(url)}: HTTP {response.status_code}", status=response.status_code, retryable=True)
+                last = FetchError(f"{mask_url(url)}: {status_failure(response)}", status=response.status_code,
+                                  retryable=True)
                 last.retry_after = response.headers.get("Retry-After")  # type: ignore[attr-defined]
                 continue
             if response.status_code >= 400:
-                raise FetchError(f"{mask_url(url)}: HTTP {response.status_code}", status=response.status_code)
+                raise FetchError(f"{mask_url(url)}: {status_failure(response)}", status=response.status_code)
             return response
         assert last is not None
         raise last
@@ -144,11 +145,25 @@ class HttpClient:
 
     def _send_once(self, method: str, url: str, params: dict[str, Any] | None, headers: dict[str, str] | None,
                    content: bytes | str | None) -> httpx.Response:
-        with self._slot(url):
-            request = self._client.build_request(method, url, params=params, headers=headers, content=content)
-            response = self._client.send(request, stream=True)
+        """One attempt, within the deadline. A host that never answers counts towards giving it
+        up; one that answers, even with an error, is alive."""
+        host = host_of(url)
+        reason = self.breaker.given_up(host)
+        if reason is not None:
+            raise FetchError(f"{mask_url(url)}: {reason}")
+        with self._slot(host):
+            deadline = time.monotonic() + self.deadline
+            request = self._client.build_request(method, url, params=params, headers=headers, content=content,
+                                                 timeout=httpx.Timeout(min(self.timeout, self.deadline)))
             try:
-                body = read_capped(response, self.max_bytes, url)
+                response = self._client.send(request, stream=True)
+            except httpx.TransportError as exc:
+                self.breaker.failed(host, transport_failure(exc, url))
+                raise
+            self.breaker.answered(host)
+            try:
+                body = read_capped(response, self.max_bytes, url, deadline=deadline, budget=self.budget,
+                                   allowed=self.deadline)
             finally:
                 response.close()
         return _with_body(response, body)
@@ -188,21 +203,6 @@ def first_header_link(links: Iterable[str], rel: str) -> str | None:
             if match and re.search(rf'rel\s*=\s*"?{re.escape(rel)}"?', match.group(2)):
                 return match.group(1)
     return None
-
-
-def read_capped(response: httpx.Response, max_bytes: int, url: str) -> bytes:
-    """Read a streamed body, refusing it as soon as it passes ``max_bytes``."""
-    declared = response.headers.get("Content-Length", "")
-    if declared.isdigit() and int(declared) > max_bytes:
-        raise FetchError(f"{mask_url(url)}: larger than {max_bytes} bytes ({declared} declared)")
-    chunks: list[bytes] = []
-    total = 0
-    for chunk in response.iter_bytes():
-        total += len(chunk)
-        if total > max_bytes:
-            raise FetchError(f"{mask_url(url)}: larger than {max_bytes} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _with_body(streamed: httpx.Response, body: bytes) -> httpx.Response:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import NotFoundError, SourceError
+from ..extras import require
 from ..records import SourceRecord
 from . import FORMATS
 from .base import ExportReport, ImportReport
@@ -32,11 +33,16 @@ CHUNK_FILE = re.compile(r"_(\d+)\.h5$")
 DEFAULT_MODEL = "clip-vit-b32"  # the embedder's OpenAI CLIP ViT-B/32
 
 
+def _h5py():
+    """h5py, or the pip line that brings it: it is an extra, not a default dependency."""
+    return require("h5py", "formats", "the hdf5 format")
+
+
 class Hdf5Writer:
     """Appends (ids, urls, vectors) to resizable datasets."""
 
     def __init__(self, handle: h5py.File, dims: int, *, with_ids: bool) -> None:
-        import h5py
+        h5py = _h5py()
 
         text = h5py.string_dtype("utf-8")
         self.urls = handle.create_dataset("urls", (0,), maxshape=(None,), dtype=text, chunks=(4096,))
@@ -61,7 +67,7 @@ class Hdf5Format:
 
     def export(self, coll: Collection, dest: Path, *, space: str | None = None, batch: int = 4096,
                **_: Any) -> ExportReport:
-        import h5py
+        h5py = _h5py()
 
         dest = Path(dest)
         space = space or default_space(coll)
@@ -102,14 +108,14 @@ def chunk_files(src: Path) -> list[Path]:
 
 
 def _attributes(path: Path) -> dict[str, str]:
-    import h5py
+    h5py = _h5py()
 
     with h5py.File(path, "r") as handle:
         return {k: _text(v) for k, v in handle.attrs.items() if k in ("model", "space")}
 
 
 def _read(files: list[Path], batch: int) -> Iterator[Rows]:
-    import h5py
+    h5py = _h5py()
 
     dims = None
     for path in files:
@@ -137,7 +143,7 @@ def _datasets(handle: h5py.File, path: Path) -> tuple[Any, Any]:
 def merge_chunks(src: Path, dest: Path, batch: int = 65536) -> int:
     """Concatenate a folder's chunk files into one file, as the embedder's ``merge_HDF5_files``
     does; streams ``batch`` rows at a time. Returns the number of rows written."""
-    import h5py
+    h5py = _h5py()
 
     files = [p for p in chunk_files(Path(src)) if p.resolve() != Path(dest).resolve()]
     with h5py.File(dest, "w") as out:

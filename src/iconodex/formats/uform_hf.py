@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import ConfigError, NotFoundError, SourceError
+from ..extras import require
 from ..models.base import l2_normalise
 from ..records import SourceRecord
 from . import FORMATS
@@ -77,7 +78,7 @@ class UformHF:
 
     def export(self, coll: Collection, dest: Path, *, image_space: str = "image", text_space: str = "text",
                batch: int = 4096, title: str | None = None, **_: Any) -> ExportReport:
-        import pyarrow.parquet as pq
+        pq = require("pyarrow.parquet", "formats", "the uform-hf format")
         from usearch.index import Index
 
         dims = self._check_spaces(coll, image_space, text_space)
@@ -165,7 +166,7 @@ class UformHF:
 
     def import_(self, src: Path, collection_path: Path, *, model: str | None = None, batch: int = 4096,
                 **_: Any) -> tuple[Collection, ImportReport]:
-        import pyarrow.parquet as pq
+        pq = require("pyarrow.parquet", "formats", "the uform-hf format")
 
         src = Path(src)
         info = _read_info(src)

@@ -64,8 +64,9 @@ class Pipeline:
     def harvest(self, source: Source, kind: str, spec: str, options: dict) -> IngestReport:
         name = public_text(source.name)  # no credential (user:pass@, ?key=) is ever stored or printed
         run, state = self.store.begin_run(name, kind, public_text(spec), public_options(options))
+        self.http.breaker.reset()  # hosts given up by an earlier run in this process are tried again
         harvest = HarvestReport(source=name)
-        report = IngestReport(source=name, harvest=harvest)
+        report = IngestReport(source=name, harvest=harvest, run=run)
         ctx = HarvestContext(http=self.http, report=harvest, state=state,
                              known_version=self.store.known_version,
                              languages=tuple(self.settings.languages), options=options, settings=self.settings)
@@ -75,6 +76,7 @@ class Pipeline:
             counts = self.store.upsert_records(batch, name, run)
             report.added += counts.added
             report.updated += counts.updated
+            report.retried += counts.retried
             report.unchanged += counts.unchanged
             received += len(batch)
             self.stages.total("harvest", harvest.total_hint)
@@ -85,8 +87,12 @@ class Pipeline:
             report.deleted = self.coll.remove_keys(self.store.stale_keys(name, run))
         else:
             event(log, "harvest incomplete: absent items are kept", logging.WARNING, source=name)
-        self.store.save_source_state(name, ctx.state, report.to_dict())
+        self.store.save_source_state(name, ctx.state)
         return report
+
+    def finish(self, report: IngestReport) -> None:
+        """Keep the run's final report (after embedding and indexing) and its source problems."""
+        self.store.finish_run(report.source, report.run, report.to_dict(), report.source_problems())
 
     @staticmethod
     def _records(source: Source, ctx: HarvestContext) -> Iterator[SourceRecord]:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, NotFoundError
 from ..registry import Registry
 from .base import HarvestContext, HarvestReport, Source, SourceFactory
 
@@ -26,6 +27,8 @@ def open_source(spec: str, kind: str | None = None, options: dict[str, Any] | No
     options = dict(options or {})
     if kind:
         return SOURCES.get(kind).from_spec(spec, options)
+    if "://" not in spec and not Path(spec).expanduser().exists():
+        raise NotFoundError(f"{spec}: no such file or folder")
     for name in DETECTION_ORDER:
         if name not in SOURCES:
             continue

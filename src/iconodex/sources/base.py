@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ..config import Settings
+from ..logs import mask
 from ..records import SourceRecord
 
 if TYPE_CHECKING:
@@ -27,13 +28,23 @@ class HarvestReport:
     total_hint: int | None = None
 
     def skip(self, where: str, reason: str) -> None:
-        self.skipped.append((where, reason))
+        self.skipped.append(_located(where, reason))
 
     def fail(self, where: str, reason: str, *, listing: bool = False) -> None:
         """Record a failed document; ``listing=True`` means some records may be missing."""
-        self.failed.append((where, reason))
+        self.failed.append(_located(where, reason))
         if listing:
             self.complete = False
+
+
+def _located(where: str, reason: str) -> tuple[str, str]:
+    """(where, reason) with secrets masked and the location said once: an error message that
+    starts with it (or with a longer form of it, the request's full URL) does not repeat it."""
+    where = mask(where)
+    head, sep, rest = reason.partition(": ")
+    if sep and where and head.startswith(where):
+        return head, rest
+    return where, reason
 
 
 @dataclass

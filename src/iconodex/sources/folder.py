@@ -94,7 +94,8 @@ class FolderSource:
         try:
             stat = path.stat()
         except OSError as exc:
-            report.fail(rel, _reason(exc))
+            broken = f": a broken symbolic link to {os.readlink(path)}" if path.is_symlink() else ""
+            report.fail(rel, _reason(exc) + broken)
             return None
         if not os.access(path, os.R_OK):
             report.fail(rel, "permission denied")

@@ -33,6 +33,7 @@ class UpsertCounts:
     added: int = 0
     updated: int = 0
     unchanged: int = 0
+    retried: int = 0  # failed last time, unchanged since: tried again
 
 
 @dataclass(slots=True)
@@ -124,6 +125,25 @@ class ItemStore:
             conn.execute("UPDATE sources SET state = ?, last_report = COALESCE(?, last_report) WHERE name = ?",
                          (dumps(state), dumps(report) if report is not None else None, name))
 
+    def finish_run(self, name: str, run: int, report: dict, problems: Iterable[tuple[str, str, str]]) -> None:
+        """Keep what ``run`` of source ``name`` did: its report, and its (kind, location, reason)
+        source-level problems, which replace the previous run's."""
+        with self.transaction() as conn:
+            conn.execute("UPDATE sources SET last_report = ? WHERE name = ?", (dumps(report), name))
+            conn.execute("DELETE FROM source_problems WHERE source = ?", (name,))
+            conn.executemany("INSERT INTO source_problems (source, run, kind, location, reason) VALUES (?, ?, ?, ?, ?)",
+                             [(name, run, *problem) for problem in problems])
+
+    def source_problems(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """The last run's source-level failures and skips of every source, failures first."""
+        try:
+            rows = self.conn.execute(
+                "SELECT source, run, kind, location, reason FROM source_problems "
+                "ORDER BY kind, source, rowid LIMIT ?", (limit or -1,)).fetchall()
+        except sqlite3.OperationalError:  # a collection made before the table, opened read-only
+            return []
+        return [dict(row) for row in rows]
+
     def sources(self) -> list[dict[str, Any]]:
         """The sources, credentials masked (a collection written before they were kept out may hold some)."""
         rows = self.conn.execute("SELECT name, kind, spec, last_run, last_report FROM sources ORDER BY name")
@@ -176,7 +196,10 @@ class ItemStore:
                     counts.unchanged += 1
                 else:
                     self._update(conn, row, record, source, run, fingerprint, now)
-                    counts.updated += 1
+                    if row["fingerprint"] == fingerprint:
+                        counts.retried += 1
+                    else:
+                        counts.updated += 1
         return counts
 
     def _insert(self, conn: sqlite3.Connection, record: SourceRecord, source: str, run: int,

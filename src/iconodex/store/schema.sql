@@ -64,3 +64,14 @@ CREATE TABLE IF NOT EXISTS vectors (
     PRIMARY KEY (space, key)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS vectors_key ON vectors (key);
+
+-- What the last run of each source could not read ('failed': a page, a manifest, a file) or
+-- chose not to take ('skipped': a canvas with only video…); replaced at the end of every run.
+CREATE TABLE IF NOT EXISTS source_problems (
+    source   TEXT NOT NULL,
+    run      INTEGER NOT NULL,
+    kind     TEXT NOT NULL CHECK (kind IN ('failed', 'skipped')),
+    location TEXT NOT NULL,
+    reason   TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS source_problems_source ON source_problems (source);
