@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .fetch.http import SECRET_PARAMS
+from .fetch.messages import SECRET_PARAMS
 from .logs import mask
 
 HIDDEN = "***"
