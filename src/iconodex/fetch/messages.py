@@ -19,7 +19,8 @@ _MESSAGE_KEYS = ("message", "error", "errors", "detail", "title", "description",
 _URL_IN_TEXT = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s\"'<>]+", re.I)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
 _CREDENTIAL_HINT = ("if this source needs an API key, check that it is given and right "
-                    "(e.g. -o key_identity=… -o key_credential=… for Omeka S)")
+                    "(for Omeka S: -o key_identity=… -o key_credential=…, or $ICONODEX_OMEKA_KEY_IDENTITY and "
+                    "$ICONODEX_OMEKA_KEY_CREDENTIAL)")
 STATUS_HINTS = {401: _CREDENTIAL_HINT, 403: _CREDENTIAL_HINT}
 
 
