@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import resource
-import select
+import selectors
 import signal
 import socket
 import subprocess
@@ -63,11 +63,16 @@ def _closed_by_server(sock: socket.socket, limit: float) -> bool:
 
 def _open_after(sockets: list[socket.socket], deadline: float) -> list[socket.socket]:
     """The sockets the server has not closed by ``deadline`` (monotonic)."""
-    waiting = list(sockets)
-    while waiting and time.monotonic() < deadline:
-        readable, _, _ = select.select(waiting[:500], [], [], 0.2)
-        waiting = [sock for sock in waiting if sock not in readable or not _closed_by_server(sock, 0.01)]
-    return waiting
+    waiting = set(sockets)
+    with selectors.DefaultSelector() as selector:  # epoll: select() stops at descriptor 1024
+        for sock in sockets:
+            selector.register(sock, selectors.EVENT_READ)
+        while waiting and time.monotonic() < deadline:
+            for key, _ in selector.select(0.2):
+                if _closed_by_server(key.fileobj, 0.01):
+                    selector.unregister(key.fileobj)
+                    waiting.discard(key.fileobj)
+    return list(waiting)
 
 
 def test_a_thousand_idle_or_half_sent_connections_neither_block_health_nor_stay_open(tmp_path):
@@ -110,3 +115,22 @@ def test_secrets_in_request_urls_never_reach_the_logs(tmp_path):
     for secret in ("hunter2", "hunter3", "SECRET1", "SECRET2"):
         assert secret not in text, text  # …without the credentials
     assert "serving 8 items" in text and "Traceback" not in text
+
+
+def test_a_text_search_is_not_queued_behind_big_uploads():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from _big_pictures import GREY, png16
+    from _serve_fixtures import serve
+
+    picture = png16(6000, 6000, GREY)  # 300 KB that decode to 36 megapixels
+    with serve(shared_collection()) as server, server.client() as client, ThreadPoolExecutor(16) as pool:
+        assert client.get("/search", params={"q": "a cat"}).status_code == 200  # the model is loaded
+        uploads = [pool.submit(client.post, "/search", files={"image": ("big.png", picture, "image/png")})
+                   for _ in range(16)]
+        time.sleep(0.3)  # the uploads are being decoded
+        started = time.monotonic()
+        assert client.get("/search", params={"q": "a cat"}).status_code == 200
+        text_seconds = time.monotonic() - started
+        assert all(upload.result().status_code == 200 for upload in uploads)
+    assert text_seconds < 1.0, f"the text search waited {text_seconds:.1f} s behind picture decoding"
