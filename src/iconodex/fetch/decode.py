@@ -213,9 +213,11 @@ def _draft_for(img: Image.Image, min_side: int) -> None:
 
 
 def _decoded_bytes(img: Image.Image) -> int:
-    """What the decoded picture will hold; the steps after it work on a reduced copy."""
+    """What the decoded picture will hold, plus the full-size RGB copy of a mode that cannot be
+    reduced before its conversion (palette, 1-bit); the others' later steps work on a small copy."""
     width, height = img.size
-    return width * height * _STORED_BYTES.get(img.mode, 4)
+    converted_first = img.mode not in _REDUCIBLE and not img.mode.startswith("I;16")
+    return width * height * (_STORED_BYTES.get(img.mode, 4) + (4 if converted_first else 0))
 
 
 def _shrunk(img: Image.Image, min_side: int) -> Image.Image:
