@@ -4,6 +4,7 @@ fetcher and the pool that runs CPU-bound work off the event loop."""
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable
 from functools import partial
@@ -20,7 +21,9 @@ from .settings import ServeSettings
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 RETRY_AFTER_S = "5"
-PICTURE_THREADS = 2  # clients' pictures fetched and decoded at once (memory: fetch.decode.DECODE_BUDGET)
+# Clients' pictures fetched and decoded at once: half the cores at most, so decoding big uploads
+# leaves CPU for searches (memory is bounded apart, by fetch.decode.DECODE_BUDGET).
+PICTURE_THREADS = max(1, min(4, (os.cpu_count() or 2) // 2))
 
 
 class ModelLoader:
