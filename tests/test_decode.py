@@ -132,3 +132,57 @@ def test_animations_and_multipage_files_give_their_first_frame(fmt):
     data = encoded(frames[0], fmt, save_all=True, append_images=frames[1:])
     assert Image.open(io.BytesIO(data)).n_frames == 2
     assert _near(decode_image(data).getpixel((16, 16)), RED)
+
+
+# -- memory: a small upload must not cost the server gigabytes -------------------------------------
+
+_PEAK_SCRIPT = """
+import resource, sys, threading
+sys.path.insert(0, {tests!r})
+from _big_pictures import png16
+from iconodex.fetch import decode
+data = png16({width}, {height}, {colour})
+if {budget}:
+    decode.DECODE_BUDGET.limit = {budget}
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+threads = [threading.Thread(target=decode.decode_image, args=(data, 448)) for _ in range({threads})]
+for thread in threads: thread.start()
+for thread in threads: thread.join()
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)
+"""
+
+
+def _decode_peak_mb(width: int, height: int, colour: int, threads: int = 1, budget: int = 0) -> float:
+    """How much a fresh process's peak memory grows while decoding (ru_maxrss only ever rises)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = _PEAK_SCRIPT.format(tests=str(Path(__file__).parent), width=width, height=height, colour=colour,
+                                 threads=threads, budget=budget)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
+    return float(done.stdout.split()[-1])
+
+
+def test_a_6000px_16_bit_greyscale_png_decodes_in_little_memory():
+    from _big_pictures import GREY, png16
+
+    # 36 MP × 2 bytes is 72 MB as Pillow stores it; float copies of it used to cost 1.2 GB.
+    assert _decode_peak_mb(6000, 6000, GREY) < 150
+    picture = decode_image(png16(1200, 600, GREY), 224)
+    assert picture.mode == "RGB" and picture.size == (448, 224)
+    assert picture.getpixel((0, 0))[0] < picture.getpixel((40, 0))[0]  # the ramp survives
+
+
+def test_a_36_megapixel_16_bit_rgb_png_is_decoded_without_copies():
+    from _big_pictures import RGB
+
+    # Pillow holds it as 8-bit RGBX: 144 MB; an orientation copy made it 290 MB.
+    assert _decode_peak_mb(7200, 5000, RGB) < 200
+
+
+def test_concurrent_decodes_share_one_memory_budget():
+    from _big_pictures import RGB
+
+    # Four threads decoding 144 MB pictures at once would hold ~580 MB; a 200 MB budget runs them in turn.
+    assert _decode_peak_mb(7200, 5000, RGB, threads=4, budget=200 * 2**20) < 260

@@ -2,8 +2,10 @@
 
 Models look at ~224 px, so decoding a 12 MP JPEG at full size wastes most of the work: JPEG's
 ``draft`` mode lets libjpeg decode at 1/2, 1/4 or 1/8 scale directly. Everything else is decoded
-and then reduced. Sizes are read from the header *before* any pixel is decoded, so a
-decompression bomb costs nothing.
+and at once box-reduced by an integer factor, before any mode conversion, so a 36 MP 16-bit PNG
+costs its own 72 MB and no float or RGB copies of it. Sizes are read from the header *before*
+any pixel is decoded, so a decompression bomb costs nothing, and concurrent decodes share one
+memory budget (``DECODE_BUDGET``), so eight big uploads at once wait in turn instead of adding up.
 """
 
 from __future__ import annotations
@@ -13,16 +15,20 @@ import io
 import math
 import os
 import re
+import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, UnidentifiedImageError
 
 from ..errors import DecodeError
 
 DEFAULT_MAX_PIXELS = 100_000_000
 DEFAULT_MIN_SIDE = 224
+DEFAULT_DECODE_BUDGET = 512 * 2**20  # bytes of pixels that all threads' decodes may hold at once
 
 # Magic numbers of formats Pillow can decode (JPEG 2000 only when built with OpenJPEG).
 _SIGNATURES: tuple[tuple[bytes, str], ...] = (
@@ -38,6 +44,14 @@ _SIGNATURES: tuple[tuple[bytes, str], ...] = (
 )
 _BOMB_PIXELS = re.compile(r"\((\d+) pixels\)")
 
+# Bytes per pixel as Pillow stores each mode (8-bit RGB is padded to 4); other modes take 4.
+_STORED_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2}
+_REDUCIBLE = {"L", "LA", "La", "PA", "RGB", "RGBA", "RGBa", "RGBX", "CMYK", "YCbCr", "I", "F"}
+_TRANSPOSE = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
+              4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270,
+              7: Image.Transpose.TRANSVERSE, 8: Image.Transpose.ROTATE_90}
+_ROWS_PER_STEP = 256  # high-depth rows converted per step: bounds the float working copy
+
 _ERRNO_REASONS = {
     errno.ENOENT: "no such file",
     errno.EISDIR: "is a directory, not an image",
@@ -45,6 +59,35 @@ _ERRNO_REASONS = {
     errno.EACCES: "permission denied",
     errno.EPERM: "permission denied",
 }
+
+
+class DecodeBudget:
+    """Bytes of decoded pixels that concurrent decodes may hold together; a decode waits for room.
+
+    A picture larger than the whole budget still decodes, alone. Waiting happens in the decoding
+    thread, so callers that must stay responsive decode in a pool of their own.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._held = 0
+        self._room = threading.Condition()
+
+    @contextmanager
+    def reserve(self, nbytes: int) -> Iterator[None]:
+        need = min(nbytes, self.limit)
+        with self._room:
+            self._room.wait_for(lambda: self._held + need <= self.limit)
+            self._held += need
+        try:
+            yield
+        finally:
+            with self._room:
+                self._held -= need
+                self._room.notify_all()
+
+
+DECODE_BUDGET = DecodeBudget(DEFAULT_DECODE_BUDGET)
 
 
 def sniff_format(data: bytes) -> str | None:
@@ -121,9 +164,10 @@ def _decode_bytes(raw: bytes, min_side: int, max_pixels: int) -> Image.Image:
             with Image.open(io.BytesIO(raw)) as img:
                 _refuse_bombs(img, max_pixels)
                 _draft_for(img, min_side)
-                img.load()
-                picture = _oriented(img)
-                return _reduce(_to_rgb(picture), min_side)
+                with DECODE_BUDGET.reserve(_decoded_bytes(img)):
+                    img.load()
+                    picture = _oriented(_shrunk(img, min_side), _orientation(img))
+                    return _reduce(_to_rgb(picture), min_side)
     except DecodeError:
         raise
     except UnidentifiedImageError:
@@ -168,12 +212,53 @@ def _draft_for(img: Image.Image, min_side: int) -> None:
         img.draft(img.mode, (math.ceil(width * scale), math.ceil(height * scale)))
 
 
-def _oriented(img: Image.Image) -> Image.Image:
-    """Apply EXIF orientation; a broken EXIF block must not cost the picture."""
-    try:
-        return ImageOps.exif_transpose(img) or img
-    except (OSError, ValueError, TypeError, KeyError, SyntaxError):
+def _decoded_bytes(img: Image.Image) -> int:
+    """What the decoded picture will hold, plus the full-size RGB copy of a mode that cannot be
+    reduced before its conversion (palette, 1-bit); the others' later steps work on a small copy."""
+    width, height = img.size
+    converted_first = img.mode not in _REDUCIBLE and not img.mode.startswith("I;16")
+    return width * height * (_STORED_BYTES.get(img.mode, 4) + (4 if converted_first else 0))
+
+
+def _shrunk(img: Image.Image, min_side: int) -> Image.Image:
+    """Box-reduce by the largest integer factor that keeps the shorter side ≥ ``min_side``, so
+    every later step (orientation, mode conversion, the final resize) works on a small picture."""
+    factor = max(1, min(img.size) // min_side)
+    if img.mode.startswith("I;16"):  # Pillow cannot reduce these; numpy can, a band at a time
+        return _sixteen_to_grey(img, factor)
+    if factor < 2 or img.mode not in _REDUCIBLE:
         return img
+    return img.reduce(factor)
+
+
+def _sixteen_to_grey(img: Image.Image, factor: int) -> Image.Image:
+    """16-bit greyscale → reduced 8-bit L, converting a band of rows at a time (never a full copy)."""
+    width, height = img.size
+    _low, top = img.getextrema()
+    step = factor * max(1, _ROWS_PER_STEP // factor)  # whole reduction blocks per band
+    bands = []
+    for row in range(0, height, step):
+        values = np.asarray(img.crop((0, row, width, min(height, row + step))), dtype=np.uint32)
+        grey = Image.fromarray((values * 255 // 65535 if top > 255 else values).astype(np.uint8))
+        bands.append(grey.reduce(factor) if factor > 1 else grey)
+    stacked = Image.new("L", (bands[0].width, sum(band.height for band in bands)))
+    offset = 0
+    for band in bands:
+        stacked.paste(band, (0, offset))
+        offset += band.height
+    return stacked
+
+
+def _orientation(img: Image.Image) -> Image.Transpose | None:
+    """The EXIF orientation's transpose; a broken EXIF block must not cost the picture."""
+    try:
+        return _TRANSPOSE.get(img.getexif().get(ExifTags.Base.Orientation, 1))
+    except (OSError, ValueError, TypeError, KeyError, SyntaxError):
+        return None
+
+
+def _oriented(img: Image.Image, method: Image.Transpose | None) -> Image.Image:
+    return img.transpose(method) if method is not None else img
 
 
 def _to_rgb(img: Image.Image) -> Image.Image:
@@ -191,18 +276,29 @@ def _to_rgb(img: Image.Image) -> Image.Image:
 
 
 def _high_depth_to_rgb(img: Image.Image) -> Image.Image:
-    """16-bit, 32-bit integer and float images → 8 bit, keeping the full tonal range visible."""
-    values = np.asarray(img, dtype=np.float64)
-    finite = values[np.isfinite(values)]
-    top = float(finite.max()) if finite.size else 0.0
+    """16-bit, 32-bit integer and float images → 8 bit, keeping the full tonal range visible.
+
+    Converted a band of rows at a time: a float64 copy of a whole tall picture would be 8 bytes
+    a pixel (the picture is usually small by now, but a 400×100,000 strip is not reduced)."""
+    values = np.asarray(img)
+    top = max((_finite_max(values[row:row + _ROWS_PER_STEP]) for row in range(0, len(values), _ROWS_PER_STEP)),
+              default=0.0)
     if img.mode == "F" and 0 < top <= 1.0:
         scale = 255.0  # float images in [0, 1]
     elif top > 255:
         scale = 255.0 / (65535.0 if top <= 65535 else top)
     else:
         scale = 1.0
-    grey = np.clip(np.nan_to_num(values) * scale, 0, 255).astype(np.uint8)
+    grey = np.empty(values.shape, dtype=np.uint8)
+    for row in range(0, len(values), _ROWS_PER_STEP):
+        band = np.nan_to_num(values[row:row + _ROWS_PER_STEP].astype(np.float64)) * scale
+        grey[row:row + _ROWS_PER_STEP] = np.clip(band, 0, 255)
     return Image.fromarray(grey).convert("RGB")
+
+
+def _finite_max(values: np.ndarray) -> float:
+    finite = values[np.isfinite(values)]
+    return float(finite.max()) if finite.size else 0.0
 
 
 def _flatten_on_white(rgba: Image.Image) -> Image.Image:

@@ -1,4 +1,4 @@
-"""The ASGI app: ``create_app(collection, settings)``; ``run_server`` serves it with uvicorn.
+"""The ASGI app: ``create_app(collection, settings)``; ``run_server`` serves it (``http_server``).
 
 Start-up does no heavy work: the index is memory-mapped on first use and the model loads in a
 background thread, so ``/health`` and ``like=`` queries answer at once and text or picture
@@ -88,9 +88,8 @@ def run_server(collection: Collection, settings: ServeSettings | None = None, *,
                port: int = 8000, log_level: str = "info") -> None:
     """Serve until interrupted. One worker process (the model and the memory-mapped index are
     shared by its threads); CPU-bound searches run in a bounded thread pool."""
-    import uvicorn
+    from . import http_server
 
     app = create_app(collection, settings)
     log.info("serving %s on http://%s:%d", collection.path, host, port)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, workers=1, timeout_keep_alive=10,
-                limit_concurrency=512, server_header=False)
+    http_server.run(app, host, port, log_level)

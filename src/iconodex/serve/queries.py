@@ -1,10 +1,12 @@
-"""One search, whatever route asked for it: limits checked on the event loop, then decoding,
-fetching and ranking in a worker thread."""
+"""One search, whatever route asked for it: limits checked on the event loop, then the client's
+picture fetched and decoded in the picture pool, and ranking in the search pool."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+
+from PIL import Image
 
 from ..records import ImageRef
 from ..search import SearchResult
@@ -74,15 +76,19 @@ async def run_search(state: ServerState, request: SearchRequest) -> list[Hit]:
     check_limits(request, state)
     if request.needs_model:
         state.loader.require()
-    return await state.run(_search, state, request)
-
-
-def _search(state: ServerState, request: SearchRequest) -> list[Hit]:
     image = None
+    if request.upload is not None or request.image_url:
+        image = await state.run_picture(_picture, state, request)
+    return await state.run(_search, state, request, image)
+
+
+def _picture(state: ServerState, request: SearchRequest) -> Image.Image:
     if request.upload is not None:
-        image = picture_from_bytes(request.upload, state.settings.max_pixels)
-    elif request.image_url:
-        image = picture_from_url(state, request.image_url)
+        return picture_from_bytes(request.upload, state.settings.max_pixels)
+    return picture_from_url(state, request.image_url)
+
+
+def _search(state: ServerState, request: SearchRequest, image: Image.Image | None) -> list[Hit]:
     results = state.coll.search(
         request.text or None, image=image, like=request.like or None, alpha=request.alpha,
         keyword=request.keyword, limit=request.limit, offset=request.offset, min_score=request.min_score,

@@ -4,6 +4,7 @@ fetcher and the pool that runs CPU-bound work off the event loop."""
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable
 from functools import partial
@@ -20,6 +21,9 @@ from .settings import ServeSettings
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 RETRY_AFTER_S = "5"
+# Clients' pictures fetched and decoded at once: half the cores at most, so decoding big uploads
+# leaves CPU for searches (memory is bounded apart, by fetch.decode.DECODE_BUDGET).
+PICTURE_THREADS = max(1, min(4, (os.cpu_count() or 2) // 2))
 
 
 class ModelLoader:
@@ -73,16 +77,23 @@ class ServerState:
         self.loader = ModelLoader(coll, settings.load_model)
         self.fetcher = GuardedFetcher(max_bytes=settings.max_upload_bytes, timeout=settings.fetch_timeout,
                                       allow_hosts=settings.fetch_allow_hosts)
-        self._limiter: anyio.CapacityLimiter | None = None
+        self._limiters: dict[str, anyio.CapacityLimiter] = {}
 
     async def run(self, func: Callable[..., T], *args: object, **kwargs: object) -> T:
         """``func(*args, **kwargs)`` in a worker thread, at most ``search_threads`` at once, within
         ``request_timeout`` (a 504 after that; the thread finishes on its own)."""
-        if self._limiter is None:  # made lazily: it must belong to the running event loop
-            self._limiter = anyio.CapacityLimiter(self.settings.search_threads)
+        return await self._bounded("search", self.settings.search_threads, partial(func, *args, **kwargs))
+
+    async def run_picture(self, func: Callable[..., T], *args: object, **kwargs: object) -> T:
+        """Like ``run``, for reading a client's picture: in a pool of its own, so big uploads and
+        slow image URLs wait for each other, never in place of text searches."""
+        return await self._bounded("picture", PICTURE_THREADS, partial(func, *args, **kwargs))
+
+    async def _bounded(self, pool: str, threads: int, call: Callable[[], T]) -> T:
+        if pool not in self._limiters:  # made lazily: it must belong to the running event loop
+            self._limiters[pool] = anyio.CapacityLimiter(threads)
         with anyio.move_on_after(self.settings.request_timeout):
-            return await anyio.to_thread.run_sync(partial(func, *args, **kwargs), limiter=self._limiter,
-                                                  abandon_on_cancel=True)
+            return await anyio.to_thread.run_sync(call, limiter=self._limiters[pool], abandon_on_cancel=True)
         raise ApiError(504, f"the request took longer than {self.settings.request_timeout:g} s")
 
     async def run_unbounded(self, func: Callable[..., T], *args: object, **kwargs: object) -> T:

@@ -1,0 +1,119 @@
+"""The HTTP server behind ``iconodex serve``: uvicorn, hardened for a public port.
+
+uvicorn's h11 protocol with two changes (docs/serve.md says why this stack and how it measured):
+
+- **A deadline for request headers.** A connection must send complete headers within
+  ``HEADER_TIMEOUT_S`` of opening, or of its previous response; otherwise it is closed. Stock
+  uvicorn never times out a connection that has not finished a request (slowloris).
+- **Idle connections are not requests.** uvicorn's ``limit_concurrency`` counts open connections
+  too, so 512 idle sockets turned ``/health`` into a 503; here only requests in flight count.
+
+Beyond that the process raises its open-file limit (each connection is a descriptor) and keeps
+glibc from growing one malloc arena per thread and hoarding freed picture buffers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import logging
+import resource
+from typing import Any
+
+import uvicorn
+from uvicorn.config import LOGGING_CONFIG
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from ..logs import masked_handlers
+
+log = logging.getLogger(__name__)
+HEADER_TIMEOUT_S = 10.0
+MAX_IN_FLIGHT = 512  # requests being answered at once; more get a 503 (searches queue for 4 threads)
+KEEP_ALIVE_S = 10
+_MALLOC_ARENAS = 4
+_MALLOC_MMAP_BYTES = 8 * 2**20  # larger buffers (decoded pictures) go back to the system when freed
+_M_MMAP_THRESHOLD, _M_ARENA_MAX = -3, -8  # glibc's mallopt parameters
+
+
+class HeaderDeadlineProtocol(H11Protocol):
+    """h11 with a header deadline, and a concurrency limit that counts requests, not sockets."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._deadline: asyncio.TimerHandle | None = None
+        self._max_in_flight: int | None = None
+        super().__init__(*args, **kwargs)
+
+    # uvicorn refuses a request when connections *or* tasks reach ``limit_concurrency``; reporting
+    # the limit only once the tasks (requests in flight) reach it leaves idle sockets out of it.
+    @property  # type: ignore[override]
+    def limit_concurrency(self) -> int | None:
+        limit = self._max_in_flight
+        return limit if limit is not None and len(self.tasks) >= limit else None
+
+    @limit_concurrency.setter
+    def limit_concurrency(self, value: int | None) -> None:
+        self._max_in_flight = value
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_deadline()
+
+    def handle_events(self) -> None:
+        cycle = self.cycle
+        super().handle_events()
+        if self.cycle is not cycle:  # a request's headers are complete
+            self._disarm_deadline()
+
+    def on_response_complete(self) -> None:
+        if not self.transport.is_closing():
+            self._arm_deadline()  # before super(): a pipelined request parsed there disarms it
+        super().on_response_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm_deadline()
+        super().connection_lost(exc)
+
+    def _arm_deadline(self) -> None:
+        self._disarm_deadline()
+        self._deadline = self.loop.call_later(HEADER_TIMEOUT_S, self._headers_too_slow)
+
+    def _disarm_deadline(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _headers_too_slow(self) -> None:
+        self._deadline = None
+        if not self.transport.is_closing():
+            self.transport.close()
+
+
+def run(app: Any, host: str, port: int, log_level: str) -> None:
+    """Serve ``app`` until interrupted (one worker; see the module docstring)."""
+    _raise_open_files()
+    _bound_malloc_retention()
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, workers=1, http=HeaderDeadlineProtocol,
+                            timeout_keep_alive=KEEP_ALIVE_S, limit_concurrency=MAX_IN_FLIGHT, server_header=False,
+                            log_config=masked_handlers(LOGGING_CONFIG))
+    uvicorn.Server(config).run()
+
+
+def _raise_open_files() -> None:
+    """Each connection holds a descriptor; the usual soft limit of 1024 would refuse the 1000th."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard != resource.RLIM_INFINITY else max(soft, 65536)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+
+def _bound_malloc_retention() -> None:
+    """Few malloc arenas and mmap for big buffers, so memory freed after a large upload returns
+    to the system instead of staying with one of many per-thread arenas (glibc only)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(_M_ARENA_MAX, _MALLOC_ARENAS)
+        libc.mallopt(_M_MMAP_THRESHOLD, _MALLOC_MMAP_BYTES)
+    except (OSError, AttributeError):
+        log.debug("not glibc: malloc left as it is")
