@@ -51,7 +51,7 @@ UNSPACED = re.compile(
     "\uac00-\ud7a3\u1100-\u11ff\u3131-\u318e"  # Hangul
     "\u0e01-\u0e5b\u0e81-\u0edf\u1000-\u109f\u1780-\u17dd]+"  # Thai, Lao, Myanmar, Khmer
 )
-MAX_GRAMS = 32  # distinct n-grams per query, as for words
+MAX_GRAMS = 32  # per query: distinct runs, and bigrams in one run's phrase, as for words
 
 
 def unspaced_runs(text: str) -> list[str]:
@@ -71,24 +71,19 @@ def gram_columns(text: str) -> tuple[str, str]:
 
 
 def gram_match(text: str) -> str:
-    """An FTS5 MATCH expression over the n-gram index: a one-character run (猫) matches the
-    unigram columns; a longer run matches any of its bigrams, and as a whole (the phrase of its
-    bigrams) so an item containing the exact run ranks above one sharing a bigram with it."""
-    characters: list[str] = []
-    phrases: list[str] = []
+    """An FTS5 MATCH expression over the n-gram index, any run matching: a one-character run (猫)
+    matches the unigram columns, a longer one the phrase of its bigrams, i.e. where the run appears
+    as written (as a trigram index would match it). Matching any one of a long run's bigrams
+    instead would find every item sharing a common pair (in Thai, a consonant and its vowel)."""
+    characters, phrases = [], []
     for run in unspaced_runs(text):
         if len(run) == 1:
-            characters.append(run)
-            continue
-        grams = _bigrams(run)
-        if len(grams) > 1:
-            phrases.append(" ".join(grams[:MAX_GRAMS]))
-        phrases += grams
-    characters = list(dict.fromkeys(characters))[:MAX_GRAMS]
-    phrases = list(dict.fromkeys(phrases))[:MAX_GRAMS]
+            characters.append(f'"{run}"')
+        else:
+            phrases.append('"' + " ".join(_bigrams(run)[:MAX_GRAMS]) + '"')
     parts = []
     if characters:
-        parts.append("{title_uni body_uni} : (" + " OR ".join(f'"{c}"' for c in characters) + ")")
+        parts.append("{title_uni body_uni} : (" + " OR ".join(list(dict.fromkeys(characters))[:MAX_GRAMS]) + ")")
     if phrases:
-        parts.append("{title_bi body_bi} : (" + " OR ".join(f'"{p}"' for p in phrases) + ")")
+        parts.append("{title_bi body_bi} : (" + " OR ".join(list(dict.fromkeys(phrases))[:MAX_GRAMS]) + ")")
     return " OR ".join(parts)
