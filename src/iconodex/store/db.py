@@ -121,8 +121,8 @@ class ItemStore:
                 row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
                 if row is not None and json.loads(row[0]) >= version:
                     continue
-                log.info("%s: upgrading the store to schema version %d (%s)", self.path, version,
-                         (step.__doc__ or "").split(":", 1)[-1].strip())
+                if conn.execute("SELECT EXISTS (SELECT 1 FROM items)").fetchone()[0]:
+                    log.info("%s: upgrading the store to schema version %d", self.path, version)
                 step(conn)
                 conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
                              (dumps(version),))
