@@ -7,6 +7,7 @@ and replaces only that section, so several scripts (and people) can share the on
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import datetime as dt
 import os
@@ -43,6 +44,16 @@ def command_line() -> str:
     with contextlib.suppress(ValueError):  # a script outside the repository keeps its full path
         script = script.relative_to(DOC.parents[1])
     return " ".join([".venv/bin/python", str(script), *map(shlex.quote, sys.argv[1:])])
+
+
+def size_and_rounds(doc: str | None, rounds: int) -> argparse.Namespace:
+    """The command line of a benchmark over a synthetic collection: ``--n`` items, ``--rounds``
+    repetitions, ``--no-write`` to leave docs/benchmarks.md alone."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=rounds)
+    parser.add_argument("--no-write", action="store_true")
+    return parser.parse_args()
 
 
 def percentiles(seconds: Sequence[float]) -> tuple[float, float]:

@@ -10,12 +10,11 @@ rerun only times queries.
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
 import numpy as np
-from _report import markdown_table, peak_rss_mb, percentiles, write_section
+from _report import markdown_table, peak_rss_mb, percentiles, size_and_rounds, write_section
 from _synthetic import build_synthetic
 
 from iconodex import Collection
@@ -79,11 +78,7 @@ def measure(path: Path, rounds: int) -> list[list[object]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--n", type=int, default=100_000)
-    parser.add_argument("--rounds", type=int, default=50)
-    parser.add_argument("--no-write", action="store_true")
-    args = parser.parse_args()
+    args = size_and_rounds(__doc__, rounds=50)
     path = DATA / f"query-{args.n}"
     built = ""
     if not (path / "iconodex.db").exists():

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..index.base import VectorEngine
+from ..ranking import reciprocal_rank_fusion
 
-RRF_K = 60  # the constant from Cormack et al.; robust without tuning
+__all__ = ["Leg", "candidates", "fuse", "leg_similarities", "reciprocal_rank_fusion"]
 
 
 @dataclass(slots=True)
@@ -63,10 +64,3 @@ def fuse(legs: Sequence[Leg], sims: dict[str, np.ndarray]) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(weight > 0, total / weight, np.nan).astype(np.float32)
 
-
-def reciprocal_rank_fusion(rankings: Sequence[Sequence[int]], weights: Sequence[float]) -> dict[int, float]:
-    fused: dict[int, float] = {}
-    for ranking, weight in zip(rankings, weights, strict=True):
-        for rank, key in enumerate(ranking):
-            fused[key] = fused.get(key, 0.0) + weight / (RRF_K + rank + 1)
-    return fused

@@ -7,10 +7,11 @@ caught up or rebuilt at any time, which is what makes ingest resumable after a k
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
@@ -19,13 +20,20 @@ from typing import Any
 
 import numpy as np
 
+from ..ranking import fused_ranking
 from ..records import SourceRecord
 from ..redact import public_options, public_text
 from .codec import blob_to_vector, dumps, image_to_json, vector_to_blob
 from .items import Item
-from .text import field_rows, fts_body, keyword_match
+from .text import field_rows, fts_body, gram_columns, gram_match, keyword_match
 
-SCHEMA_VERSION = 1
+log = logging.getLogger(__name__)
+
+# The n-gram index beside the word index ``fts``, for scripts written without spaces (see
+# text.UNSPACED). The ``ascii`` tokenizer splits on the spaces text.gram_columns puts between
+# n-grams and keeps every non-ASCII character, so each n-gram is one token.
+CREATE_GRAMS = ("CREATE VIRTUAL TABLE IF NOT EXISTS fts_grams USING fts5 "
+                "(title_uni, title_bi, body_uni, body_bi, tokenize = 'ascii')")
 
 
 @dataclass(slots=True)
@@ -54,11 +62,15 @@ class ItemStore:
         self.path = path
         self.read_only = read_only
         self._local = threading.local()
+        self._grams_present: bool | None = None
         if not read_only:
             schema = resources.files(__package__).joinpath("schema.sql").read_text()
             self.conn.executescript(schema)
-            self._set_default("schema_version", SCHEMA_VERSION)
+            self._migrate()
             self.scrub_source_credentials()
+        elif self.get_meta("schema_version", 1) < SCHEMA_VERSION:
+            log.warning("%s predates the keyword index for Chinese, Japanese, Korean and Thai text; "
+                        "open it once for writing (any `iconodex ingest`) to build it", self.path)
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -101,9 +113,22 @@ class ItemStore:
         with self.transaction() as conn:
             conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, dumps(value)))
 
-    def _set_default(self, key: str, value: Any) -> None:
-        self.conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (key, dumps(value)))
-        self.conn.commit()
+    def _migrate(self) -> None:
+        """Bring a store made by an older iconodex up to SCHEMA_VERSION, each step in one
+        transaction with its version stamp: a step interrupted leaves nothing half done, and a
+        step another process finished first is not run again."""
+        if self.get_meta("schema_version", 1) >= SCHEMA_VERSION:
+            return
+        for version, step in MIGRATIONS.items():
+            with self.transaction() as conn:
+                row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+                if row is not None and json.loads(row[0]) >= version:
+                    continue
+                if conn.execute("SELECT EXISTS (SELECT 1 FROM items)").fetchone()[0]:
+                    log.info("%s: upgrading the store to schema version %d", self.path, version)
+                step(conn)
+                conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
+                             (dumps(version),))
 
     # -- sources and runs ---------------------------------------------------------------------
 
@@ -238,9 +263,11 @@ class ItemStore:
         conn.execute("DELETE FROM fields WHERE key = ?", (key,))
         conn.executemany("INSERT INTO fields (key, field, value, label) VALUES (?, ?, ?, ?)",
                          [(key, *row) for row in field_rows(record.metadata, record.title)])
+        body = fts_body(record.metadata)
         conn.execute("DELETE FROM fts WHERE rowid = ?", (key,))
-        conn.execute("INSERT INTO fts (rowid, title, body) VALUES (?, ?, ?)",
-                     (key, record.title, fts_body(record.metadata)))
+        conn.execute("INSERT INTO fts (rowid, title, body) VALUES (?, ?, ?)", (key, record.title, body))
+        conn.execute("DELETE FROM fts_grams WHERE rowid = ?", (key,))
+        _write_grams(conn, key, record.title, body)
 
     def stale_keys(self, source: str, run: int) -> list[int]:
         """Items of ``source`` that a complete harvest in ``run`` did not see: deleted upstream."""
@@ -378,12 +405,28 @@ class ItemStore:
         return np.fromiter((r[0] for r in rows), dtype=np.int64)
 
     def keyword_search(self, text: str, limit: int) -> list[int]:
-        match = keyword_match(text)
+        """Keys whose catalogue text matches ``text``, best first (BM25, the title weighing twice
+        the rest): the word index and, for text in scripts without spaces, the n-gram index,
+        fused into one ranking in which each key appears once."""
+        words = self._match("fts", keyword_match(text), "bm25(fts, 2.0, 1.0)", limit)
+        grams: list[int] = []
+        if self._has_grams():
+            grams = self._match("fts_grams", gram_match(text), "bm25(fts_grams, 2.0, 2.0, 1.0, 1.0)", limit)
+        return fused_ranking([words, grams], limit)
+
+    def _match(self, table: str, match: str, rank: str, limit: int) -> list[int]:
         if not match:
             return []
         rows = self.conn.execute(
-            "SELECT rowid FROM fts WHERE fts MATCH ? ORDER BY bm25(fts, 2.0, 1.0) LIMIT ?", (match, limit))
+            f"SELECT rowid FROM {table} WHERE {table} MATCH ? ORDER BY {rank} LIMIT ?", (match, limit))
         return [row[0] for row in rows]
+
+    def _has_grams(self) -> bool:
+        """False only for a store made before the n-gram index and opened read-only."""
+        if self._grams_present is None:
+            row = self.conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'fts_grams'").fetchone()
+            self._grams_present = row is not None
+        return self._grams_present
 
     def facets(self, name: str, limit: int = 20) -> list[tuple[str, int]]:
         rows = self.conn.execute(
@@ -408,9 +451,31 @@ class ItemStore:
 
     def delete_keys(self, keys: Sequence[int]) -> None:
         with self.transaction() as conn:
-            for table, column in (("items", "key"), ("fields", "key"), ("vectors", "key"), ("fts", "rowid")):
+            for table, column in (("items", "key"), ("fields", "key"), ("vectors", "key"), ("fts", "rowid"),
+                                  ("fts_grams", "rowid")):
                 conn.executemany(f"DELETE FROM {table} WHERE {column} = ?", [(int(k),) for k in keys])
 
+
+def _write_grams(conn: sqlite3.Connection, key: int, title: str, body: str) -> None:
+    """Index the n-grams of an item's text; items with none (all-Latin text) get no row."""
+    title_uni, title_bi = gram_columns(title)
+    body_uni, body_bi = gram_columns(body)
+    if title_uni or body_uni:
+        conn.execute("INSERT INTO fts_grams (rowid, title_uni, title_bi, body_uni, body_bi) VALUES (?, ?, ?, ?, ?)",
+                     (key, title_uni, title_bi, body_uni, body_bi))
+
+
+def _add_gram_index(conn: sqlite3.Connection) -> None:
+    """Version 2: the n-gram index, filled from every stored item."""
+    conn.execute(CREATE_GRAMS)
+    conn.execute("DELETE FROM fts_grams")
+    for key, title, metadata in conn.execute("SELECT key, title, metadata FROM items"):
+        _write_grams(conn, key, title, fts_body(json.loads(metadata)))
+
+
+# version → the step that reaches it from the one before; version 1 is schema.sql as first released
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {2: _add_gram_index}
+SCHEMA_VERSION = max(MIGRATIONS)
 
 SQL_VARIABLES = 900  # under SQLite's default limit on bound parameters per statement
 
