@@ -1,4 +1,5 @@
-"""Progress bars for long stages (rich), silent with ``quiet``."""
+"""Progress bars for long stages (rich) on a terminal; nothing with ``quiet`` or when stderr is not a
+terminal (a log file or a pipe would keep every redrawn bar)."""
 
 from __future__ import annotations
 
@@ -53,12 +54,13 @@ class Stages:
 
 @contextmanager
 def stages(quiet: bool = False, console: Console | None = None) -> Iterator[Stages]:
-    if quiet:
+    console = console or Console(stderr=True)
+    if quiet or not console.is_terminal:
         yield Stages(None)
         return
     progress = Progress(
         TextColumn("[bold]{task.description:<8}"), BarColumn(), MofNCompleteColumn(), ItemsPerSecond(),
-        TimeElapsedColumn(), TimeRemainingColumn(), console=console or Console(stderr=True), transient=False,
+        TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=False,
     )
     with progress:
         yield Stages(progress)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import sys
 
 import click
-from rich.console import Console
 
 from ..collection import Collection
 from .options import collection_option, json_option, parse_pairs, print_json, quiet_option
+from .output import console as output_console
 
 
 @click.command()
@@ -55,7 +55,7 @@ def command(source: str, collection: str, source_type: str | None, model: str | 
 
 
 def _print_report(report, quiet: bool) -> None:
-    console = Console(stderr=True)
+    console = output_console(stderr=True)
     harvest = report.harvest
     summary = (f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
                f"{report.deleted} deleted, {report.indexed} indexed, {len(report.failed)} failed")
