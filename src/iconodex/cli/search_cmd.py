@@ -6,7 +6,7 @@ import click
 
 from ..collection import Collection
 from ..errors import ConfigError
-from ..search import SearchResult
+from ..search import SearchResult, SearchResults
 from .options import collection_option, parse_pairs, print_json
 from .output import console, print_table, tsv_line
 
@@ -22,7 +22,8 @@ FORMATS = ("table", "paths", "tsv", "json")
 @click.option("--no-keyword", is_flag=True, help="Do not merge the keyword (full-text) leg.")
 @click.option("--limit", default=10, show_default=True, type=int)
 @click.option("--offset", default=0, show_default=True, type=int)
-@click.option("--min-score", type=float, help="Drop results scoring below this.")
+@click.option("--min-score", type=float,
+              help="Drop results scoring below this (default for text: the model's measured cut; 0: no cut).")
 @click.option("--where", multiple=True, metavar="FIELD=VALUE", help="Filter on metadata, repeatable.")
 @click.option("-f", "--format", "output", type=click.Choice(FORMATS), default="table", show_default=True,
               help="table; paths: the picture's path or URL (else the id), one a line; tsv: with a header; json.")
@@ -47,9 +48,12 @@ def _cells(result: SearchResult) -> list[str]:
     return [f"{result.score:.3f}", result.id, result.title, result.image or ""]
 
 
-def _print_table(results: list[SearchResult]) -> None:
+def _print_table(results: SearchResults[SearchResult]) -> None:
     if results:
         print_table(COLUMNS, [_cells(result) for result in results])
+    elif results.no_good_match:
+        console().print(f"no good match: nothing scored {results.min_score:g} or more "
+                        "(--min-score 0 lists the closest anyway)", markup=False)
     else:
         console().print("no results")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..records import ImageRef
-from ..search import SearchResult
+from ..search import SearchResult, SearchResults
 from .errors import ApiError
 from .inputs import picture_from_bytes, picture_from_url
 from .state import ServerState
@@ -65,7 +65,7 @@ def check_limits(request: SearchRequest, state: ServerState) -> None:
         raise ApiError(400, "nothing to search for: give a text (q), a picture (image or url) or an item id (like)")
 
 
-async def run_search(state: ServerState, request: SearchRequest) -> list[Hit]:
+async def run_search(state: ServerState, request: SearchRequest) -> SearchResults[Hit]:
     """Ranked results with each item's image reference (for thumbnails and SARI's ``url``)."""
     check_limits(request, state)
     if request.needs_model:
@@ -73,7 +73,7 @@ async def run_search(state: ServerState, request: SearchRequest) -> list[Hit]:
     return await state.run(_search, state, request)
 
 
-def _search(state: ServerState, request: SearchRequest) -> list[Hit]:
+def _search(state: ServerState, request: SearchRequest) -> SearchResults[Hit]:
     image = None
     if request.upload is not None:
         image = picture_from_bytes(request.upload, state.settings.max_pixels)
@@ -84,4 +84,4 @@ def _search(state: ServerState, request: SearchRequest) -> list[Hit]:
         keyword=request.keyword, limit=request.limit, offset=request.offset, min_score=request.min_score,
         where=request.where or None)
     items = state.coll.store.get_many([result.key for result in results])
-    return [(result, items[result.key].image if result.key in items else None) for result in results]
+    return results.replaced((result, items[result.key].image if result.key in items else None) for result in results)
