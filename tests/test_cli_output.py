@@ -58,8 +58,8 @@ def _json(coll: Path, *args: str) -> list[dict]:
 
 def test_search_table_in_a_pipe_cuts_no_name_or_path(long_collection):
     coll = long_collection / "coll"
-    expected = _json(coll, "a cat", "--limit", "3")
-    done = iconodex("search", "-c", str(coll), "a cat", "--limit", "3")
+    expected = _json(coll, "a cat", "--min-score", "0", "--limit", "3")
+    done = iconodex("search", "-c", str(coll), "a cat", "--min-score", "0", "--limit", "3")
     lines = done.stdout.splitlines()
     assert lines[0].split() == ["score", "id", "title", "image"]
     assert len(lines) == 4 and "…" not in done.stdout and "\x1b[" not in done.stdout
@@ -71,25 +71,25 @@ def test_search_table_in_a_pipe_cuts_no_name_or_path(long_collection):
 
 def test_search_paths_format_prints_one_whole_path_per_line(long_collection):
     coll = long_collection / "coll"
-    expected = _json(coll, "a cat", "--limit", "5")
-    done = iconodex("search", "-c", str(coll), "a cat", "--limit", "5", "--format", "paths")
+    expected = _json(coll, "a cat", "--min-score", "0", "--limit", "5")
+    done = iconodex("search", "-c", str(coll), "a cat", "--min-score", "0", "--limit", "5", "--format", "paths")
     assert done.stdout.splitlines() == [result["image"] for result in expected]
     assert done.stdout.splitlines()[0] == str(long_collection / "pictures" / f"{LONG}.png")
 
 
 def test_search_tsv_format_has_a_header_and_every_field_whole(long_collection):
     coll = long_collection / "coll"
-    expected = _json(coll, "a cat", "--limit", "4")
-    done = iconodex("search", "-c", str(coll), "a cat", "--limit", "4", "--format", "tsv")
+    expected = _json(coll, "a cat", "--min-score", "0", "--limit", "4")
+    done = iconodex("search", "-c", str(coll), "a cat", "--min-score", "0", "--limit", "4", "--format", "tsv")
     rows = list(csv.reader(io.StringIO(done.stdout), delimiter="\t"))
     assert rows[0] == ["score", "id", "title", "image"]
     assert rows[1:] == [[f"{r['score']:.3f}", r["id"], r["title"], r["image"]] for r in expected]
 
 
 def test_search_json_flag_still_prints_json(long_collection):
-    done = iconodex("search", "-c", str(long_collection / "coll"), "a cat", "--limit", "2", "--json")
+    done = iconodex("search", "-c", str(long_collection / "coll"), "a cat", "--min-score", "0", "--limit", "2", "--json")
     assert [r["id"] for r in json.loads(done.stdout)] == [r["id"] for r in _json(
-        long_collection / "coll", "a cat", "--limit", "2")]
+        long_collection / "coll", "a cat", "--min-score", "0", "--limit", "2")]
 
 
 def test_info_in_a_pipe_keeps_failure_reasons_and_paths_whole(long_collection):

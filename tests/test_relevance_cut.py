@@ -95,3 +95,9 @@ def test_search_page_says_no_good_match(server):
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     assert seen["cards"] == 0 and not seen["console"], seen
     assert seen["status"] == f"No good match for “{ABSENT}”: no picture scored {CUT:g} or more. Try other words."
+
+
+def test_another_alpha_gets_no_default_cut_since_scores_change_scale(sample_collection):
+    pictures_only = sample_collection.search(ABSENT, alpha=1.0, limit=20)
+    assert len(pictures_only) == 20 and pictures_only.min_score is None
+    assert sample_collection.search("un chat", alpha=1.0)[0].id == "chelsea.png"

@@ -151,9 +151,11 @@ def find_entry(name: str) -> ModelEntry | None:
 # listing the whole collection. Measured with benchmarks/calibrate_relevance.py (the cut with the best
 # mean F1 of relevant vs. irrelevant results over two labelled sets: the demo collection's
 # benchmarks/data/demo_queries.jsonl and Open Clip Art's title queries; docs/benchmarks.md, section
-# "relevance"). CLIP-family models have none until they are measured the same way: their scores sit
-# on another scale (cosines of about 0.2–0.35), so the offline figure would be wrong for them.
+# "relevance"). They were measured at alpha 0.5 and hold only there: picture-only or catalogue-only
+# scores sit on other scales. CLIP-family models have none until they are measured the same way: their
+# scores sit on another scale too (cosines of about 0.2–0.35), so the offline figure would be wrong.
 RELEVANCE_CUTS: dict[str, float] = {"offline": 0.26}
+CUT_ALPHA = 0.5
 
 
 def relevance_cut(model: str) -> float | None:
