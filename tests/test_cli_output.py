@@ -12,9 +12,12 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from iconodex import Collection
 
 LONG = "a-picture-with-a-rather-long-file-name-that-no-terminal-of-eighty-columns-would-hold"
 
@@ -27,20 +30,32 @@ def iconodex(*args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def long_collection(sample_pictures: Path, tmp_path_factory) -> Path:
-    """The sample pictures under a deep folder, Chelsea renamed to a long name, one broken file."""
+def ingested(sample_pictures: Path, tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    """The sample pictures under a deep folder, Chelsea renamed to a long name, one broken file,
+    ingested by the CLI into pipes: the folder's parent and what the ingest printed."""
     root = tmp_path_factory.mktemp("output") / ("deeply-nested-folder-of-my-pictures-" * 2).rstrip("-")
     folder = root / "pictures"
     shutil.copytree(sample_pictures, folder)
     (folder / "chelsea.png").rename(folder / f"{LONG}.png")
     (folder / "chelsea.json").rename(folder / f"{LONG}.json")
     (folder / f"{LONG}-broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
-    assert iconodex("ingest", str(folder), "-c", str(root / "coll")).returncode == 1
-    return root
+    return root, iconodex("ingest", str(folder), "-c", str(root / "coll"))
 
 
-def test_ingest_into_pipes_draws_no_bars_and_keeps_each_failure_on_one_line(long_collection):
-    done = iconodex("ingest", str(long_collection / "pictures"), "-c", str(long_collection / "again"))
+@pytest.fixture(scope="module")
+def long_collection(ingested) -> Path:
+    return ingested[0]
+
+
+@pytest.fixture(scope="module")
+def ranked(long_collection) -> Iterator[Callable[..., list[dict]]]:
+    """The results a search should print, from the collection itself (no cut: the output is tested)."""
+    with Collection.open(long_collection / "coll", read_only=True) as coll:
+        yield lambda text, limit: [r.to_dict() for r in coll.search(text, limit=limit, min_score=0)]
+
+
+def test_ingest_into_pipes_draws_no_bars_and_keeps_each_failure_on_one_line(ingested):
+    _, done = ingested
     assert done.returncode == 1
     assert "━" not in done.stderr and "\r" not in done.stderr and "\x1b[" not in done.stderr
     lines = done.stderr.splitlines()
@@ -50,15 +65,9 @@ def test_ingest_into_pipes_draws_no_bars_and_keeps_each_failure_on_one_line(long
     assert len(lines) == 2  # the reason is whole, on its line
 
 
-def _json(coll: Path, *args: str) -> list[dict]:
-    done = iconodex("search", "-c", str(coll), *args, "--format", "json")
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
-
-
-def test_search_table_in_a_pipe_cuts_no_name_or_path(long_collection):
+def test_search_table_in_a_pipe_cuts_no_name_or_path(long_collection, ranked):
     coll = long_collection / "coll"
-    expected = _json(coll, "a cat", "--min-score", "0", "--limit", "3")
+    expected = ranked("a cat", 3)
     done = iconodex("search", "-c", str(coll), "a cat", "--min-score", "0", "--limit", "3")
     lines = done.stdout.splitlines()
     assert lines[0].split() == ["score", "id", "title", "image"]
@@ -69,27 +78,27 @@ def test_search_table_in_a_pipe_cuts_no_name_or_path(long_collection):
     assert expected[0]["id"] == f"{LONG}.png"
 
 
-def test_search_paths_format_prints_one_whole_path_per_line(long_collection):
+def test_search_paths_format_prints_one_whole_path_per_line(long_collection, ranked):
     coll = long_collection / "coll"
-    expected = _json(coll, "a cat", "--min-score", "0", "--limit", "5")
+    expected = ranked("a cat", 5)
     done = iconodex("search", "-c", str(coll), "a cat", "--min-score", "0", "--limit", "5", "--format", "paths")
     assert done.stdout.splitlines() == [result["image"] for result in expected]
     assert done.stdout.splitlines()[0] == str(long_collection / "pictures" / f"{LONG}.png")
 
 
-def test_search_tsv_format_has_a_header_and_every_field_whole(long_collection):
+def test_search_tsv_format_has_a_header_and_every_field_whole(long_collection, ranked):
     coll = long_collection / "coll"
-    expected = _json(coll, "a cat", "--min-score", "0", "--limit", "4")
+    expected = ranked("a cat", 4)
     done = iconodex("search", "-c", str(coll), "a cat", "--min-score", "0", "--limit", "4", "--format", "tsv")
     rows = list(csv.reader(io.StringIO(done.stdout), delimiter="\t"))
     assert rows[0] == ["score", "id", "title", "image"]
     assert rows[1:] == [[f"{r['score']:.3f}", r["id"], r["title"], r["image"]] for r in expected]
 
 
-def test_search_json_flag_still_prints_json(long_collection):
-    done = iconodex("search", "-c", str(long_collection / "coll"), "a cat", "--min-score", "0", "--limit", "2", "--json")
-    assert [r["id"] for r in json.loads(done.stdout)] == [r["id"] for r in _json(
-        long_collection / "coll", "a cat", "--min-score", "0", "--limit", "2")]
+@pytest.mark.parametrize("flag", [("--json",), ("--format", "json")])
+def test_search_json_flag_and_format_print_the_same_json(long_collection, ranked, flag):
+    done = iconodex("search", "-c", str(long_collection / "coll"), "a cat", "--min-score", "0", "--limit", "2", *flag)
+    assert json.loads(done.stdout) == ranked("a cat", 2)
 
 
 def test_info_in_a_pipe_keeps_failure_reasons_and_paths_whole(long_collection):
