@@ -30,7 +30,7 @@ def coll_dir(sample_pictures, tmp_path_factory):
 
 
 def test_search_json_has_the_documented_fields(capsys, coll_dir):
-    code, out, _ = run(capsys, "search", "-c", str(coll_dir), "a cat", "--limit", "3", "--json")
+    code, out, _ = run(capsys, "search", "-c", str(coll_dir), "a cat", "--limit", "3", "--min-score", "0", "--json")
     results = json.loads(out)
     assert code == 0 and len(results) == 3 and results[0]["id"] == "chelsea.png"
     assert {"id", "score", "title", "image", "source", "metadata"} <= set(results[0])

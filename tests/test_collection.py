@@ -40,12 +40,13 @@ def test_image_query_and_more_like_this(sample_collection, sample_pictures):
 
 
 def test_filters_min_score_limit_and_offset(sample_collection):
-    space = sample_collection.search("space", where={"subject": "spaceflight"}, limit=10)
+    space = sample_collection.search("space", where={"subject": "spaceflight"}, limit=10, min_score=0)
     assert {r.id for r in space} == {"astronaut.png", "hubble_deep_field.jpg", "rocket.jpg"}
     assert sample_collection.search("a cat", where={"creator": "nobody"}) == []
-    scored = sample_collection.search("a cat", limit=20)
+    scored = sample_collection.search("a cat", limit=20, min_score=0)
     assert all(r.score >= 0.3 for r in sample_collection.search("a cat", min_score=0.3, limit=20))
-    assert [r.id for r in sample_collection.search("a cat", limit=2, offset=1)] == [r.id for r in scored[1:3]]
+    assert [r.id for r in sample_collection.search("a cat", limit=2, offset=1, min_score=0)] == [
+        r.id for r in scored[1:3]]
 
 
 @pytest.mark.parametrize("kwargs", [{"limit": 0}, {"limit": 100000}, {"alpha": 2.0}, {"offset": -1}])

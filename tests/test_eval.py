@@ -132,7 +132,8 @@ def test_alpha_default_applies_only_where_a_query_has_none(collection, tmp_path)
     with Collection.open(collection, read_only=True) as coll:
         catalogue = evaluate(coll, queries, ks=(1,), alpha=0.0, keyword=False)
         assert catalogue.recall[1] == 1.0
-        ranked_pictures = [r.id for r in coll.search("Silhouette of a horse", alpha=1.0, keyword=False, limit=7)]
+        ranked_pictures = [r.id for r in coll.search("Silhouette of a horse", alpha=1.0, keyword=False, limit=7,
+                                                       min_score=0)]  # eval ranks uncut
         pictures = evaluate(coll, queries, ks=(7,), alpha=1.0, keyword=False)
     expected = (1 / (ranked_pictures.index("horse.png") + 1) + 1.0) / 2
     assert pictures.mrr == pytest.approx(expected)

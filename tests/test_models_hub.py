@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+import socket
 import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -176,3 +181,98 @@ def test_an_interrupted_download_resumes_where_it_stopped(online_hub):
     assert resolved.path("model.onnx").read_bytes() == weights
     ranges = [rng for method, url, rng in hub.requests if method == "GET" and rng]
     assert len(ranges) == 1 and int(ranges[0].removeprefix("bytes=").rstrip("-")) >= 10 * 1024 * 1024
+
+
+@pytest.fixture
+def no_hub(tmp_path, monkeypatch):
+    """An empty cache, offline mode off, and HF_ENDPOINT set by the test to a hub that is not there."""
+    from huggingface_hub import constants
+
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    return tmp_path / "hub"
+
+
+@contextmanager
+def silent_listener() -> Iterator[tuple[str, list[socket.socket]]]:
+    """A socket on 127.0.0.1 that accepts connections and never answers; yields its URL and the
+    connections it accepted."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    server.settimeout(0.1)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                accepted.append(server.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}", accepted
+    finally:
+        stop.set()
+        thread.join()
+        for conn in accepted:
+            conn.close()
+        server.close()
+
+
+def test_a_refusing_hub_fails_at_once_in_one_line_without_retries(no_hub, monkeypatch, caplog):
+    from _net import free_port
+
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{free_port()}")
+    entry = CATALOG["clip-vit-b32"]
+    started = time.monotonic()
+    with pytest.raises(ModelNotAvailableError) as caught:
+        fetch_model_files(entry.repo_id, entry.files, label=entry.name)
+    assert time.monotonic() - started < 20  # today: about 25 s of retries per file
+    message = str(caught.value)
+    assert "cannot be reached" in message and "Connection refused" in message and "\n" not in message
+    assert "Retrying" not in caplog.text
+
+
+def test_a_hub_that_never_answers_is_probed_once_then_given_up(no_hub, monkeypatch):
+    with silent_listener() as (url, accepted):
+        monkeypatch.setenv("HF_ENDPOINT", url)
+        entry = CATALOG["clip-vit-b32"]
+        with pytest.raises(ModelNotAvailableError, match=r"did not answer within 5 s"):
+            fetch_model_files(entry.repo_id, entry.files, label=entry.name)
+        assert len(accepted) == 1  # one probe, not one attempt per file and retry
+
+
+def test_auto_falls_back_to_offline_at_once_when_the_hub_never_answers(no_hub, monkeypatch, caplog):
+    from iconodex.models import load_model
+
+    with silent_listener() as (url, accepted):
+        monkeypatch.setenv("HF_ENDPOINT", url)
+        with caplog.at_level("WARNING", logger="iconodex"):
+            encoder = load_model("auto")
+        assert encoder.describe()["name"] == "offline" and len(accepted) == 1
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "using the offline pack instead" in warnings[0]
+
+
+def test_models_pull_with_no_hub_is_one_line(no_hub, monkeypatch):
+    from _net import free_port
+
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{free_port()}")
+    result = CliRunner().invoke(models_cli, ["pull", "uform3-multilingual", "--quiet"])
+    assert isinstance(result.exception, ModelNotAvailableError)
+    assert "cannot be downloaded: the hub" in str(result.exception) and "\n" not in str(result.exception)
+
+
+def test_a_cached_model_loads_when_the_hub_is_unreachable(no_hub, monkeypatch):
+    from _net import free_port
+
+    entry = CATALOG["siglip2-base"]
+    snapshot = tiny.write_hub_repo(no_hub, entry.repo_id, tiny.siglip_files())
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{free_port()}")
+    files = fetch_model_files(entry.repo_id, entry.files, label=entry.name, optional=entry.fp16_files)
+    assert files.root == snapshot and set(files.paths) == set(entry.files)

@@ -25,9 +25,10 @@ from .index import ENGINES
 from .index.base import VectorEngine
 from .models import load_model
 from .models.base import Encoder, fetch_side
+from .models.catalog import CUT_ALPHA, relevance_cut
 from .progress import stages
 from .reduce import Reducers
-from .search import Query, Searcher, SearchResult
+from .search import Query, Searcher, SearchResults
 from .sources import Source, open_source
 from .store import Item, ItemStore
 
@@ -348,13 +349,23 @@ class Collection:
 
     def search(self, text: str | None = None, *, image: Any = None, like: str | None = None,
                alpha: float | None = None, keyword: bool | None = None, limit: int = 10, offset: int = 0,
-               min_score: float | None = None, where: dict[str, str | list[str]] | None = None) -> list[SearchResult]:
-        """Text → image, image → image, more-like-this, or any mix, ranked by the hybrid score."""
+               min_score: float | None = None, where: dict[str, str | list[str]] | None = None) -> SearchResults:
+        """Text → image, image → image, more-like-this, or any mix, ranked by the hybrid score.
+
+        ``min_score`` None: a text query at the alpha the cut was measured at gets its model's relevance
+        cut (``relevance_cut``), other queries none; 0 disables the cut; any other value is the cut."""
+        alpha = self.settings.alpha if alpha is None else alpha
+        measured = text is not None and image is None and like is None and alpha == CUT_ALPHA
         query = Query(text=text, image=self._query_image(image) if image is not None else None, like=like,
-                      alpha=self.settings.alpha if alpha is None else alpha,
-                      keyword=self.settings.keyword if keyword is None else keyword,
-                      limit=limit, offset=offset, min_score=min_score, where=_normalise_where(where))
+                      alpha=alpha, keyword=self.settings.keyword if keyword is None else keyword,
+                      limit=limit, offset=offset, min_score=self._min_score(min_score, measured),
+                      where=_normalise_where(where))
         return self.searcher.search(query)
+
+    def _min_score(self, asked: float | None, measured: bool) -> float | None:
+        if asked is not None:
+            return None if asked == 0 else asked
+        return relevance_cut(self.model_name) if measured else None
 
     @property
     def searcher(self) -> Searcher:

@@ -172,7 +172,7 @@ def _ranked_ids(coll: Collection, query: EvalQuery, limit: int, alpha: float | N
                 keyword: bool | None) -> list[str]:
     results = coll.search(query.text, image=query.image, like=query.like,
                           alpha=query.alpha if query.alpha is not None else alpha,
-                          keyword=keyword, limit=limit, where=query.where)
+                          keyword=keyword, limit=limit, where=query.where, min_score=0)  # ranks, uncut
     return [result.id for result in results]
 
 

@@ -1,8 +1,10 @@
-"""Progress bars for long stages (rich), silent with ``quiet``."""
+"""Progress bars for long stages (rich) on a terminal; nothing with ``quiet`` or when stderr is not a
+terminal (a log file or a pipe would keep every redrawn bar)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
@@ -53,12 +55,30 @@ class Stages:
 
 @contextmanager
 def stages(quiet: bool = False, console: Console | None = None) -> Iterator[Stages]:
-    if quiet:
+    console = console or Console(stderr=True)
+    if quiet or not console.is_terminal:
         yield Stages(None)
         return
     progress = Progress(
         TextColumn("[bold]{task.description:<8}"), BarColumn(), MofNCompleteColumn(), ItemsPerSecond(),
-        TimeElapsedColumn(), TimeRemainingColumn(), console=console or Console(stderr=True), transient=False,
+        TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=False,
     )
     with progress:
         yield Stages(progress)
+
+
+@contextmanager
+def preparing(what: str, total: int | None = None) -> Iterator[Callable[[int], None]]:
+    """Announce work done once before first use (a model converted, names embedded), which would
+    otherwise be tens of seconds of silence: a bar on a terminal, else one plain line on stderr,
+    written before the work starts. Yields ``advance(n)``."""
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        print(f"preparing {what} …", file=sys.stderr, flush=True)
+        yield lambda n=1: None
+        return
+    progress = Progress(TextColumn("preparing {task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn(), console=console, transient=True)
+    with progress:
+        task = progress.add_task(what, total=total)
+        yield lambda n=1: progress.advance(task, n)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
 
 from .. import demo
+from .output import console as output_console
+from .output import print_table
 
 
 @click.command()
@@ -20,15 +21,17 @@ from .. import demo
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 def command(directory: str, serve: bool, host: str, port: int, quiet: bool) -> None:
     """Build a demo collection from sample pictures (no network) and answer sample queries."""
-    console = Console()
+    console = output_console()
     coll = demo.build(Path(directory), quiet=quiet)
     stats = coll.stats()
-    console.print(f"[bold]{stats['indexed']} pictures indexed[/] in {coll.path} with model [cyan]{coll.model_name}[/]")
+    console.print(f"[bold]{stats['indexed']} pictures indexed[/] in {escape(str(coll.path))} "
+                  f"with model [cyan]{escape(coll.model_name)}[/]")
     for label, results in demo.sample_answers(coll):
-        table = Table("score", "id", "title", title=f"search {label}", title_justify="left", box=None)
-        for result in results:
-            table.add_row(f"{result.score:.3f}", result.id, result.title)
-        console.print(table)
+        rows = [(f"{result.score:.3f}", result.id, result.title) for result in results]
+        if rows:
+            print_table(("score", "id", "title"), rows, title=f"search {label}")
+        else:
+            console.print(f"search {label}: no good match", markup=False)
     if serve:
         from ..serve import ServeSettings, run_server
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import click
-from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
 
 from ..collection import Collection
 from .options import collection_option, json_option, print_json
+from .output import console as output_console
+from .output import print_table
 
 
 @click.command()
@@ -24,20 +25,18 @@ def command(collection: str, failures: bool, as_json: bool) -> None:
     if as_json:
         print_json({**stats, "failures": failed, "source_failures": problems} if failures else stats)
         return
-    console = Console()
-    console.print(f"[bold]{stats['path']}[/]  model [cyan]{stats['model']}[/]  engine {stats['engine']}")
+    console = output_console()
+    console.print(f"[bold]{escape(str(stats['path']))}[/]  model [cyan]{escape(stats['model'])}[/]  engine {stats['engine']}")
     stages = stats["stages"]
     console.print("items: " + ", ".join(f"{n} {stage}" for stage, n in stages.items()), highlight=False)
-    table = Table("space", "dims", "indexed", box=None)
-    for name, space in stats["spaces"].items():
-        table.add_row(name, str(space["dims"]), str(space["indexed"]))
-    console.print(table)
+    print_table(("space", "dims", "indexed"),
+                [(name, str(space["dims"]), str(space["indexed"])) for name, space in stats["spaces"].items()])
     for source in stats["sources"]:
         # soft_wrap: a URL cut at the terminal's width cannot be copied back into a command
         console.print(f"source {source['kind']}: {source['spec']} (runs: {source['last_run']})", highlight=False,
-                      soft_wrap=True)
+                      markup=False, soft_wrap=True)
     for row in failed:
-        console.print(f"[red]failed[/] {row['id']}: {row['reason']}", highlight=False)
+        console.print(f"[red]failed[/] {escape(row['id'])}: {escape(row['reason'])}", highlight=False)
     for row in problems:
         label = "source failed" if row["kind"] == "failed" else "skipped"
         console.print(f"{label} (run {row['run']} of {row['source']}) {row['location']}: {row['reason']}",

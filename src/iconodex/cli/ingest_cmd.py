@@ -5,11 +5,11 @@ from __future__ import annotations
 import sys
 
 import click
-from rich.console import Console
 
 from ..collection import Collection
 from ..ingest.report import IngestReport
 from .options import collection_option, json_option, parse_pairs, print_json, quiet_option
+from .output import console as output_console
 
 SHOWN = 20  # failures listed one by one; `iconodex info --failures` lists them all
 
@@ -59,7 +59,7 @@ def command(source: str, collection: str, source_type: str | None, model: str | 
 
 def _print_report(report: IngestReport, quiet: bool) -> None:
     """The counts; without --quiet each failure (20 at most of each); always a line per kind."""
-    console = Console(stderr=True)
+    console = output_console(stderr=True)
     console.print(report.counts_line(), highlight=False)
     if not quiet:
         for label, problems in (("source failed", report.harvest.failed), ("failed", report.failed)):

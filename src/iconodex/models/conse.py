@@ -15,13 +15,15 @@ from importlib import resources
 
 import numpy as np
 
+from ..progress import preparing
 from . import e5_text
 from .base import l2_normalise
-from .cache import cache_path, cached_bytes
+from .cache import cache_dir, cache_path, cached_bytes
 
 # The form class names are embedded in (e5 *passage* form); chosen on the scikit-image pictures.
 PROMPT = "a picture of a {}"
 DEFAULT_TOP = 10
+_BATCH = 256  # names per e5 call while embedding the classes: small enough for a moving progress bar
 
 
 def _classes_text() -> str:
@@ -62,7 +64,13 @@ def class_embeddings(prompt: str = PROMPT) -> np.ndarray:
 def _compute(prompt: str) -> bytes:
     synonyms = class_synonyms()
     texts = [prompt.format(name) for names in synonyms for name in names]
-    vectors = e5_text.embed(texts, query=False)
+    what = f"the offline model: embedding {len(synonyms)} ImageNet class names (once, ~30 s; cached in {cache_dir()})"
+    parts = []
+    with preparing(what, total=len(texts)) as advance:
+        for start in range(0, len(texts), _BATCH):
+            parts.append(e5_text.embed(texts[start:start + _BATCH], query=False))
+            advance(len(parts[-1]))
+    vectors = np.concatenate(parts)
     owners = np.repeat(np.arange(len(synonyms)), [len(names) for names in synonyms])
     sums = np.zeros((len(synonyms), vectors.shape[1]), np.float32)
     np.add.at(sums, owners, vectors)

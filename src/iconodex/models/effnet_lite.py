@@ -27,6 +27,7 @@ import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
 from ..errors import ModelNotAvailableError
+from ..progress import preparing
 from .cache import cache_dir, cache_path, cached_bytes
 from .torch_pickle import load_state_dict
 
@@ -224,8 +225,8 @@ def converted_model(pth: Path, pth_digest: str) -> bytes:
     """The serialised ONNX model for ``pth``: from the cache, or converted (~0.2 s) and cached."""
 
     def convert() -> bytes:
-        logger.info("converting %s to ONNX (once; cached under %s)", pth.name, cache_dir())
-        return build_onnx(load_state_dict(pth)).SerializeToString()
+        with preparing(f"the offline model: converting {pth.name} to ONNX (once; cached in {cache_dir()})"):
+            return build_onnx(load_state_dict(pth)).SerializeToString()
 
     return cached_bytes(onnx_cache_path(pth, pth_digest), convert)
 

@@ -7,7 +7,9 @@ interrupted download resumes (``hf_hub_download`` keeps ``.incomplete`` files). 
 import time as ``huggingface_hub`` does, so a test or a CLI flag set late still counts.
 
 A model that cannot be had fails with one sentence that names the missing files and how to get
-them; there is never a silent fallback to another model.
+them; there is never a silent fallback to another model. Before downloading, one request probes the
+hub (at most ``PROBE_SECONDS``): huggingface_hub retries an unreachable host for about 25 s per
+file, so a machine with no network would otherwise wait minutes for the same answer.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +27,8 @@ log = logging.getLogger(__name__)
 
 _TRUE = {"1", "true", "yes", "on"}
 _CHUNK = 1 << 20
+PROBE_SECONDS = 5.0
+DEFAULT_ENDPOINT = "https://huggingface.co"
 
 
 def hub_cache_dir() -> Path:
@@ -127,9 +132,9 @@ def fetch_model_files(
     Raises ModelNotAvailableError naming every required file that could not be had.
     """
     download = _hf_hub_download()
-    local_only = offline_requested(offline)
     cache = hub_cache_dir()
     endpoint = os.environ.get("HF_ENDPOINT") or None  # a mirror, read now rather than at import
+    local_only = offline_requested(offline) or _cache_only(repo_id, files, label, revision, endpoint)
     paths: dict[str, Path] = {}
     failures: dict[str, str] = {}
     for name in (*files, *optional):
@@ -148,6 +153,44 @@ def fetch_model_files(
     while root != root.parent and root.parent.name != "snapshots":
         root = root.parent
     return ModelFiles(root=root, paths=paths, repo_id=repo_id, revision=root.name or revision)
+
+
+def _cache_only(repo_id: str, files: tuple[str, ...], label: str, revision: str, endpoint: str | None) -> bool:
+    """True when the hub cannot be reached but the cache holds every file; raises when it lacks some."""
+    where = endpoint or DEFAULT_ENDPOINT
+    problem = hub_unreachable(where)
+    if problem is None:
+        return False
+    if missing_from_cache(repo_id, files, revision):
+        raise ModelNotAvailableError(
+            f"model {label!r} ({repo_id}) cannot be downloaded: the hub {where} {problem}; check the "
+            f"connection (or HF_ENDPOINT) and run `iconodex models pull {label}`, or pass a local directory "
+            "holding the files as the model name")
+    log.info("hub %s %s; using the cached copy of %s", where, problem, repo_id)
+    return True
+
+
+def hub_unreachable(endpoint: str, seconds: float = PROBE_SECONDS) -> str | None:
+    """Why ``endpoint`` cannot be reached within ``seconds`` (one request, DNS included), else None.
+    Any HTTP answer, even an error status, means the hub is there."""
+    import httpx
+
+    outcome: list[str | None] = []
+
+    def probe() -> None:
+        try:
+            httpx.head(endpoint, timeout=seconds, follow_redirects=False)
+            outcome.append(None)
+        except httpx.TimeoutException:
+            outcome.append(f"did not answer within {seconds:g} s")
+        except httpx.HTTPError as err:
+            outcome.append(f"cannot be reached ({type(err).__name__}: {err})")
+
+    # A thread bounds the whole probe: httpx's timeouts do not cover name resolution.
+    worker = threading.Thread(target=probe, name="hub-probe", daemon=True)
+    worker.start()
+    worker.join(seconds + 0.5)
+    return outcome[0] if outcome else f"did not answer within {seconds:g} s"
 
 
 def _not_available(

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from ..records import Metadata
+
+T = TypeVar("T")
+U = TypeVar("U")
 
 
 @dataclass(slots=True)
@@ -28,3 +32,22 @@ class SearchResult:
         data = asdict(self)
         data.pop("key")
         return data
+
+
+class SearchResults(list[T]):
+    """The results of one search (a list), plus what the relevance cut did: ``min_score`` is the cut
+    applied (None: none), ``below_cut`` how many ranked candidates it left out."""
+
+    def __init__(self, results: Iterable[T] = (), min_score: float | None = None, below_cut: int = 0) -> None:
+        super().__init__(results)
+        self.min_score = min_score
+        self.below_cut = below_cut
+
+    @property
+    def no_good_match(self) -> bool:
+        """True when there were candidates but none scored at least the cut."""
+        return not self and self.below_cut > 0
+
+    def replaced(self, results: Iterable[U]) -> SearchResults[U]:
+        """The same cut, around other rows (a server's view of each result)."""
+        return SearchResults(results, self.min_score, self.below_cut)

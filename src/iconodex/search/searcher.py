@@ -14,7 +14,7 @@ from ..index.base import VectorEngine
 from ..models.base import Encoder
 from ..store import ItemStore
 from .hybrid import Leg, candidates, fuse, leg_similarities, reciprocal_rank_fusion
-from .results import SearchResult
+from .results import SearchResult, SearchResults
 
 MAX_QUERY_CHARS = 1000
 MIN_CANDIDATES = 50
@@ -49,13 +49,13 @@ class Searcher:
         self._text_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_lock = threading.Lock()
 
-    def search(self, query: Query) -> list[SearchResult]:
+    def search(self, query: Query) -> SearchResults:
         self._validate(query)
         exclude: set[int] = set()
         legs = self._legs(query, exclude)
         allowed = self.store.filter_keys(query.where) if query.where else None
         if allowed is not None and len(allowed) == 0:
-            return []
+            return SearchResults([], query.min_score)
         want = query.limit + query.offset + len(exclude)
         k = int(min(max(want * 4, MIN_CANDIDATES), MAX_CANDIDATES))
         keys = candidates(self.engine, legs, k, allowed)
@@ -63,14 +63,16 @@ class Searcher:
         keys = np.union1d(keys, np.asarray(keyword_ranking, dtype=np.int64))
         keys = keys[~np.isin(keys, list(exclude))] if exclude else keys
         if len(keys) == 0:
-            return []
+            return SearchResults([], query.min_score)
         sims = leg_similarities(self.engine, legs, keys)
         scores = fuse(legs, sims)
         order = self._rank(keys, scores, keyword_ranking)
+        ranked = len(order)
         if query.min_score is not None:
             order = [i for i in order if scores[i] >= query.min_score]
         page = order[query.offset: query.offset + query.limit]
-        return self._results(keys, scores, sims, legs, page, keyword_ranking)
+        return SearchResults(self._results(keys, scores, sims, legs, page, keyword_ranking), query.min_score,
+                             ranked - len(order))
 
     # -- steps --------------------------------------------------------------------------------
 

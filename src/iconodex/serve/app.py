@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from ..collection import Collection
+from .docs import add_docs
 from .errors import install_error_handlers
 from .rest import reads, writes
 from .sari import router as sari_router
@@ -45,12 +46,13 @@ def create_app(collection: Collection, settings: ServeSettings | None = None) ->
         state.close()
 
     app = FastAPI(title="iconodex", summary="Search a picture collection by what it shows and what the "
-                  "catalogue says.", version=_version(), lifespan=lifespan)
+                  "catalogue says.", version=_version(), lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.iconodex = state
     install_error_handlers(app)
     for router in (reads, writes, sari_router, sparql_router):
         app.include_router(router)
     _add_page(app)
+    add_docs(app)
     app.add_api_route("/health", health, methods=["GET"], tags=["service"], summary="Liveness and model state")
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from PIL import Image
 
 from ..records import ImageRef
-from ..search import SearchResult
+from ..search import SearchResult, SearchResults
 from .errors import ApiError
 from .inputs import picture_from_bytes, picture_from_url
 from .state import ServerState
@@ -71,7 +71,7 @@ def check_limits(request: SearchRequest, state: ServerState) -> None:
         raise ApiError(400, "nothing to search for: give a text (q), a picture (image or url) or an item id (like)")
 
 
-async def run_search(state: ServerState, request: SearchRequest) -> list[Hit]:
+async def run_search(state: ServerState, request: SearchRequest) -> SearchResults[Hit]:
     """Ranked results with each item's image reference (for thumbnails and SARI's ``url``)."""
     check_limits(request, state)
     if request.needs_model:
@@ -88,10 +88,10 @@ def _picture(state: ServerState, request: SearchRequest) -> Image.Image:
     return picture_from_url(state, request.image_url)
 
 
-def _search(state: ServerState, request: SearchRequest, image: Image.Image | None) -> list[Hit]:
+def _search(state: ServerState, request: SearchRequest, image: Image.Image | None) -> SearchResults[Hit]:
     results = state.coll.search(
         request.text or None, image=image, like=request.like or None, alpha=request.alpha,
         keyword=request.keyword, limit=request.limit, offset=request.offset, min_score=request.min_score,
         where=request.where or None)
     items = state.coll.store.get_many([result.key for result in results])
-    return [(result, items[result.key].image if result.key in items else None) for result in results]
+    return results.replaced((result, items[result.key].image if result.key in items else None) for result in results)

@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from ..errors import NotFoundError
+from ..search import SearchResults
 from ..store import Item
 from .errors import ApiError
 from .inputs import read_upload
@@ -31,14 +32,17 @@ Alpha = Annotated[float | None, Query(ge=0, le=1, description="0 = catalogue tex
 Keyword = Annotated[bool | None, Query(description="Merge the keyword (full-text) leg; default: on.")]
 Limit = Annotated[int, Query(description="Results per page.")]
 Offset = Annotated[int, Query(description="Results to skip (pagination).")]
-MinScore = Annotated[float | None, Query(alias="min_score", description="Drop results scoring below this.")]
+MinScore = Annotated[float | None, Query(alias="min_score", description=(
+    "Drop results scoring below this; default for text: the model's measured relevance cut; 0: no cut."))]
 Where = Annotated[list[str] | None, Query(description="Metadata filter field:value, repeatable.")]
 
 
-def _page(http: Request, hits: list[Hit], request: SearchRequest) -> dict[str, Any]:
+def _page(http: Request, hits: SearchResults[Hit], request: SearchRequest) -> dict[str, Any]:
+    """``min_score``: the relevance cut applied; ``no_good_match``: candidates existed, none passed it."""
     inside = sees_inside(http)
     return {"results": [result_view(result, ref, inside) for result, ref in hits],
-            "limit": request.limit, "offset": request.offset}
+            "limit": request.limit, "offset": request.offset, "min_score": hits.min_score,
+            "no_good_match": hits.no_good_match}
 
 
 @reads.get("/search", tags=["search"], summary="Search by text, picture URL or item (GET)")

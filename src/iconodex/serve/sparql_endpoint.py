@@ -83,8 +83,9 @@ async def _search(request: Request, clip: ClipQuery) -> list[Hit]:
     limit = min(DEFAULT_LIMIT if clip.limit is None else clip.limit, state.settings.max_limit)
     if limit == 0:
         return []
+    # SARI's contract: no cut unless clip:minScore asks for one (0 means none).
     query = SearchRequest(text=clip.text, keyword=False, limit=limit, offset=clip.offset,
-                          min_score=clip.min_score)
+                          min_score=0.0 if clip.min_score is None else clip.min_score)
     return await run_search(state, query)
 
 

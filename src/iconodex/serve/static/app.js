@@ -53,7 +53,7 @@ async function search({ append = false } = {}) {
     const page = await runSearch();
     render(page.results, append);
     const shown = $("results").children.length;
-    say(shown ? `${shown} result${shown === 1 ? "" : "s"} ${describeQuery()}` : `No results ${describeQuery()}.`);
+    say(shown ? `${shown} result${shown === 1 ? "" : "s"} ${describeQuery()}` : nothingShown(page));
     $("more").hidden = page.results.length < PAGE_SIZE;
   } catch (error) {
     say(error.message, true);
@@ -83,6 +83,14 @@ function restoreFromAddress() {
   }
   $("q").value = state.q;
   if (state.q || state.like) search();
+}
+
+// An honest empty answer: candidates existed, but none scored the model's relevance cut.
+function nothingShown(page) {
+  if (page.no_good_match) {
+    return `No good match ${describeQuery()}: no picture scored ${page.min_score} or more. Try other words.`;
+  }
+  return `No results ${describeQuery()}.`;
 }
 
 function describeQuery() {

@@ -1,0 +1,48 @@
+// Opens the API docs page (/docs) in headless Chromium with every request off the server refused,
+// and prints what rendered as one JSON object.
+// Usage: node docs_page.mjs BASE_URL   (run by tests/test_serve_docs_browser.py)
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const [base] = process.argv.slice(2);
+const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+  "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+const origin = new URL(base).origin;
+const seen = { console: [], offsite: [] };
+
+const profile = mkdtempSync(join(tmpdir(), "iconodex-chromium-"));
+const context = await chromium.launchPersistentContext(profile, {
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium", headless: true, args: ARGS,
+  viewport: { width: 1280, height: 900 },
+});
+try {
+  // No network: anything not served by our server is refused (and remembered).
+  await context.route("**/*", (route) => {
+    const url = route.request().url();
+    if (url.startsWith(origin + "/") || url.startsWith("data:")) return route.continue();
+    seen.offsite.push(url);
+    return route.abort("internetdisconnected");
+  });
+  const page = context.pages()[0] || await context.newPage();
+  page.setDefaultTimeout(15000);
+  page.on("console", (msg) => { if (msg.type() === "error") seen.console.push(msg.text()); });
+  page.on("pageerror", (err) => seen.console.push(String(err)));
+  const response = await page.goto(base + "/docs");
+  seen.csp = response.headers()["content-security-policy"] || null;
+  try {
+    await page.waitForSelector(".opblock", { timeout: 15000 });
+  } catch (err) {
+    seen.waitError = String(err).split("\n")[0];
+  }
+  seen.operations = await page.$$eval(".opblock", (blocks) => blocks.map((block) => ({
+    method: block.querySelector(".opblock-summary-method")?.textContent.trim(),
+    path: block.querySelector(".opblock-summary-path")?.textContent.trim().replace(/\u200b/g, ""),
+  })));
+  seen.title = await page.$eval(".info .title", (el) => el.textContent).catch(() => null);
+} finally {
+  await context.close();
+  rmSync(profile, { recursive: true, force: true });
+}
+console.log(JSON.stringify(seen));

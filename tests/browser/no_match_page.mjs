@@ -1,0 +1,31 @@
+// Types a query for something the collection does not hold and prints the page's status line.
+// Usage: node no_match_page.mjs BASE_URL QUERY   (run by tests/test_relevance_cut.py)
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const [base, query] = process.argv.slice(2);
+const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"];
+const seen = { console: [] };
+const profile = mkdtempSync(join(tmpdir(), "iconodex-chromium-"));
+const context = await chromium.launchPersistentContext(profile, {
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium", headless: true, args: ARGS,
+});
+try {
+  const page = context.pages()[0] || await context.newPage();
+  page.setDefaultTimeout(30000);
+  page.on("console", (msg) => { if (msg.type() === "error") seen.console.push(msg.text()); });
+  page.on("pageerror", (err) => seen.console.push(String(err)));
+  await page.goto(base);
+  await page.fill("#q", query);
+  await page.keyboard.press("Enter");
+  await page.waitForFunction(() => !["Searching…", ""].includes(document.querySelector("#status").textContent)
+    && !document.querySelector("#status").textContent.startsWith("Type"));
+  seen.status = await page.textContent("#status");
+  seen.cards = await page.$$eval("#results li.card", (cards) => cards.length);
+} finally {
+  await context.close();
+  rmSync(profile, { recursive: true, force: true });
+}
+console.log(JSON.stringify(seen));
