@@ -59,10 +59,12 @@ def test_ingest_into_pipes_draws_no_bars_and_keeps_each_failure_on_one_line(inge
     assert done.returncode == 1
     assert "━" not in done.stderr and "\r" not in done.stderr and "\x1b[" not in done.stderr
     lines = done.stderr.splitlines()
-    assert lines[0] == "21 added, 0 updated, 0 unchanged, 0 deleted, 20 indexed, 1 failed"
-    failure = [line for line in lines if "failed:" in line]
+    assert lines[0] == "21 added, 0 updated, 0 retried, 0 unchanged, 0 deleted, 20 indexed, 1 failed"
+    failure = [line for line in lines if line.startswith("  failed:")]
     assert len(failure) == 1 and failure[0].startswith(f"  failed: {LONG}-broken.jpg: ")
-    assert len(lines) == 2  # the reason is whole, on its line
+    kinds = [line for line in lines if line.startswith("failed: 1 item")]
+    assert len(kinds) == 1 and kinds[0].endswith(f"({LONG}-broken.jpg)")
+    assert len(lines) == 3  # each reason is whole, on its line
 
 
 def test_search_table_in_a_pipe_cuts_no_name_or_path(long_collection, ranked):
