@@ -19,9 +19,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
-
 from _tiny_models import CLIP_MEAN, CLIP_STD, CORPUS, sentencepiece_tokenizer_json
+from PIL import Image
 
 SIZE = 224  # the real input size: resize rules and crop offsets matter at this scale
 Vectors = Callable[[Sequence], np.ndarray]

@@ -8,8 +8,8 @@ Matryoshka-trained models stay useful truncated; the UForm seed keeps 256) and r
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
