@@ -24,6 +24,33 @@ from PIL import Image
 
 SIZE = 224  # the real input size: resize rules and crop offsets matter at this scale
 Vectors = Callable[[Sequence], np.ndarray]
+TEXTS = [  # case, accents, double spaces, empty, longer than every context
+    "a photo of a cat",
+    "A Photo of  a DOG on the grass",
+    "ein Haus am See",
+    "kedi ve köpek bahçede",
+    "une carte ancienne de la ville",
+    "",
+    " ".join(CORPUS),  # longer than every context: truncation
+]
+
+
+def pictures() -> dict[str, Image.Image]:
+    """Real pictures: colour, greyscale, transparent, palette, landscape and portrait."""
+    from skimage import data
+
+    chelsea = Image.fromarray(data.chelsea())
+    cut_out = Image.fromarray(data.coffee())  # a PNG cut-out: hidden pixels keep their colours
+    cut_out.putalpha(Image.fromarray(data.camera()).resize(cut_out.size))
+    return {
+        "astronaut": Image.fromarray(data.astronaut()),
+        "chelsea (landscape)": chelsea,
+        "chelsea (portrait)": chelsea.transpose(Image.Transpose.ROTATE_90),
+        "camera (greyscale)": Image.fromarray(data.camera()),
+        "coffee (transparent)": cut_out,
+        "chelsea (palette)": chelsea.quantize(64),
+        "rocket": Image.fromarray(data.rocket()),
+    }
 
 
 @dataclass
