@@ -60,3 +60,21 @@ def test_text_vectors_equal_the_originals(built, name):
     texts = [text for text in originals.TEXTS if name != "mclip-xlmr-b32" or len(text) < 77]
     worst, where = _worst(encoder.embed_texts(texts, query=False), original.texts(texts), texts)
     assert worst < TOLERANCE, f"{name}: {where[:40]!r} differs by {worst:.2e}"
+
+
+def test_uform_pixels_equal_uforms_own_processor_except_its_portrait_squash(built, tmp_path):
+    """uform's numpy ``ImageProcessor`` (its ONNX path) is the torchvision transform on landscape and
+    square pictures, but sets the height to the original height for portraits (it reads ``width``
+    after reassigning it) and so squashes them; iconodex follows the torchvision (training) transform."""
+    from uform.numpy_processors import ImageProcessor
+
+    from iconodex.models.preprocess import preprocess
+
+    _, encoder = built["uform3-multilingual"]
+    theirs = ImageProcessor(str(encoder.spec.files.path("config.json")))
+    for label, picture in originals.pictures().items():
+        ours, uform_pixels = preprocess([picture], encoder.spec.image)[0], theirs([picture])[0]
+        if "portrait" in label:
+            assert np.abs(ours - uform_pixels).max() > 1, label
+        else:
+            np.testing.assert_allclose(ours, uform_pixels, atol=1e-5, err_msg=label)
