@@ -183,7 +183,9 @@ def hf_clip(directory: Path) -> Original:
 
 def hf_siglip(directory: Path) -> Original:
     """onnx-community/siglip2-base-patch16-224-ONNX: SiglipModel, SiglipImageProcessor (squash,
-    bilinear, mean/std 0.5), the text padded to 64 with ``max_length`` as the model card says."""
+    bilinear, mean/std 0.5), the text padded to 64 with ``max_length`` as the model card says. The
+    text graph takes ``input_ids`` only (optimum's SigLIP config: "No attention_mask"), as SigLIP
+    was trained: the pad positions are read."""
     from transformers import SiglipConfig, SiglipModel
     from transformers.models.siglip.image_processing_pil_siglip import SiglipImageProcessorPil
 
