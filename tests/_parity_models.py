@@ -268,7 +268,7 @@ def _open_clip_vision(model, seed_config: dict) -> tuple[dict[str, bytes], Calla
 def _clip_vision_model(seed: int):
     from transformers import CLIPConfig, CLIPModel
 
-    config = CLIPConfig(text_config=_tiny(vocab_size=8), vision_config=_tiny(image_size=SIZE, patch_size=32),
+    config = CLIPConfig(text_config=_tiny(vocab_size=8, bos_token_id=0, eos_token_id=2, pad_token_id=1), vision_config=_tiny(image_size=SIZE, patch_size=32),
                         projection_dim=16)
     torch.manual_seed(seed)
     return CLIPModel(config).eval()
@@ -281,7 +281,8 @@ def open_clip(directory: Path) -> Original:
 
     tokenizer = clip_tokenizer(directory / "textual")
     eot = tokenizer.convert_tokens_to_ids("<|endoftext|>")
-    config = CLIPConfig(text_config=_tiny(vocab_size=len(tokenizer), max_position_embeddings=77, eos_token_id=2),
+    config = CLIPConfig(text_config=_tiny(vocab_size=len(tokenizer), max_position_embeddings=77, eos_token_id=2,
+                                          bos_token_id=eot - 1, pad_token_id=0),
                         vision_config=_tiny(image_size=SIZE, patch_size=32), projection_dim=16)
     torch.manual_seed(2)
     model = CLIPModel(config).eval()  # eos_token_id 2: transformers' legacy argmax pooling, open_clip's rule
