@@ -134,7 +134,9 @@ def test_tokenizer_honours_context_length_padding_and_specials(hub_cache, name):
     assert (short_ids[tokens["attention_mask"][0] == 0] == encoder.tokenizer.spec.pad_id).all()
     closing = {"clip-vit-b32": "<|endoftext|>", "siglip2-base": "<eos>", "uform3-multilingual": "[SEP]",
                "mclip-xlmr-b32": "</s>"}[name]
-    assert tokens["input_ids"][1, -1] == encoder.tokenizer.token_id(closing)  # EOS survives truncation
+    survives = tokens["input_ids"][1, -1] == encoder.tokenizer.token_id(closing)
+    # EOS survives truncation, except in UForm, whose own TextProcessor cuts the ids (see test_clip_parity)
+    assert survives != (name == "uform3-multilingual")
 
 
 def test_clip_tokenizer_lowercases_and_siglip_keeps_case(hub_cache):

@@ -25,7 +25,7 @@ from . import MODELS, conse, e5_text
 from .base import l2_normalise
 from .cache import file_digest
 from .effnet_lite import GRAPH_VERSION, INPUT_NAME, converted_model, open_session
-from .preprocess import ImageSpec, fit_image
+from .preprocess import ImageSpec, fit_image, on_white
 from .preprocess import preprocess as fit_batch
 
 PACK_VERSION = 1  # bump when anything below changes the vectors of the same inputs
@@ -161,11 +161,7 @@ def _as_rgb(index: int, image: Image.Image) -> Image.Image:
     """RGB pixels; transparent areas become white, as a viewer shows them, rather than black."""
     try:
         image.load()
-        if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-            rgba = image.convert("RGBA")
-            background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-            return Image.alpha_composite(background, rgba).convert("RGB")
-        return image if image.mode == "RGB" else image.convert("RGB")
+        return on_white(image)
     except (OSError, ValueError) as err:
         raise DecodeError(f"picture {index} of the batch cannot be decoded ({err})") from None
 

@@ -26,6 +26,10 @@ _FILTERS = {
     "hamming": Image.Resampling.HAMMING,
 }
 _HF_DEFAULT_SCALE = 1 / 255
+WHITE_FIRST = "white_first"
+CONVERT_LAST = "convert_last"
+# Modes Pillow resizes natively; anything else becomes RGB before the resize in either order.
+_RESIZABLE = frozenset({"1", "P", "L", "LA", "RGB", "RGBA", "CMYK", "YCbCr", "I", "F"})
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,11 @@ class ImageSpec:
     ``squash`` (resize to exactly ``size``). ``crop`` (height, width) is a centre crop after the
     resize. transformers floors the crop offset, torchvision (open_clip, UForm) rounds it: that
     one-pixel shift is kept so the tensors match the authors' own pipelines.
+
+    ``colour`` says when a picture becomes RGB. transformers converts first and composites any
+    transparency on white (``white_first``); torchvision pipelines (open_clip, UForm) resize and
+    crop the picture in its own mode and drop the alpha channel last (``convert_last``), so a
+    palette picture is resized nearest-neighbour there, as Pillow does for palettes.
     """
 
     size: tuple[int, int]
@@ -46,6 +55,7 @@ class ImageSpec:
     resample: int
     rescale: float = _HF_DEFAULT_SCALE
     round_crop: bool = False
+    colour: str = WHITE_FIRST
 
     @property
     def output_size(self) -> tuple[int, int]:
@@ -95,6 +105,7 @@ def from_open_clip_config(cfg: dict[str, Any]) -> ImageSpec:
         std=_triple(cfg.get("std"), 1.0),
         resample=_filter(cfg.get("interpolation", "bicubic")),
         round_crop=True,
+        colour=CONVERT_LAST,
     )
 
 
@@ -110,6 +121,7 @@ def from_uform_config(cfg: dict[str, Any]) -> ImageSpec:
         std=_triple(section.get("normalization_deviations"), 1.0),
         resample=Image.Resampling.BICUBIC,
         round_crop=True,
+        colour=CONVERT_LAST,
     )
 
 
@@ -134,16 +146,28 @@ def fit_image(image: Image.Image, spec: ImageSpec) -> Image.Image:
     function already fitted to the same spec (e.g. in a fetch thread) is returned as it is."""
     if image.info.get(FITTED) == spec:
         return image
-    if image.mode != "RGB":
-        image = image.convert("RGB")
+    if spec.colour == WHITE_FIRST or image.mode not in _RESIZABLE:
+        image = on_white(image)
     if spec.mode == "squash":
         image = image.resize((spec.size[1], spec.size[0]), resample=spec.resample)
     else:
         image = image.resize(shortest_edge_size(image.size, spec.size[0]), resample=spec.resample)
     if spec.crop is not None:
         image = centre_crop(image, spec.crop, spec.round_crop)
+    if image.mode != "RGB":
+        image = image.convert("RGB")
     image.info[FITTED] = spec
     return image
+
+
+def on_white(image: Image.Image) -> Image.Image:
+    """RGB with any transparency composited on white, as transformers' ``convert_to_rgb`` does."""
+    if image.mode == "RGB":
+        return image
+    if "A" in image.getbands() or "transparency" in image.info:
+        background = Image.new("RGBA", image.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, image.convert("RGBA")).convert("RGB")
+    return image.convert("RGB")
 
 
 def shortest_edge_size(size: tuple[int, int], short: int) -> tuple[int, int]:

@@ -28,6 +28,9 @@ class TextSpec:
 
     context_length: int
     pad_id: int
+    # UForm's own TextProcessor cuts the ids at the context length, dropping the final [SEP];
+    # transformers and open_clip truncate the text and keep the closing special token.
+    keep_end_token: bool = True
 
 
 class TextTokenizer:
@@ -37,8 +40,9 @@ class TextTokenizer:
         self.spec = spec
         self._tokenizer = load_tokenizer(tokenizer_path)
         self._tokenizer.no_padding()
-        # Truncation leaves room for the special tokens the post-processor adds, so EOS survives.
-        self._tokenizer.enable_truncation(max_length=spec.context_length)
+        if spec.keep_end_token:
+            # Truncation leaves room for the special tokens the post-processor adds, so EOS survives.
+            self._tokenizer.enable_truncation(max_length=spec.context_length)
 
     def encode(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         length = self.spec.context_length

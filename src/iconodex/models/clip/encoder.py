@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from ..base import Encoder, l2_normalise
 from ..catalog import CATALOG, DEFAULT_CLIP, FAMILY_FILES, find_entry
 from ..hub import fetch_model_files, local_model_files
 from ..preprocess import fit_image, preprocess
-from ..tokenize import TextSpec, TextTokenizer
+from ..tokenize import TextTokenizer
 from .families import ClipSpec, detect_family, fp16_graphs, read_spec
 from .runtime import CUDA, AdaptiveBatcher, OnnxTower, choose_providers
 
@@ -54,7 +55,7 @@ class ClipEncoder:
         self.text = OnnxTower(spec.files.path(spec.text), providers)
         length = self.text.fixed_length or spec.text_spec.context_length
         self.tokenizer = TextTokenizer(
-            spec.files.path(spec.tokenizer), TextSpec(context_length=length, pad_id=spec.text_spec.pad_id)
+            spec.files.path(spec.tokenizer), replace(spec.text_spec, context_length=length)
         )
         native = self.text.output_dim or self.vision.output_dim or spec.dims_hint
         if not native:

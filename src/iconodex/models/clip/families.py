@@ -71,7 +71,11 @@ def read_spec(family: str, files: ModelFiles, *, fp16: bool = False) -> ClipSpec
 def _read_uform(files: ModelFiles, tokenizer: str):
     config = _json(files, "config.json")
     text = config.get("text_encoder", {})
-    spec = TextSpec(context_length=int(text.get("max_position_embeddings", 64)), pad_id=int(text.get("padding_idx", 0)))
+    spec = TextSpec(
+        context_length=int(text.get("max_position_embeddings", 64)),
+        pad_id=int(text.get("padding_idx", 0)),
+        keep_end_token=False,
+    )
     return from_uform_config(config), spec, text.get("embedding_dim"), "uform"
 
 
