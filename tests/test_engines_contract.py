@@ -17,7 +17,7 @@ from iconodex import Collection
 from iconodex.index import ENGINES
 from iconodex.index.base import VectorEngine
 
-ENGINE_NAMES = ["usearch", "qdrant"]
+ENGINE_NAMES = ["usearch", "qdrant", "milvus"]
 SKIMAGE_DATA = Path(__import__("skimage").__file__).parent / "data"
 PICTURES = ["astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png", "horse.png"]
 
@@ -144,7 +144,7 @@ def test_allowed_small_set(filled):
 # usearch needs an allowed set past its direct-scoring threshold to reach its over-fetch path;
 # qdrant filters by ids server-side at any size, and local mode commits each point to SQLite
 # (about 2 ms a point), so a smaller collection checks the same thing there.
-LARGE_ROWS = {"usearch": 24_000, "qdrant": 3_000}
+LARGE_ROWS = {"usearch": 24_000, "qdrant": 3_000, "milvus": 20_000}
 
 
 def test_allowed_large_set_is_filtered(make_engine):
