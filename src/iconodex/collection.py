@@ -422,6 +422,27 @@ class Collection:
             "sources": self.store.sources(), "fields": self.store.field_names(),
         }
 
+    def reindex(self, engine: str, options: dict | None = None) -> dict[str, int]:
+        """Rebuild the ANN index in ``engine`` from the vectors in the store (no re-embedding), then
+        record it as the collection's engine. Returns the vectors indexed per space."""
+        if self.read_only:
+            raise ConfigError("this collection is open read-only")
+        target: VectorEngine = ENGINES.get(engine)(self.path / "index", **(options or {}))
+        counts: dict[str, int] = {}
+        try:
+            for space in self.store.vector_spaces():
+                counts[space] = _copy_space(self.store, space, target)
+            target.flush()
+        except BaseException:
+            target.close()
+            raise
+        self._config.update(engine=engine, engine_options=options or {})
+        self.store.set_meta("collection", self._config)
+        if self._engine is not None:
+            self._engine.close()
+        self._engine, self._searcher = target, None
+        return counts
+
     def close(self) -> None:
         if self._engine is not None:
             self._engine.close()
@@ -434,6 +455,19 @@ class Collection:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _copy_space(store: ItemStore, space: str, target: VectorEngine) -> int:
+    """Fill ``space`` of ``target`` with the store's vectors of indexed items, replacing what it held."""
+    copied = 0
+    for keys, vectors in store.iter_vectors(space):
+        if not copied:
+            if space in target.spaces():
+                target.reset(space)  # a stale index from an earlier stay on this engine
+            target.ensure_space(space, vectors.shape[1])
+        target.upsert(space, keys, vectors)
+        copied += len(keys)
+    return copied
 
 
 INFORMATIVE_IDENTITY = frozenset({"path", "precision", "device", "providers"})
