@@ -44,7 +44,11 @@ class MilvusProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        self.server = milvus.MilvusServer(_LoopbackConfig(data_dir=str(self.data_dir), proxy_port=self.port))
+        config = _LoopbackConfig(data_dir=str(self.data_dir), proxy_port=self.port)
+        # A restarted Milvus waits for the killed one's etcd sessions to expire (30 s by default)
+        # before it serves the collections again; a short lease keeps the crash test quick.
+        config.set("common.session.ttl", 5)
+        self.server = milvus.MilvusServer(config)
         self.server.start()
 
     def kill(self) -> None:
