@@ -218,3 +218,17 @@ def test_reindex_back_to_usearch_replaces_a_stale_index(sample_collection, sampl
 
 def test_engine_is_registered():
     assert ENGINES.get("milvus") is MilvusEngine
+
+
+def test_reindex_into_a_down_server_keeps_the_old_engine(sample_pictures, tmp_path, capsys):
+    path = tmp_path / "coll"
+    with Collection.create(path) as coll:
+        coll.ingest(str(sample_pictures))
+    uri = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(SystemExit) as stopped:
+        main(["reindex", "-c", str(path), "--engine", "milvus", "--engine-option", f"uri={uri}"])
+    _, err = capsys.readouterr()
+    assert stopped.value.code == 2 and err.startswith(f"error: cannot reach Milvus at {uri}")
+    with Collection.open(path, read_only=True) as coll:
+        assert coll.stats()["engine"] == "usearch"
+        assert coll.search(like="chelsea.png", alpha=1.0, limit=3)
