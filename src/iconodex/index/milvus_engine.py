@@ -12,8 +12,10 @@ Two ways to reach Milvus (``engine_options``):
 * no ``uri`` — Milvus Lite, pymilvus's embedded mode, in ``<collection>/index/milvus.db``: no server,
   one process at a time; meant for tests and small collections.
 
-Collections are created with *Strong* consistency, so a count or search sees every write before it.
-A write that Milvus acknowledged is durable (Milvus logs it before answering), so :meth:`flush` has
+Collections are created with *Session* consistency: a process reads its own writes at once (an ingest,
+a test), while a search server that writes nothing searches without waiting for Milvus's time tick
+(*Strong* costs about 200 ms a search) and sees another process's new items a moment later. Counts, which
+decide whether an index needs rebuilding, are always *Strong*. A write that Milvus acknowledged is durable (Milvus logs it before answering), so :meth:`flush` has
 nothing to do; after a crash the collection's ``verify_index`` and idempotent upserts by key finish the job.
 """
 
@@ -153,7 +155,7 @@ class MilvusEngine:
         index = self.client.prepare_index_params()
         index.add_index(field_name=VECTOR, index_type="HNSW", metric_type="COSINE", params=self.index_params)
         self._call(self.client.create_collection, self._name(space), schema=schema, index_params=index,
-                   consistency_level="Strong")
+                   consistency_level="Session")
 
     # -- writes -------------------------------------------------------------------------------
 
@@ -191,7 +193,8 @@ class MilvusEngine:
     def count(self, space: str) -> int:
         if not self._has(space):
             return 0
-        rows = self._call(self.client.query, self._name(space), filter="", output_fields=["count(*)"])
+        rows = self._call(self.client.query, self._name(space), filter="", output_fields=["count(*)"],
+                          consistency_level="Strong")
         return int(rows[0]["count(*)"])
 
     def get(self, space: str, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
