@@ -33,6 +33,7 @@ import numpy as np
 from ..errors import ConfigError, IndexEngineError
 from ..fetch.http import mask_url
 from . import ENGINES
+from .remote import CachedSpaces
 
 try:
     from pymilvus import DataType, MilvusClient, MilvusException
@@ -60,7 +61,7 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,199}")
 _ENCODED = re.compile(r"(?:[A-Za-z0-9]|_[0-9a-f]{2})+")
 
 
-class MilvusEngine:
+class MilvusEngine(CachedSpaces):
     """A :class:`~iconodex.index.base.VectorEngine` over one Milvus collection per space."""
 
     def __init__(self, directory: Path, *, uri: str | None = None, token: str | None = None,
@@ -78,7 +79,7 @@ class MilvusEngine:
         self.ef = int(expansion_search)
         self.uri, self.client = _connect(Path(directory), uri=uri, token=token, database=database,
                                          timeout=self.timeout, read_only=read_only)
-        self._spaces: dict[str, int] | None = None  # cached: every search needs it, a server round trip
+        self._spaces = None
 
     # -- calls --------------------------------------------------------------------------------
 
@@ -111,17 +112,6 @@ class MilvusEngine:
 
     def _name(self, space: str) -> str:
         return self.prefix + _encode(space)
-
-    def spaces(self) -> dict[str, int]:
-        if self._spaces is None:
-            self._spaces = self._read_spaces()
-        return dict(self._spaces)
-
-    def _has(self, space: str) -> bool:
-        """Whether ``space`` exists, looking again once in case another process added it."""
-        if space not in self.spaces():
-            self._spaces = None
-        return space in self.spaces()
 
     def _read_spaces(self) -> dict[str, int]:
         found = {}
@@ -198,11 +188,7 @@ class MilvusEngine:
         return int(rows[0]["count(*)"])
 
     def get(self, space: str, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        keys = np.asarray(keys, dtype=np.int64)
-        if not self._has(space):
-            raise KeyError(space)
-        out = np.zeros((len(keys), self.spaces()[space]), dtype=np.float32)
-        present = np.zeros(len(keys), dtype=bool)
+        keys, out, present = self._get_buffers(space, keys)
         row = {k: i for i, k in enumerate(keys.tolist())}
         for start, stop in _ranges(len(keys), READ_BATCH):
             for found in self._call(self.client.get, self._name(space), ids=keys[start:stop].tolist(),
