@@ -235,3 +235,19 @@ def test_reindex_into_a_down_server_keeps_the_old_engine(sample_pictures, tmp_pa
     with Collection.open(path, read_only=True) as coll:
         assert coll.stats()["engine"] == "usearch"
         assert coll.search(like="chelsea.png", alpha=1.0, limit=3)
+
+
+def test_reindex_keeps_items_embedded_but_not_yet_indexed(sample_pictures, tmp_path):
+    """A crash between embedding and indexing leaves items 'embedded': their vectors must reach the
+    new engine too, or the next ingest would mark them indexed without them being in any index."""
+    path = tmp_path / "coll"
+    with Collection.create(path) as coll:
+        coll.ingest(str(sample_pictures))
+        with coll.store.transaction() as conn:  # the state such a crash leaves behind
+            conn.execute("UPDATE items SET status = 'embedded'")
+        coll.reindex("milvus", {})  # Milvus Lite
+        assert coll.engine.count("visual") == 20
+    with Collection.open(path) as coll:
+        coll.ingest(str(sample_pictures))
+        assert coll.indexed_count() == 20 and coll.engine.count("visual") == 20
+        assert coll.search(like="chelsea.png", alpha=1.0, limit=3)

@@ -11,6 +11,7 @@ coll/
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -458,9 +459,10 @@ class Collection:
 
 
 def _copy_space(store: ItemStore, space: str, target: VectorEngine) -> int:
-    """Fill ``space`` of ``target`` with the store's vectors of indexed items, replacing what it held."""
+    """Fill ``space`` of ``target`` with the store's vectors, replacing what it held: those of indexed
+    items, and those of items embedded but not yet indexed (the next ingest marks them indexed)."""
     copied = 0
-    for keys, vectors in store.iter_vectors(space):
+    for keys, vectors in itertools.chain(store.iter_vectors(space), _embedded_vectors(store, space)):
         if not copied:
             if space in target.spaces():
                 target.reset(space)  # a stale index from an earlier stay on this engine
@@ -468,6 +470,15 @@ def _copy_space(store: ItemStore, space: str, target: VectorEngine) -> int:
         target.upsert(space, keys, vectors)
         copied += len(keys)
     return copied
+
+
+def _embedded_vectors(store: ItemStore, space: str) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    last = 0
+    while keys := store.embedded_keys(4096, after_key=last):
+        last = keys[-1]
+        found, vectors = store.vectors_for(space, keys)
+        if len(found):
+            yield found, vectors
 
 
 INFORMATIVE_IDENTITY = frozenset({"path", "precision", "device", "providers"})
