@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -12,6 +13,8 @@ import numpy as np
 import pytest
 from _net import free_port
 from _servers_milvus import MilvusProcess
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from iconodex import Collection
 from iconodex.cli import main
@@ -251,3 +254,13 @@ def test_reindex_keeps_items_embedded_but_not_yet_indexed(sample_pictures, tmp_p
         coll.ingest(str(sample_pictures))
         assert coll.indexed_count() == 20 and coll.engine.count("visual") == 20
         assert coll.search(like="chelsea.png", alpha=1.0, limit=3)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(min_size=1, max_size=30))
+def test_space_names_encode_reversibly_into_milvus_names(space):
+    from iconodex.index.milvus_engine import _decode, _encode
+
+    encoded = _encode(space)
+    assert re.fullmatch(r"[A-Za-z0-9_]+", encoded)  # what Milvus allows in a collection name
+    assert _decode(encoded) == space
