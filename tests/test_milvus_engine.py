@@ -264,3 +264,10 @@ def test_space_names_encode_reversibly_into_milvus_names(space):
     encoded = _encode(space)
     assert re.fullmatch(r"[A-Za-z0-9_]+", encoded)  # what Milvus allows in a collection name
     assert _decode(encoded) == space
+
+
+def test_reindex_with_an_unknown_engine_option_is_one_line(sample_collection, tmp_path, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(["reindex", "-c", str(sample_collection.path), "--engine", "milvus", "--engine-option", "url=x"])
+    err = capsys.readouterr().err
+    assert stopped.value.code == 2 and "unexpected keyword argument 'url'" in err and "Traceback" not in err

@@ -428,7 +428,10 @@ class Collection:
         record it as the collection's engine. Returns the vectors indexed per space."""
         if self.read_only:
             raise ConfigError("this collection is open read-only")
-        target: VectorEngine = ENGINES.get(engine)(self.path / "index", **(options or {}))
+        try:
+            target: VectorEngine = ENGINES.get(engine)(self.path / "index", **(options or {}))
+        except TypeError as exc:  # an option the engine does not have
+            raise ConfigError(f"engine {engine}: {exc}; docs/scale.md lists its options") from None
         counts: dict[str, int] = {}
         try:
             for space in self.store.vector_spaces():
