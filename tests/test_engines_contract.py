@@ -1,7 +1,8 @@
 """The VectorEngine contract, checked against every engine the same way.
 
 Qdrant runs in qdrant-client's embedded local mode (``path=``): no Qdrant server is available
-here, so the server code path (``url=``) is only exercised by hand against a real cluster.
+here, so the server code path (``url=``) is only exercised by hand against a real cluster. Milvus
+runs as Milvus Lite (no ``uri``); test_milvus_engine.py checks the same on a real Milvus server.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from iconodex import Collection
 from iconodex.index import ENGINES
 from iconodex.index.base import VectorEngine
 
-ENGINE_NAMES = ["usearch", "qdrant"]
+ENGINE_NAMES = ["usearch", "qdrant", "milvus"]
 SKIMAGE_DATA = Path(__import__("skimage").__file__).parent / "data"
 PICTURES = ["astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png", "horse.png"]
 
@@ -142,9 +143,9 @@ def test_allowed_small_set(filled):
 
 
 # usearch needs an allowed set past its direct-scoring threshold to reach its over-fetch path;
-# qdrant filters by ids server-side at any size, and local mode commits each point to SQLite
+# milvus needs more than 16,384 allowed keys to search in chunks; qdrant filters by ids server-side at any size, and local mode commits each point to SQLite
 # (about 2 ms a point), so a smaller collection checks the same thing there.
-LARGE_ROWS = {"usearch": 24_000, "qdrant": 3_000}
+LARGE_ROWS = {"usearch": 24_000, "qdrant": 3_000, "milvus": 20_000}
 
 
 def test_allowed_large_set_is_filtered(make_engine):

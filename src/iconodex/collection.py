@@ -11,6 +11,7 @@ coll/
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -359,7 +360,7 @@ class Collection:
         query = Query(text=text, image=self._query_image(image) if image is not None else None, like=like,
                       alpha=alpha, keyword=self.settings.keyword if keyword is None else keyword,
                       limit=limit, offset=offset, min_score=self._min_score(min_score, measured),
-                      where=_normalise_where(where))
+                      cut_spares_keyword_matches=min_score is None, where=_normalise_where(where))
         return self.searcher.search(query)
 
     def _min_score(self, asked: float | None, measured: bool) -> float | None:
@@ -466,6 +467,30 @@ class Collection:
             "sources": self.store.sources(), "fields": self.store.field_names(),
         }
 
+    def reindex(self, engine: str, options: dict | None = None) -> dict[str, int]:
+        """Rebuild the ANN index in ``engine`` from the vectors in the store (no re-embedding), then
+        record it as the collection's engine. Returns the vectors indexed per space."""
+        if self.read_only:
+            raise ConfigError("this collection is open read-only")
+        try:
+            target: VectorEngine = ENGINES.get(engine)(self.path / "index", **(options or {}))
+        except TypeError as exc:  # an option the engine does not have
+            raise ConfigError(f"engine {engine}: {exc}; docs/scale.md lists its options") from None
+        counts: dict[str, int] = {}
+        try:
+            for space in self.store.vector_spaces():
+                counts[space] = _copy_space(self.store, space, target)
+            target.flush()
+        except BaseException:
+            target.close()
+            raise
+        self._config.update(engine=engine, engine_options=options or {})
+        self.store.set_meta("collection", self._config)
+        if self._engine is not None:
+            self._engine.close()
+        self._engine, self._searcher = target, None
+        return counts
+
     def close(self) -> None:
         if self._engine is not None:
             self._engine.close()
@@ -478,6 +503,29 @@ class Collection:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _copy_space(store: ItemStore, space: str, target: VectorEngine) -> int:
+    """Fill ``space`` of ``target`` with the store's vectors, replacing what it held: those of indexed
+    items, and those of items embedded but not yet indexed (the next ingest marks them indexed)."""
+    copied = 0
+    for keys, vectors in itertools.chain(store.iter_vectors(space), _embedded_vectors(store, space)):
+        if not copied:
+            if space in target.spaces():
+                target.reset(space)  # a stale index from an earlier stay on this engine
+            target.ensure_space(space, vectors.shape[1])
+        target.upsert(space, keys, vectors)
+        copied += len(keys)
+    return copied
+
+
+def _embedded_vectors(store: ItemStore, space: str) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    last = 0
+    while keys := store.embedded_keys(4096, after_key=last):
+        last = keys[-1]
+        found, vectors = store.vectors_for(space, keys)
+        if len(found):
+            yield found, vectors
 
 
 INFORMATIVE_IDENTITY = frozenset({"path", "precision", "device", "providers"})

@@ -24,6 +24,10 @@ class FetchError(IconodexError):
         self.retryable = retryable
 
 
+class IndexEngineError(IconodexError):
+    """The vector engine's server (Milvus, Qdrant) failed or cannot be reached; the message names it."""
+
+
 class DecodeError(IconodexError):
     """Bytes that are not a usable picture (corrupt, empty, a bomb, not an image)."""
 

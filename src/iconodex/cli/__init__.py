@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "neighbours": "iconodex.cli.formats_cmd:neighbours",
     "preview": "iconodex.cli.formats_cmd:preview",
     "duplicates": "iconodex.cli.formats_cmd:duplicates",
+    "reindex": "iconodex.cli.reindex_cmd:command",
 }
 
 

@@ -1,4 +1,4 @@
-"""Vector engines by name: ``usearch`` (embedded, default) and, as a plug-in, ``qdrant``."""
+"""Vector engines by name: ``usearch`` (embedded, default) and, as plug-ins, ``qdrant`` and ``milvus``."""
 
 from __future__ import annotations
 
@@ -10,5 +10,6 @@ from .base import VectorEngine
 ENGINES: Registry[Callable[..., VectorEngine]] = Registry("engine")
 ENGINES.register_lazy("usearch", "iconodex.index.usearch_engine")
 ENGINES.register_lazy("qdrant", "iconodex.index.qdrant_engine")
+ENGINES.register_lazy("milvus", "iconodex.index.milvus_engine")
 
 __all__ = ["ENGINES", "VectorEngine"]

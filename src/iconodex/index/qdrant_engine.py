@@ -31,6 +31,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..fetch.http import mask_url
 from . import ENGINES
+from .remote import CachedSpaces
 
 try:
     from qdrant_client import QdrantClient, models
@@ -44,7 +45,7 @@ WRITE_BATCH = 1024  # points per request: large enough to amortise a round trip,
 SCROLL_BATCH = 1024
 
 
-class QdrantEngine:
+class QdrantEngine(CachedSpaces):
     """A :class:`~iconodex.index.base.VectorEngine` over one Qdrant collection."""
 
     def __init__(self, directory: Path, *, url: str | None = None, path: str | None = None,
@@ -54,20 +55,9 @@ class QdrantEngine:
         self.name = collection_name
         self.client = _connect(Path(directory), url=url, path=path, api_key=api_key,
                                prefer_grpc=prefer_grpc, timeout=timeout, read_only=read_only)
-        self._spaces: dict[str, int] | None = None  # cached: every search needs it, a server round trip
+        self._spaces = None
 
     # -- spaces -------------------------------------------------------------------------------
-
-    def spaces(self) -> dict[str, int]:
-        if self._spaces is None:
-            self._spaces = self._read_spaces()
-        return dict(self._spaces)
-
-    def _has(self, space: str) -> bool:
-        """Whether ``space`` exists, looking again once in case another process added it."""
-        if space not in self.spaces():
-            self._spaces = None
-        return space in self.spaces()
 
     def _read_spaces(self) -> dict[str, int]:
         if not self.client.collection_exists(self.name):
@@ -165,11 +155,7 @@ class QdrantEngine:
         return int(self.client.count(self.name, count_filter=_has_vector(space), exact=True).count)
 
     def get(self, space: str, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        keys = np.asarray(keys, dtype=np.int64)
-        if not self._has(space):
-            raise KeyError(space)
-        out = np.zeros((len(keys), self.spaces()[space]), dtype=np.float32)
-        present = np.zeros(len(keys), dtype=bool)
+        keys, out, present = self._get_buffers(space, keys)
         if len(keys) == 0:
             return out, present
         row = {int(k): i for i, k in enumerate(keys)}

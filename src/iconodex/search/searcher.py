@@ -32,6 +32,9 @@ class Query:
     limit: int = 10
     offset: int = 0
     min_score: float | None = None
+    # The model's default cut measures how well the picture and the text vector match; an item whose
+    # catalogue contains the query's words is relevant whatever that says, so the default spares it.
+    cut_spares_keyword_matches: bool = False
     where: dict[str, list[str]] | None = None
 
 
@@ -69,7 +72,8 @@ class Searcher:
         order = self._rank(keys, scores, keyword_ranking)
         ranked = len(order)
         if query.min_score is not None:
-            order = [i for i in order if scores[i] >= query.min_score]
+            spared = set(keyword_ranking) if query.cut_spares_keyword_matches else set()
+            order = [i for i in order if scores[i] >= query.min_score or int(keys[i]) in spared]
         page = order[query.offset: query.offset + query.limit]
         return SearchResults(self._results(keys, scores, sims, legs, page, keyword_ranking), query.min_score,
                              ranked - len(order))
