@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -153,6 +153,14 @@ class QdrantEngine:
         if self._has(space):
             self.client.delete_vectors(self.name, vectors=[space], points=models.FilterSelector(
                 filter=_has_vector(space)), wait=True)
+
+    def rebuild(self, space: str, dims: int, batches: Iterable[tuple[np.ndarray, np.ndarray]], *,
+                save: bool = True) -> None:
+        """Qdrant keeps its own data safe: drop the space's vectors and upload the store's again."""
+        self.ensure_space(space, dims)
+        self.reset(space)
+        for keys, vectors in batches:
+            self.upsert(space, keys, vectors)
 
     def flush(self) -> None:
         """Nothing to do: every write above waits for Qdrant to apply it (local mode saves each one)."""
