@@ -26,6 +26,8 @@ COMMANDS: dict[str, str] = {
     "neighbours": "iconodex.cli.formats_cmd:neighbours",
     "preview": "iconodex.cli.formats_cmd:preview",
     "duplicates": "iconodex.cli.formats_cmd:duplicates",
+    "verify": "iconodex.cli.index_cmd:verify",
+    "repair": "iconodex.cli.index_cmd:repair",
 }
 
 

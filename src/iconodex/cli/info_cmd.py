@@ -26,9 +26,10 @@ def command(collection: str, failures: bool, as_json: bool) -> None:
     console.print(f"[bold]{stats['path']}[/]  model [cyan]{stats['model']}[/]  engine {stats['engine']}")
     stages = stats["stages"]
     console.print("items: " + ", ".join(f"{n} {stage}" for stage, n in stages.items()), highlight=False)
-    table = Table("space", "dims", "indexed", box=None)
+    table = Table("space", "dims", "indexed", "index", box=None)
     for name, space in stats["spaces"].items():
-        table.add_row(name, str(space["dims"]), str(space["indexed"]))
+        state = space["index"] if space["index"] == "ok" else f"[red]{space['index']}[/] (iconodex repair)"
+        table.add_row(name, str(space["dims"]), str(space["indexed"]), state)
     console.print(table)
     for source in stats["sources"]:
         console.print(f"source {source['kind']}: {source['spec']} (runs: {source['last_run']})", highlight=False)

@@ -55,9 +55,7 @@ def read_manifest(directory: Path) -> Manifest:
     except (OSError, ValueError):  # an unreadable manifest: every space gets rebuilt from the store
         return Manifest(0, {})
     if "spaces" not in data:
-        legacy = {name: SpaceFile(int(dims), f"{name}.usearch" if (directory / f"{name}.usearch").exists() else None)
-                  for name, dims in data.items()}
-        return Manifest(0, legacy)
+        return Manifest(0, {name: SpaceFile(int(dims), f"{name}.usearch") for name, dims in data.items()})
     return Manifest(int(data.get("generation", 0)),
                     {name: SpaceFile(**record) for name, record in data["spaces"].items()})
 

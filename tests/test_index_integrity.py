@@ -1,0 +1,158 @@
+"""A damaged or missing ANN index never breaks a command or a server: every file is checked
+before USearch reads it, searches are answered exactly from the store meanwhile, and the index
+is rebuilt from the store (issue 9, point 3)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import signal
+import subprocess
+import time
+
+import httpx
+import pytest
+from _index_helpers import ICONODEX, DAMAGE, cli, cli_json, damage, ranking, synthetic_collection, two_pictures
+from _net import free_port, wait_until_up
+from _serve_fixtures import serve
+
+from iconodex import Collection
+from iconodex.serve import ServeSettings
+
+QUERY = "red boat harbour"
+LIKE = "item-00042"
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory):
+    """(path, expected text ranking, expected like ranking) of an undamaged collection."""
+    path = tmp_path_factory.mktemp("integrity") / "coll"
+    synthetic_collection(path).close()
+    text = ranking(cli_json("search", QUERY, "-c", str(path), "--limit", "10"))
+    like = ranking(cli_json("search", "--like", LIKE, "-c", str(path), "--limit", "10"))
+    assert len(text) == 10 and len(like) == 10
+    return path, text, like
+
+
+def damaged_copy(pristine, tmp_path, how: str):
+    path = tmp_path / "coll"
+    shutil.copytree(pristine[0], path)
+    damage(path, how)
+    return path
+
+
+@pytest.mark.parametrize("how", list(DAMAGE))
+def test_every_command_keeps_working_on_a_damaged_index(pristine, tmp_path, how):
+    _, text, like = pristine
+    path = damaged_copy(pristine, tmp_path, how)
+    assert ranking(cli_json("search", QUERY, "-c", str(path), "--limit", "10")) == text
+    assert ranking(cli_json("search", "--like", LIKE, "-c", str(path), "--limit", "10")) == like
+    info = cli_json("info", "-c", str(path))
+    assert info["indexed"] == 1500
+    assert all(space["indexed"] == 1500 and space["index"] != "ok" for space in info["spaces"].values())
+
+    ingested = cli("ingest", str(two_pictures(tmp_path / "more")), "-c", str(path), "--quiet")
+    assert ingested.returncode == 0, ingested.stderr[-800:]
+    checked = cli("verify", "-c", str(path))
+    assert checked.returncode == 0, checked.stdout
+    assert checked.stdout.count("1502 indexed items, 1502 in the index: ok") == 3
+
+
+def test_repair_rebuilds_only_what_is_unsound(pristine, tmp_path):
+    path = damaged_copy(pristine, tmp_path, "truncated")
+    checked = cli("verify", "-c", str(path))
+    assert checked.returncode == 1 and "iconodex repair" in checked.stderr
+    assert checked.stdout.count("1500 indexed items, ? in the index: index file") == 3
+    repaired = cli("repair", "-c", str(path))
+    assert repaired.returncode == 0, repaired.stderr
+    assert sorted(repaired.stdout.split("\n")[:3]) == [f"rebuilt {s}: 1500 vectors" for s in ("image", "text", "visual")]
+    assert cli("verify", "-c", str(path)).stdout.count(": ok") == 3
+    again = cli("repair", "-c", str(path))
+    assert again.returncode == 0 and again.stdout.strip() == "index sound: nothing to repair"
+    assert ranking(cli_json("search", "--like", LIKE, "-c", str(path), "--limit", "10")) == pristine[2]
+
+
+@pytest.mark.parametrize("how", list(DAMAGE))
+def test_server_answers_exactly_then_rebuilds_in_the_background(pristine, tmp_path, how, caplog):
+    path = damaged_copy(pristine, tmp_path, how)
+    caplog.set_level(logging.WARNING, logger="iconodex")
+    with Collection.open(path, read_only=True) as coll, serve(coll, ServeSettings(load_model=False)) as server, \
+            server.client() as client:
+        first = client.get("/health").json()
+        assert first["items"] == 1500
+        assert first["index"]["state"] == "ok" or set(first["index"]["problems"]) <= {"image", "text", "visual"}
+        page = client.get("/search", params={"like": LIKE, "limit": 10})
+        assert page.status_code == 200
+        assert [(r["id"], round(r["score"], 4)) for r in page.json()["results"]] == pristine[2]
+        health = _wait_for(client, lambda h: h["index"]["state"] == "ok")
+        assert health["status"] == "ok"
+        assert client.get(f"/items/{LIKE}/similar", params={"limit": 10}).status_code == 200
+    assert any("rebuilt in memory" in record.getMessage() for record in caplog.records)
+    assert not list((path / "index").glob("*.tmp")), "a read-only server wrote into the collection"
+
+
+def test_health_says_which_spaces_are_degraded_and_why(pristine, tmp_path):
+    path = damaged_copy(pristine, tmp_path, "random bytes in vectors")
+    with Collection.open(path, read_only=True) as coll:
+        from iconodex.serve.state import IndexKeeper
+
+        keeper = IndexKeeper(coll)
+        assert keeper.status() == {"state": "ok"}  # nothing opened yet: no file checked
+        coll.engine.check()
+        status = keeper.status()
+        assert status["state"] == "degraded" and status["exact_search"] == ["image", "text", "visual"]
+        assert "does not match its checksum" in status["problems"]["visual"]
+        keeper.schedule("visual")
+        _until(lambda: "visual" not in keeper.status().get("problems", {}))
+        assert keeper.status()["exact_search"] == ["image", "text"]
+
+
+def test_a_server_process_on_an_overwritten_index_does_not_abort(pristine, tmp_path):
+    path = damaged_copy(pristine, tmp_path, "tail overwritten")
+    port = free_port()
+    process = subprocess.Popen([*ICONODEX, "serve", "-c", str(path), "--port", str(port), "--no-model"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/health", process, "iconodex serve")
+        page = httpx.get(f"http://127.0.0.1:{port}/search", params={"like": LIKE, "limit": 10}, trust_env=False)
+        assert page.status_code == 200
+        assert [(r["id"], round(r["score"], 4)) for r in page.json()["results"]] == pristine[2]
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", trust_env=False) as client:
+            assert _wait_for(client, lambda h: h["status"] == "ok")["items"] == 1500
+        assert process.poll() is None
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=20)
+    assert process.returncode == 0, stderr[-800:]
+    assert "Traceback" not in stderr and "does not match its checksum" in stderr
+
+
+def test_files_written_by_an_older_version_without_checksums_are_rebuilt(pristine, tmp_path):
+    path = damaged_copy(pristine, tmp_path, "truncated")
+    shutil.rmtree(path / "index")
+    (path / "index").mkdir()
+    (path / "index" / "spaces.json").write_text(json.dumps({"image": 384, "text": 384, "visual": 1280}))
+    (path / "index" / "image.usearch").write_bytes(b"\0" * 4096)  # the old layout, any bytes
+    assert cli("verify", "-c", str(path)).returncode == 1
+    assert ranking(cli_json("search", "--like", LIKE, "-c", str(path), "--limit", "10")) == pristine[2]
+    assert cli("repair", "-c", str(path)).returncode == 0
+    assert cli("verify", "-c", str(path)).returncode == 0
+    assert not (path / "index" / "image.usearch").exists()
+
+
+def _wait_for(client: httpx.Client, ready, timeout: float = 20.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        health = client.get("/health").json()
+        if ready(health):
+            return health
+        time.sleep(0.05)
+    raise AssertionError(f"/health never got there: {health}")
+
+
+def _until(condition, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
