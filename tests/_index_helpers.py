@@ -66,9 +66,10 @@ def _truncate(path: Path) -> None:
 
 
 def _scramble_vectors(path: Path) -> None:
-    with path.open("r+b") as handle:  # USearch saves the vectors first, after an 8-byte shape
-        handle.seek(64)
-        handle.write(os.urandom(8192))
+    """Random bytes over every vector: USearch saves them first, after (rows u32, row bytes u32)."""
+    with path.open("r+b") as handle:
+        rows, row_bytes = np.frombuffer(handle.read(8), dtype="<u4")
+        handle.write(os.urandom(int(rows) * int(row_bytes)))
 
 
 DAMAGE: dict[str, Callable[[Path], None]] = {

@@ -13,7 +13,16 @@ import time
 
 import httpx
 import pytest
-from _index_helpers import ICONODEX, DAMAGE, cli, cli_json, damage, ranking, synthetic_collection, two_pictures
+from _index_helpers import (
+    DAMAGE,
+    ICONODEX,
+    cli,
+    cli_json,
+    damage,
+    ranking,
+    synthetic_collection,
+    two_pictures,
+)
 from _net import free_port, wait_until_up
 from _serve_fixtures import serve
 
@@ -22,13 +31,14 @@ from iconodex.serve import ServeSettings
 
 QUERY = "red boat harbour"
 LIKE = "item-00042"
+ITEMS = 400  # enough for a graph part after the vectors: the last 16 KB of each file is graph
 
 
 @pytest.fixture(scope="module")
 def pristine(tmp_path_factory):
     """(path, expected text ranking, expected like ranking) of an undamaged collection."""
     path = tmp_path_factory.mktemp("integrity") / "coll"
-    synthetic_collection(path).close()
+    synthetic_collection(path, ITEMS).close()
     text = ranking(cli_json("search", QUERY, "-c", str(path), "--limit", "10"))
     like = ranking(cli_json("search", "--like", LIKE, "-c", str(path), "--limit", "10"))
     assert len(text) == 10 and len(like) == 10
@@ -49,24 +59,24 @@ def test_every_command_keeps_working_on_a_damaged_index(pristine, tmp_path, how)
     assert ranking(cli_json("search", QUERY, "-c", str(path), "--limit", "10")) == text
     assert ranking(cli_json("search", "--like", LIKE, "-c", str(path), "--limit", "10")) == like
     info = cli_json("info", "-c", str(path))
-    assert info["indexed"] == 1500
-    assert all(space["indexed"] == 1500 and space["index"] != "ok" for space in info["spaces"].values())
+    assert info["indexed"] == ITEMS
+    assert all(space["indexed"] == ITEMS and space["index"] != "ok" for space in info["spaces"].values())
 
     ingested = cli("ingest", str(two_pictures(tmp_path / "more")), "-c", str(path), "--quiet")
     assert ingested.returncode == 0, ingested.stderr[-800:]
     checked = cli("verify", "-c", str(path))
     assert checked.returncode == 0, checked.stdout
-    assert checked.stdout.count("1502 indexed items, 1502 in the index: ok") == 3
+    assert checked.stdout.count(f"{ITEMS + 2} indexed items, {ITEMS + 2} in the index: ok") == 3
 
 
 def test_repair_rebuilds_only_what_is_unsound(pristine, tmp_path):
     path = damaged_copy(pristine, tmp_path, "truncated")
     checked = cli("verify", "-c", str(path))
     assert checked.returncode == 1 and "iconodex repair" in checked.stderr
-    assert checked.stdout.count("1500 indexed items, ? in the index: index file") == 3
+    assert checked.stdout.count(f"{ITEMS} indexed items, ? in the index: index file") == 3
     repaired = cli("repair", "-c", str(path))
     assert repaired.returncode == 0, repaired.stderr
-    assert sorted(repaired.stdout.split("\n")[:3]) == [f"rebuilt {s}: 1500 vectors" for s in ("image", "text", "visual")]
+    assert sorted(repaired.stdout.split("\n")[:3]) == [f"rebuilt {s}: {ITEMS} vectors" for s in ("image", "text", "visual")]
     assert cli("verify", "-c", str(path)).stdout.count(": ok") == 3
     again = cli("repair", "-c", str(path))
     assert again.returncode == 0 and again.stdout.strip() == "index sound: nothing to repair"
@@ -80,7 +90,7 @@ def test_server_answers_exactly_then_rebuilds_in_the_background(pristine, tmp_pa
     with Collection.open(path, read_only=True) as coll, serve(coll, ServeSettings(load_model=False)) as server, \
             server.client() as client:
         first = client.get("/health").json()
-        assert first["items"] == 1500
+        assert first["items"] == ITEMS
         assert first["index"]["state"] == "ok" or set(first["index"]["problems"]) <= {"image", "text", "visual"}
         page = client.get("/search", params={"like": LIKE, "limit": 10})
         assert page.status_code == 200
@@ -119,7 +129,7 @@ def test_a_server_process_on_an_overwritten_index_does_not_abort(pristine, tmp_p
         assert page.status_code == 200
         assert [(r["id"], round(r["score"], 4)) for r in page.json()["results"]] == pristine[2]
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", trust_env=False) as client:
-            assert _wait_for(client, lambda h: h["status"] == "ok")["items"] == 1500
+            assert _wait_for(client, lambda h: h["status"] == "ok")["items"] == ITEMS
         assert process.poll() is None
     finally:
         process.send_signal(signal.SIGINT)
