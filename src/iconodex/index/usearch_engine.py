@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -35,6 +36,7 @@ from .files import (
 # (64 gave 0.932); see docs/benchmarks.md.
 EXACT_BELOW = 20_000  # below this many vectors, exact search is as fast and has perfect recall
 BRUTE_FORCE_FILTER = 20_000  # an allowed set this small is scored directly instead of over-fetched
+FILES_RECHECK_S = 1.0  # how often open files are stat'ed for in-place changes (the manifest: every call)
 
 
 class UsearchEngine:
@@ -55,7 +57,8 @@ class UsearchEngine:
         self._lock = threading.RLock()
         if not read_only:
             self.directory.mkdir(parents=True, exist_ok=True)
-        self._stamp: tuple | None = None
+        self._stamp: tuple = (None, None)  # (manifest stat, open files' stats) when last followed
+        self._files_checked = 0.0
         self._records: dict[str, SpaceFile] = {}
         self._refresh()
 
@@ -85,11 +88,15 @@ class UsearchEngine:
         return info.st_mtime_ns, info.st_size
 
     def _refresh(self, force: bool = False) -> None:
-        """Follow the manifest: spaces another process saved are re-opened on next use (a few stats
-        per call; the manifest is read again only when something changed)."""
-        stamp = (self._manifest_stamp(), self._file_stamps())
-        if stamp == self._stamp and not force:
-            return
+        """Follow the manifest: spaces another process saved are re-opened on next use. One stat
+        per call; the open files are stat'ed at most once per ``FILES_RECHECK_S``; the manifest is
+        read again only when something changed."""
+        if not force and self._manifest_stamp() == self._stamp[0]:
+            if time.monotonic() - self._files_checked < FILES_RECHECK_S:
+                return
+            self._files_checked = time.monotonic()
+            if self._file_stamps() == self._stamp[1]:
+                return
         with self._lock:
             records = dict(read_manifest(self.directory).spaces)
             for space, record in self._records.items():
@@ -127,17 +134,15 @@ class UsearchEngine:
                 raise IndexDamagedError(space, self._damaged[space])
             if space in self._indexes and (space in self._writable or not write):
                 return self._indexes[space]
+            record = self._records[space]
             try:
                 index = self._load(space, view=not write)
-            except IndexDamagedError:
+            except IndexDamagedError as exc:
                 self._refresh(force=True)  # another process may have replaced the file just now
-                if space not in self._records or space in self._indexes:
+                if self._records.get(space) != record:
                     return self._index(space, write=write)
-                try:
-                    index = self._load(space, view=not write)
-                except IndexDamagedError as exc:
-                    self._damaged[space] = exc.reason
-                    raise
+                self._damaged[space] = exc.reason
+                raise
             self._indexes[space] = index
             if write:
                 self._writable.add(space)
