@@ -43,9 +43,9 @@ def _unit(matrix: np.ndarray) -> np.ndarray:
     return (matrix / np.linalg.norm(matrix, axis=1, keepdims=True)).astype(np.float32)
 
 
-def two_pictures(folder: Path) -> Path:
+def pictures(folder: Path, names: tuple[str, ...] = ("chelsea.png", "coffee.png")) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    for name in ("chelsea.png", "coffee.png"):
+    for name in names:
         shutil.copy(SKIMAGE_DATA / name, folder / name)
     return folder
 

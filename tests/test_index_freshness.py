@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 import time
 
-from _index_helpers import ICONODEX, cli, synthetic_collection, two_pictures
+from _index_helpers import ICONODEX, cli, pictures, synthetic_collection
 from _serve_fixtures import serve
 
 from iconodex import Collection
@@ -21,7 +21,7 @@ def test_server_sees_items_another_process_ingests_and_deletes(tmp_path):
         assert client.get("/search", params={"like": "item-00001"}).status_code == 200  # indexes now open
         assert client.get("/health").json()["items"] == 50
 
-        ingested = cli("ingest", str(two_pictures(tmp_path / "more")), "-c", str(path), "--quiet")
+        ingested = cli("ingest", str(pictures(tmp_path / "more")), "-c", str(path), "--quiet")
         assert ingested.returncode == 0, ingested.stderr[-800:]
         # No waiting: by the time the store calls them indexed, the index that holds them is saved.
         assert client.get("/health").json()["items"] == 52
@@ -45,7 +45,7 @@ def test_server_sees_items_another_process_ingests_and_deletes(tmp_path):
 def test_every_item_called_indexed_is_found_while_another_process_ingests(tmp_path):
     path = tmp_path / "coll"
     synthetic_collection(path, items=50).close()
-    folder = two_pictures(tmp_path / "more")
+    folder = pictures(tmp_path / "more")
     with Collection.open(path, read_only=True) as coll, serve(coll, ServeSettings(load_model=False)) as server, \
             server.client() as client:
         assert client.get("/search", params={"like": "item-00001"}).status_code == 200
