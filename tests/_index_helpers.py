@@ -80,7 +80,13 @@ DAMAGE: dict[str, Callable[[Path], None]] = {
 }
 
 
+DAMAGES = [*DAMAGE, "index folder deleted"]
+
+
 def damage(coll_path: Path, how: str) -> None:
+    if how == "index folder deleted":  # spaces.json too: only the store still knows the spaces
+        shutil.rmtree(coll_path / "index")
+        return
     files = index_files(coll_path)
     assert files, "no index files to damage"
     for path in files:

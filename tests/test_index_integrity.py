@@ -14,7 +14,7 @@ import time
 import httpx
 import pytest
 from _index_helpers import (
-    DAMAGE,
+    DAMAGES,
     ICONODEX,
     cli,
     cli_json,
@@ -48,11 +48,12 @@ def pristine(tmp_path_factory):
 def damaged_copy(pristine, tmp_path, how: str):
     path = tmp_path / "coll"
     shutil.copytree(pristine[0], path)
-    damage(path, how)
+    if how != "none":
+        damage(path, how)
     return path
 
 
-@pytest.mark.parametrize("how", list(DAMAGE))
+@pytest.mark.parametrize("how", DAMAGES)
 def test_every_command_keeps_working_on_a_damaged_index(pristine, tmp_path, how):
     path = damaged_copy(pristine, tmp_path, how)
     assert ranking(cli_json("search", QUERY, "-c", str(path), "--limit", "10")) == pristine[1]
@@ -80,7 +81,7 @@ def test_repair_rebuilds_only_what_is_unsound(pristine, tmp_path):
     assert again.returncode == 0 and again.stdout.strip() == "index sound: nothing to repair"
 
 
-@pytest.mark.parametrize("how", list(DAMAGE))
+@pytest.mark.parametrize("how", DAMAGES)
 def test_server_answers_exactly_then_rebuilds_in_the_background(pristine, tmp_path, how, caplog):
     path = damaged_copy(pristine, tmp_path, how)
     caplog.set_level(logging.WARNING, logger="iconodex")
@@ -97,6 +98,24 @@ def test_server_answers_exactly_then_rebuilds_in_the_background(pristine, tmp_pa
         assert client.get(f"/items/{LIKE}/similar", params={"limit": 10}).status_code == 200
     assert any("rebuilt in memory" in record.getMessage() for record in caplog.records)
     assert not list((path / "index").glob("*.tmp")), "a read-only server wrote into the collection"
+
+
+def test_a_file_changed_under_a_running_server_is_noticed(pristine, tmp_path):
+    path = damaged_copy(pristine, tmp_path, "none")
+    with Collection.open(path, read_only=True) as coll, serve(coll, ServeSettings(load_model=False)) as server, \
+            server.client() as client:
+        assert _like(client) == pristine[2]  # the files are open (memory-mapped) now
+        damage(path, "random bytes in vectors")
+        deadline = time.monotonic() + 5
+        while _like(client) != pristine[2]:
+            assert time.monotonic() < deadline, "vectors changed in place still served after 5 s"
+            time.sleep(0.1)
+        assert _wait_for(client, lambda h: h["index"]["state"] == "ok")["status"] == "ok"
+        assert _like(client) == pristine[2]
+
+
+def _like(client) -> list[tuple[str, float]]:
+    return ranking(client.get("/search", params={"like": LIKE, "limit": 10}).json()["results"])
 
 
 def test_health_says_which_spaces_are_degraded_and_why(pristine, tmp_path):

@@ -21,6 +21,7 @@ from .base import VectorEngine
 from .exact import StoreScan
 
 log = logging.getLogger(__name__)
+MISSING = "its index is missing (deleted files?)"
 
 
 class CheckedEngine:
@@ -38,8 +39,7 @@ class CheckedEngine:
     def problems(self) -> dict[str, str]:
         """Spaces that cannot be searched through the ANN index now, with the reason; a space's
         file is checked when the space is first used (``check`` uses them all)."""
-        found = {space: "its index is missing (deleted files?)"
-                 for space in self.exact.spaces() if space not in self.inner.spaces()}
+        found = {space: MISSING for space in self.exact.spaces() if space not in self.inner.spaces()}
         damage = getattr(self.inner, "damage", None)
         return {**found, **(damage() if damage else {})}
 
@@ -62,7 +62,7 @@ class CheckedEngine:
 
     def _read(self, method: str, space: str, *args: Any) -> Any:
         if space not in self.inner.spaces() and space in self.exact.spaces():
-            self._report(space, "its index is missing (deleted files?)")
+            self._report(space, MISSING)
             return getattr(self.exact, method)(space, *args)
         try:
             return getattr(self.inner, method)(space, *args)
@@ -99,6 +99,8 @@ class CheckedEngine:
 
     def _write(self, method: str, space: str, *args: Any) -> None:
         try:
+            if space not in self.inner.spaces() and space in self.exact.spaces():
+                raise IndexDamagedError(space, MISSING)
             getattr(self.inner, method)(space, *args)
         except IndexDamagedError as exc:
             log.warning("index of space %s: %s; rebuilding it from the store", space, exc.reason)

@@ -98,7 +98,10 @@ class UsearchEngine:
             if self._file_stamps() == self._stamp[1]:
                 return
         with self._lock:
-            records = dict(read_manifest(self.directory).spaces)
+            if force or self._manifest_stamp() != self._stamp[0]:
+                records = dict(read_manifest(self.directory).spaces)
+            else:  # only an open file changed: keep spaces rebuilt in memory by a read-only process
+                records = dict(self._records)
             for space, record in self._records.items():
                 if space in self._dirty:
                     records[space] = record  # changed here and not saved yet: ours wins
@@ -238,11 +241,11 @@ class UsearchEngine:
     def rebuild(self, space: str, dims: int, batches: Iterable[tuple[np.ndarray, np.ndarray]], *,
                 save: bool = True) -> None:
         """Replace ``space``'s index by one built from ``batches`` of (keys, vectors), without
-        reading its file. Searches meanwhile use the old state (or fail over, if it is damaged)."""
-        if save:
-            self.ensure_space(space, dims)
+        reading its file. Until it is swapped in, searches keep the old state (or fail over)."""
         with self._lock:
-            before = self._records.setdefault(space, SpaceFile(dims))
+            before = self._records.get(space)
+        if before is not None and before.dims != dims:
+            raise ValueError(f"space {space!r} has {before.dims} dims, not {dims}")
         index = self._new_index(dims)
         for keys, vectors in batches:
             if len(keys):
@@ -251,6 +254,7 @@ class UsearchEngine:
             if self._records.get(space) != before:  # another process saved it meanwhile: use that
                 self._forget(space)
                 return
+            self._records[space] = before or SpaceFile(dims)
             self._indexes[space] = index
             self._writable.add(space)
             self._damaged.pop(space, None)
