@@ -11,6 +11,7 @@ coll/
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from .fetch.http import HttpClient
     from .ingest.report import IngestReport
 
+log = logging.getLogger(__name__)
 DB_NAME = "iconodex.db"
 PCA_MIN_FIT = 1024
 NO_MODEL = "none"  # an imported collection whose vectors came without a known model  # samples gathered before a PCA is fitted (or fewer, if that is all there is)
@@ -305,6 +307,8 @@ class Collection:
         report = self.index_report()
         rebuilt = [space for space, row in report.items() if rebuild_all or row["problem"]]
         for space in rebuilt:
+            if report[space]["problem"]:
+                log.warning("index of space %s: %s; rebuilding it from the store", space, report[space]["problem"])
             self.engine.rebuild(space)
         return rebuilt
 

@@ -235,6 +235,9 @@ class UsearchEngine:
         on_disk = read_manifest(self.directory)
         records = {**self._records, **on_disk.spaces, **{space: self._records[space] for space in changed}}
         write_manifest(self.directory, Manifest(on_disk.generation + 1, records))
+        for space in set(self._records) - changed:
+            if records.get(space) != self._records[space]:
+                self._forget(space)  # saved by another process: reopen that file on next use
         self._records = records
         self._stamp = (self._manifest_stamp(), self._file_stamps())
 
