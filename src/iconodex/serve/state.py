@@ -106,8 +106,10 @@ class IndexKeeper:
                 self._busy = self._waiting.pop()
             space = self._busy
             try:
-                if space in self._coll.engine.problems():  # not repaired meanwhile by another process
-                    log.warning("rebuilding the index of space %s from the store", space)
+                problem = self._coll.engine.problems().get(space)
+                if problem:  # not repaired meanwhile by another process
+                    log.warning("index of space %s: %s; rebuilding it from the store (searches of it are "
+                                "exact meanwhile)", space, problem)
                     self._coll.engine.rebuild(space, save=not self._coll.read_only)
                     log.warning("index of space %s rebuilt%s", space, "" if not self._coll.read_only else
                                 " in memory (a read-only server does not save it: run iconodex repair)")
