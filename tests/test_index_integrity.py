@@ -101,6 +101,16 @@ def test_server_answers_exactly_then_rebuilds_in_the_background(pristine, tmp_pa
     assert _listing(path / "index") == before, "a read-only server wrote into the collection"
 
 
+def test_a_server_with_write_access_saves_the_index_it_rebuilds(pristine, tmp_path):
+    path = damaged_copy(pristine, tmp_path, "truncated")
+    with Collection.open(path) as coll, serve(coll, ServeSettings(load_model=False, api_key="k" * 32)) as server, \
+            server.client() as client:
+        _wait_for(client, lambda h: h["index"]["state"] == "ok")
+        assert _like(client) == pristine[2]
+    checked = cli("verify", "-c", str(path))
+    assert checked.returncode == 0 and checked.stdout.count(f"{ITEMS} in the index: ok") == 3
+
+
 def test_a_file_changed_under_a_running_server_is_noticed(pristine, tmp_path):
     path = damaged_copy(pristine, tmp_path, "none")
     with Collection.open(path, read_only=True) as coll, serve(coll, ServeSettings(load_model=False)) as server, \
