@@ -281,7 +281,7 @@ class UsearchEngine:
     # -- reads --------------------------------------------------------------------------------
 
     def count(self, space: str) -> int:
-        return len(self._index(space)) if space in self._dims else 0
+        return len(self._index(space)) if space in self._records else 0
 
     def spaces(self) -> dict[str, int]:
         self._refresh()
@@ -289,7 +289,7 @@ class UsearchEngine:
 
     def get(self, space: str, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         keys = np.asarray(keys, dtype=np.uint64)
-        dims = self._dims[space]
+        dims = self._records[space].dims
         out = np.zeros((len(keys), dims), dtype=np.float32)
         present = np.zeros(len(keys), dtype=bool)
         if len(keys) == 0:
@@ -304,7 +304,7 @@ class UsearchEngine:
 
     def search(self, space: str, query: np.ndarray, k: int,
                allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        if space not in self._dims or k <= 0:
+        if space not in self._records or k <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         query = np.asarray(query, dtype=np.float32).reshape(-1)
         if allowed is not None:
