@@ -122,7 +122,7 @@ def main() -> None:
         size_mb = path.stat().st_size / 1e6
         count = len(Index.restore(str(path), view=True))
     body = (f"One space of {count:,} random unit vectors × {args.dims} dims (f32, HNSW, expansion_add "
-            f"{args.expansion_add}, built in {built:.0f} s); "
+            f"{args.expansion_add}, {f'built in {built:.0f} s' if built > 1 else 'built by an earlier run'}); "
             f"the file is {size_mb:,.0f} MB, in the page cache (a warm open; a cold one adds the disk read, "
             f"which the memory-mapped view would pay on first searches anyway).\n\n"
             "**Opening a space**, and what checking it first adds (medians of 9, interleaved):\n\n"

@@ -19,7 +19,7 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-try:  # xxh3 checks ~14 GB/s on one core, sha256 (the fallback) ~1.6 GB/s: see docs/benchmarks.md
+try:  # xxh3 hashes 4-10x faster than sha256 (the fallback): docs/benchmarks.md, "Index checks"
     import xxhash
 except ImportError:  # pragma: no cover - xxhash is a dependency; sha256 keeps a bare install working
     xxhash = None
@@ -71,8 +71,8 @@ DEFAULT_ALGORITHM = "xxh3_128" if xxhash is not None else "sha256"
 
 
 def file_checksum(path: Path, algorithm: str = DEFAULT_ALGORITHM) -> str:
-    """``algorithm:hex`` of the file's bytes, hashed from a memory map (no copy: ~20 GB/s with
-    xxh3 from the page cache, against ~6 GB/s reading it in chunks)."""
+    """``algorithm:hex`` of the file's bytes, hashed from a memory map (no copy: about 3x faster
+    than reading it in chunks when the file is in the page cache)."""
     digest = xxhash.xxh3_128() if algorithm == "xxh3_128" else hashlib.new(algorithm)
     with open(path, "rb") as handle:
         if os.fstat(handle.fileno()).st_size:
