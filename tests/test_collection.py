@@ -140,7 +140,8 @@ def test_index_file_lost_is_rebuilt_from_the_store(sample_pictures, tmp_path):
     coll = Collection.create(tmp_path / "c")
     coll.ingest(str(sample_pictures))
     coll.close()
-    os.remove(tmp_path / "c" / "index" / "visual.usearch")
+    for path in (tmp_path / "c" / "index").glob("visual.*.usearch"):
+        os.remove(path)
     coll = Collection.open(tmp_path / "c")
     report = coll.ingest(str(sample_pictures))
     assert report.embedded == 0 and coll.engine.count("visual") == 20

@@ -204,6 +204,16 @@ def test_reset_empties_a_space(filled):
     assert engine.count("image") == 3
 
 
+def test_rebuild_replaces_a_space_from_batches_and_saves_it(filled, make_engine):
+    engine, keys, vectors = filled
+    engine.rebuild("image", 32, iter([(keys[:10], vectors[:10]), (keys[10:20], vectors[10:20])]))
+    assert engine.count("image") == 20
+    assert engine.search("image", vectors[15], 1)[0].tolist() == [keys[15]]
+    engine.close()
+    again = make_engine()
+    assert again.count("image") == 20 and again.spaces() == {"image": 32}
+
+
 def test_persists_across_reopen(filled, make_engine):
     engine, keys, vectors = filled
     engine.close()

@@ -22,7 +22,7 @@ def test_serve_answers_like_queries_and_stops_on_ctrl_c():
                                 "--no-model"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         health = _wait(f"http://127.0.0.1:{port}/health")
-        assert health == {"status": "ok", "model": "off", "items": 8}
+        assert health == {"status": "ok", "model": "off", "items": 8, "index": {"state": "ok"}}
         like = httpx.get(f"http://127.0.0.1:{port}/search", params={"like": "chelsea.png"}, trust_env=False)
         assert like.status_code == 200 and like.json()["results"]
         refused = httpx.delete(f"http://127.0.0.1:{port}/items/chelsea.png", trust_env=False)

@@ -38,7 +38,7 @@ def chelsea_bytes() -> bytes:
 # -- reads ------------------------------------------------------------------------------------
 
 def test_health_says_model_and_items(server):
-    assert server.get("/health").json() == {"status": "ok", "model": "ready", "items": 8}
+    assert server.get("/health").json() == {"status": "ok", "model": "ready", "items": 8, "index": {"state": "ok"}}
 
 
 def test_text_search_finds_the_cat_with_scores_and_a_loadable_thumbnail(server):

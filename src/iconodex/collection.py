@@ -3,7 +3,7 @@
 ```
 coll/
   iconodex.db        SQLite (WAL): items, metadata, FTS5, status, vectors, settings
-  index/<space>.usearch + spaces.json   the ANN indexes (derived, rebuildable)
+  index/<space>.<checksum>.usearch + spaces.json   the ANN indexes (derived, checked, rebuildable)
   reducers/<space>.npz                  a PCA fitted once, when --pca was asked for
   cache/             fetched image bytes
 ```
@@ -12,6 +12,7 @@ coll/
 from __future__ import annotations
 
 import itertools
+import logging
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -24,6 +25,7 @@ from .config import Settings, load_settings
 from .errors import ConfigError, ModelMismatchError, ModelNotAvailableError, NotFoundError
 from .index import ENGINES
 from .index.base import VectorEngine
+from .index.guard import CheckedEngine
 from .models import load_model
 from .models.base import Encoder, fetch_side
 from .models.catalog import CUT_ALPHA, relevance_cut
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
     from .fetch.http import HttpClient
     from .ingest.report import IngestReport
 
+log = logging.getLogger(__name__)
 DB_NAME = "iconodex.db"
 PCA_MIN_FIT = 1024
 NO_MODEL = "none"  # an imported collection whose vectors came without a known model  # samples gathered before a PCA is fitted (or fewer, if that is all there is)
@@ -56,7 +59,7 @@ class Collection:
         self._config: dict[str, Any] = store.get_meta("collection", {})
         self._model: Encoder | None = None
         self._model_lock = threading.Lock()
-        self._engine: VectorEngine | None = None
+        self._engine: CheckedEngine | None = None
         self._http: HttpClient | None = None
         self._fetcher = None
         self._reducers: Reducers | None = None
@@ -186,11 +189,13 @@ class Collection:
         return self._model is not None
 
     @property
-    def engine(self) -> VectorEngine:
+    def engine(self) -> CheckedEngine:
+        """The ANN engine, failing over to exact search from the store where a space's index is
+        missing or damaged (see ``index/guard.py``)."""
         if self._engine is None:
             factory = ENGINES.get(self._config.get("engine", "usearch"))
-            self._engine = factory(self.path / "index", read_only=self.read_only,
-                                   **self._config.get("engine_options", {}))
+            inner = factory(self.path / "index", read_only=self.read_only, **self._config.get("engine_options", {}))
+            self._engine = CheckedEngine(inner, self.store)
         return self._engine
 
     @property
@@ -290,18 +295,31 @@ class Collection:
     def indexed_count(self) -> int:
         return self.store.status_counts()["indexed"]
 
-    def verify_index(self) -> list[str]:
-        """Rebuild any space whose ANN index disagrees with the store (a lost or stale file)."""
-        rebuilt = []
-        for space in self.engine.spaces():
+    def index_report(self) -> dict[str, dict[str, Any]]:
+        """Each space: dims, vectors of indexed items in the store, vectors in the ANN index, and
+        ``problem`` (None when the index is sound: its file checks out and its count fits the store)."""
+        problems = self.engine.check()
+        report = {}
+        for space, dims in self.engine.spaces().items():
             indexed, stored = self.store.vector_counts(space)
-            if not indexed <= self.engine.count(space) <= stored:
-                self.engine.reset(space)
-                for keys, vectors in self.store.iter_vectors(space):
-                    self.engine.upsert(space, keys, vectors)
-                rebuilt.append(space)
-        if rebuilt:
-            self.engine.flush()
+            in_index = None if space in problems else self.engine.count(space)
+            problem = problems.get(space)
+            if in_index is not None and not indexed <= in_index <= stored:
+                problem = f"its index holds {in_index} vectors, the store {indexed} indexed items (stale)"
+            report[space] = {"dims": dims, "indexed": indexed, "in_index": in_index, "problem": problem}
+        return report
+
+    def verify_index(self, *, rebuild_all: bool = False) -> list[str]:
+        """Rebuild (and save) every space whose ANN index is missing, damaged or disagrees with the
+        store, or every space with ``rebuild_all``; returns the spaces rebuilt."""
+        if self.read_only:
+            raise ConfigError("this collection is open read-only; repairing its index needs write access")
+        report = self.index_report()
+        rebuilt = [space for space, row in report.items() if rebuild_all or row["problem"]]
+        for space in rebuilt:
+            if report[space]["problem"]:
+                log.warning("index of space %s: %s; rebuilding it from the store", space, report[space]["problem"])
+            self.engine.rebuild(space)
         return rebuilt
 
     # -- the public API -----------------------------------------------------------------------
@@ -457,7 +475,9 @@ class Collection:
 
     def stats(self) -> dict[str, Any]:
         counts = self.store.status_counts()
-        spaces = {name: {"dims": dims, "indexed": self.engine.count(name)} for name, dims in self.spaces.items()}
+        problems = self.engine.check()
+        spaces = {name: {"dims": dims, "indexed": self.engine.count(name), "index": problems.get(name, "ok")}
+                  for name, dims in self.spaces.items()}
         return {
             "path": str(self.path), "items": sum(counts.values()), "indexed": counts["indexed"],
             "stages": counts, "model": self.model_name, "identity": self._config.get("identity"),
@@ -478,7 +498,7 @@ class Collection:
             raise ConfigError(f"engine {engine}: {exc}; docs/scale.md lists its options") from None
         counts: dict[str, int] = {}
         try:
-            for space in self.store.vector_spaces():
+            for space in self.store.vector_dims():
                 counts[space] = _copy_space(self.store, space, target)
             target.flush()
         except BaseException:
@@ -488,7 +508,7 @@ class Collection:
         self.store.set_meta("collection", self._config)
         if self._engine is not None:
             self._engine.close()
-        self._engine, self._searcher = target, None
+        self._engine, self._searcher = CheckedEngine(target, self.store), None
         return counts
 
     def close(self) -> None:

@@ -42,3 +42,12 @@ class ModelNotAvailableError(IconodexError):
 
 class NotFoundError(IconodexError):
     """An item, collection or space that does not exist."""
+
+
+class IndexDamagedError(IconodexError):
+    """A space's ANN index file is missing, truncated or changed; it is rebuilt from the store."""
+
+    def __init__(self, space: str, reason: str) -> None:
+        super().__init__(f"the index of space {space!r} cannot be used: {reason}")
+        self.space = space
+        self.reason = reason

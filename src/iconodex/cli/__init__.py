@@ -27,6 +27,8 @@ COMMANDS: dict[str, str] = {
     "preview": "iconodex.cli.formats_cmd:preview",
     "duplicates": "iconodex.cli.formats_cmd:duplicates",
     "reindex": "iconodex.cli.reindex_cmd:command",
+    "verify": "iconodex.cli.index_cmd:verify",
+    "repair": "iconodex.cli.index_cmd:repair",
 }
 
 

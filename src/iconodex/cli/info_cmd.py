@@ -29,8 +29,9 @@ def command(collection: str, failures: bool, as_json: bool) -> None:
     console.print(f"[bold]{escape(str(stats['path']))}[/]  model [cyan]{escape(stats['model'])}[/]  engine {stats['engine']}")
     stages = stats["stages"]
     console.print("items: " + ", ".join(f"{n} {stage}" for stage, n in stages.items()), highlight=False)
-    print_table(("space", "dims", "indexed"),
-                [(name, str(space["dims"]), str(space["indexed"])) for name, space in stats["spaces"].items()])
+    print_table(("space", "dims", "indexed", "index"),
+                [(name, str(space["dims"]), str(space["indexed"]), _index_state(space["index"]))
+                 for name, space in stats["spaces"].items()])
     for source in stats["sources"]:
         # soft_wrap: a URL cut at the terminal's width cannot be copied back into a command
         console.print(f"source {source['kind']}: {source['spec']} (runs: {source['last_run']})", highlight=False,
@@ -51,3 +52,7 @@ def delete(ids: tuple[str, ...], collection: str) -> None:
     with Collection.open(collection) as coll:
         removed = coll.delete(list(ids))
     click.echo(f"{removed} removed")
+
+
+def _index_state(state: str) -> str:
+    return state if state == "ok" else f"{state} (iconodex repair)"

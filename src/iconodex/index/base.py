@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -39,6 +40,12 @@ class VectorEngine(Protocol):
     def count(self, space: str) -> int: ...
 
     def spaces(self) -> dict[str, int]: ...
+
+    def rebuild(self, space: str, dims: int, batches: Iterable[tuple[np.ndarray, np.ndarray]], *,
+                save: bool = True) -> None:
+        """Replace ``space``'s index by (keys, vectors) ``batches`` (the store's), without reading
+        the old one; ``save=False`` keeps it in memory (a read-only process)."""
+        ...
 
     def flush(self) -> None:
         """Make everything upserted so far durable."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 
 
@@ -31,3 +33,12 @@ class CachedSpaces:
             raise KeyError(space)
         keys = np.asarray(keys, dtype=np.int64)
         return keys, np.zeros((len(keys), self.spaces()[space]), dtype=np.float32), np.zeros(len(keys), dtype=bool)
+
+    def rebuild(self, space: str, dims: int, batches: Iterable[tuple[np.ndarray, np.ndarray]], *,
+                save: bool = True) -> None:
+        """A server keeps its own data safe: drop the space's vectors and upload the store's again
+        (``save`` is moot: the server persists every write)."""
+        self.ensure_space(space, dims)
+        self.reset(space)
+        for keys, vectors in batches:
+            self.upsert(space, keys, vectors)

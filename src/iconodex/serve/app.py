@@ -42,6 +42,7 @@ def create_app(collection: Collection, settings: ServeSettings | None = None) ->
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         state.loader.start()
+        state.keeper.start()
         yield
         state.close()
 
@@ -53,7 +54,7 @@ def create_app(collection: Collection, settings: ServeSettings | None = None) ->
         app.include_router(router)
     _add_page(app)
     add_docs(app)
-    app.add_api_route("/health", health, methods=["GET"], tags=["service"], summary="Liveness and model state")
+    app.add_api_route("/health", health, methods=["GET"], tags=["service"], summary="Liveness, model and index state")
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
                            allow_methods=["GET", "POST"], allow_headers=["Authorization", "X-API-Key"])
@@ -62,9 +63,12 @@ def create_app(collection: Collection, settings: ServeSettings | None = None) ->
 
 
 def health(request: Request) -> dict[str, object]:
-    """Always public (load balancers need it); says nothing secret."""
+    """Always public (load balancers need it); says nothing secret. ``degraded``: a space's index
+    is being rebuilt or could not be; its searches are exact (slower) meanwhile."""
     state = state_of(request)
-    return {"status": "ok", "model": state.loader.status, "items": state.coll.indexed_count()}
+    index = state.keeper.status()
+    return {"status": "ok" if index["state"] == "ok" else "degraded", "model": state.loader.status,
+            "items": state.coll.indexed_count(), "index": index}
 
 
 def _add_page(app: FastAPI) -> None:

@@ -70,11 +70,73 @@ class ModelLoader:
                        {"Retry-After": RETRY_AFTER_S})
 
 
+class IndexKeeper:
+    """Rebuilds a damaged or missing index space from the store in a background thread. Searches
+    meanwhile are answered exactly from the store (see ``index/guard.py``); ``/health`` says which
+    spaces are affected and why. A read-only server keeps its rebuilt index in memory only."""
+
+    def __init__(self, coll: Collection) -> None:
+        self._coll = coll
+        self._waiting: set[str] = set()
+        self._busy: str | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self.failed: dict[str, str] = {}
+
+    def start(self) -> None:
+        """Check every space's file in the background (a checksum pass) and rebuild what fails."""
+        self._coll.engine.on_damage = self.schedule
+        threading.Thread(target=self._check, name="iconodex-index-check", daemon=True).start()
+
+    def _check(self) -> None:
+        for space in self._coll.engine.check():
+            self.schedule(space)
+
+    def schedule(self, space: str) -> None:
+        with self._lock:
+            if space in self._waiting or space == self._busy or space in self.failed:
+                return
+            self._waiting.add(space)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._rebuild, name="iconodex-index-rebuild", daemon=True)
+                self._thread.start()
+
+    def _rebuild(self) -> None:
+        while True:
+            with self._lock:
+                if not self._waiting:
+                    self._busy = self._thread = None
+                    return
+                self._busy = self._waiting.pop()
+            space = self._busy
+            try:
+                problem = self._coll.engine.problems().get(space)
+                if problem:  # not repaired meanwhile by another process
+                    log.warning("index of space %s: %s; rebuilding it from the store (searches of it are "
+                                "exact meanwhile)", space, problem)
+                    self._coll.engine.rebuild(space, save=not self._coll.read_only)
+                    log.warning("index of space %s rebuilt%s", space, "" if not self._coll.read_only else
+                                " in memory (a read-only server does not save it: run iconodex repair)")
+            except Exception as exc:  # kept for /health; searches stay exact
+                self.failed[space] = str(exc) or type(exc).__name__
+                log.error("rebuilding the index of space %s failed: %s", space, self.failed[space])
+
+    def status(self) -> dict[str, object]:
+        problems = self._coll.engine.problems()
+        if not problems:
+            return {"state": "ok"}
+        with self._lock:
+            rebuilding = bool(self._waiting or self._busy) and not set(problems) <= set(self.failed)
+        return {"state": "rebuilding" if rebuilding else "degraded", "exact_search": sorted(problems),
+                "problems": {space: self.failed.get(space, why) for space, why in problems.items()}}
+
+
 class ServerState:
     def __init__(self, coll: Collection, settings: ServeSettings) -> None:
         self.coll = coll
         self.settings = settings
         self.loader = ModelLoader(coll, settings.load_model)
+        self.keeper = IndexKeeper(coll)
         self.fetcher = GuardedFetcher(max_bytes=settings.max_upload_bytes, timeout=settings.fetch_timeout,
                                       allow_hosts=settings.fetch_allow_hosts)
         self._limiters: dict[str, anyio.CapacityLimiter] = {}

@@ -337,8 +337,15 @@ class ItemStore:
             yield (np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)),
                    np.vstack([blob_to_vector(r[1]) for r in rows]))
 
-    def vector_spaces(self) -> list[str]:
-        return [row[0] for row in self.conn.execute("SELECT DISTINCT space FROM vectors")]
+    def vector_dims(self) -> dict[str, int]:
+        """Each space with stored vectors and its dims, one index seek per space (not a scan)."""
+        found: dict[str, int] = {}
+        last = ""
+        while row := self.conn.execute("SELECT space, length(vec) FROM vectors WHERE space > ? ORDER BY space "
+                                       "LIMIT 1", (last,)).fetchone():
+            last = row[0]
+            found[last] = int(row[1]) // 4
+        return found
 
     def vector_counts(self, space: str) -> tuple[int, int]:
         """(vectors of indexed items, all stored vectors) in ``space``: a sound ANN index holds at
