@@ -96,7 +96,10 @@ def run(app: Any, host: str, port: int, log_level: str) -> None:
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, workers=1, http=HeaderDeadlineProtocol,
                             timeout_keep_alive=KEEP_ALIVE_S, limit_concurrency=MAX_IN_FLIGHT, server_header=False,
                             log_config=masked_handlers(LOGGING_CONFIG))
-    uvicorn.Server(config).run()
+    try:
+        uvicorn.Server(config).run()
+    except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C after its graceful shutdown: stopping is normal
+        log.info("server stopped")
 
 
 def _raise_open_files() -> None:
