@@ -161,3 +161,17 @@ def test_credentials_an_older_version_stored_are_scrubbed_and_never_shown(tmp_pa
         (source,) = coll.store.sources()
         assert source["name"] == "omeka:http://***@127.0.0.1" and coll.get("10777").source == source["name"]
     assert leaked(coll_dir) == []
+
+
+def test_engine_keys_are_used_at_run_time_but_never_stored(tmp_path, monkeypatch, capsys):
+    """A server engine's key (Qdrant ``api_key``, Milvus ``token``) given as --engine-option is not
+    written to the collection: it is said to be used, and a later run takes it from the environment."""
+    coll_dir = tmp_path / "coll"
+    with Collection.create(coll_dir, model="offline", engine="qdrant",
+                           engine_options={"api_key": CREDENTIAL, "collection_name": "pictures"}) as coll:
+        assert coll.engine.inner.client is not None  # the engine opened with what was given
+    assert leaked(coll_dir) == []
+    code, out, _ = cli(capsys, "info", "-c", str(coll_dir), "--json")
+    assert code == 0 and CREDENTIAL not in out
+    with Collection.open(coll_dir) as coll:
+        assert coll._config["engine_options"] == {"collection_name": "pictures", "api_key": "***"}

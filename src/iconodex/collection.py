@@ -30,6 +30,7 @@ from .models import load_model
 from .models.base import Encoder, fetch_side
 from .models.catalog import CUT_ALPHA, relevance_cut
 from .progress import stages
+from .redact import HIDDEN, is_secret_name, public_options
 from .reduce import Reducers
 from .search import Query, Searcher, SearchResults
 from .sources import Source, open_source
@@ -60,6 +61,7 @@ class Collection:
         self._model: Encoder | None = None
         self._model_lock = threading.Lock()
         self._engine: CheckedEngine | None = None
+        self._engine_secrets: dict[str, Any] = {}  # engine keys given to this process, never stored
         self._http: HttpClient | None = None
         self._fetcher = None
         self._reducers: Reducers | None = None
@@ -115,8 +117,11 @@ class Collection:
         ENGINES.get(config["engine"])  # fail early on an unknown engine
         path.mkdir(parents=True, exist_ok=True)
         store = ItemStore(path / DB_NAME)
-        store.set_meta("collection", config)
-        return cls(path, store, load_settings(path, settings))
+        given = config.get("engine_options") or {}
+        store.set_meta("collection", {**config, "engine_options": public_options(given)})
+        coll = cls(path, store, load_settings(path, settings))
+        coll._engine_secrets = _secret_options(given)
+        return coll
 
     @classmethod
     def open(cls, path: str | Path, *, read_only: bool = False, settings: dict | None = None) -> Collection:
@@ -194,9 +199,15 @@ class Collection:
         missing or damaged (see ``index/guard.py``)."""
         if self._engine is None:
             factory = ENGINES.get(self._config.get("engine", "usearch"))
-            inner = factory(self.path / "index", read_only=self.read_only, **self._config.get("engine_options", {}))
+            inner = factory(self.path / "index", read_only=self.read_only, **self._engine_options())
             self._engine = CheckedEngine(inner, self.store)
         return self._engine
+
+    def _engine_options(self) -> dict[str, Any]:
+        """The stored engine options with this process's keys; a key only said to be used (``***``)
+        is left to the engine, which takes it from its environment variable (``MILVUS_TOKEN``…)."""
+        stored = {k: v for k, v in self._config.get("engine_options", {}).items() if v != HIDDEN}
+        return {**stored, **self._engine_secrets}
 
     @property
     def http(self) -> HttpClient:
@@ -504,7 +515,8 @@ class Collection:
         except BaseException:
             target.close()
             raise
-        self._config.update(engine=engine, engine_options=options or {})
+        self._config.update(engine=engine, engine_options=public_options(options or {}))
+        self._engine_secrets = _secret_options(options or {})
         self.store.set_meta("collection", self._config)
         if self._engine is not None:
             self._engine.close()
@@ -523,6 +535,10 @@ class Collection:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _secret_options(options: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in options.items() if is_secret_name(name)}
 
 
 def _copy_space(store: ItemStore, space: str, target: VectorEngine) -> int:

@@ -7,8 +7,8 @@ pushed down to Milvus, so the SQLite store stays the only home of metadata.
 Two ways to reach Milvus (``engine_options``):
 
 * ``uri`` — a Milvus server (``http://HOST:19530``), with ``database`` and a ``token`` (``user:password``
-  or an API key; better from the ``MILVUS_TOKEN`` environment variable, since engine options are
-  stored in the collection).
+  or an API key, or the ``MILVUS_TOKEN`` environment variable; the collection records only that a
+  token was given, so later runs take it from the environment).
 * no ``uri`` — Milvus Lite, pymilvus's embedded mode, in ``<collection>/index/milvus.db``: no server,
   one process at a time; meant for tests and small collections.
 

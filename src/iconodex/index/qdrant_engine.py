@@ -7,8 +7,8 @@ Two ways to reach Qdrant (``engine_options``):
 
 * ``path`` — qdrant-client's embedded *local mode* (default ``<collection>/index/qdrant``):
   no server, exact search in NumPy, one process at a time; meant for tests and small collections.
-* ``url`` — a Qdrant server or cluster; the API key comes from ``api_key`` or, better (engine
-  options are stored in the collection), the ``QDRANT_API_KEY`` environment variable.
+* ``url`` — a Qdrant server or cluster; the API key comes from ``api_key`` or the ``QDRANT_API_KEY``
+  environment variable (the collection records only that a key was given: later runs read the variable).
 
 Adding a space to an existing collection: named vectors are fixed at creation on Qdrant servers
 older than 1.16, so :meth:`QdrantEngine.ensure_space` first asks for the new vector name in place
