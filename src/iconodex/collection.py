@@ -321,7 +321,9 @@ class Collection:
         kind = source_type or getattr(source, "kind", type(source).__name__.lower())
         self.verify_index()
         with stages(quiet) as progress, self._confined_fetching(confinement, options["workdir"]) as (http, fetcher):
-            pipeline = Pipeline(self, progress, http=http, fetcher=fetcher)
+            # A confined ingest embeds here: its fetch guard lives in this process.
+            executor = "dask" if self.settings.cluster and confinement is None else "local"
+            pipeline = Pipeline(self, progress, http=http, fetcher=fetcher, executor=executor)
             report = pipeline.harvest(source, kind, str(spec), _jsonable(options))
             pipeline.process_pending(report)
         return report

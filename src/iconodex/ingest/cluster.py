@@ -1,0 +1,178 @@
+"""The ``dask`` executor: chunks are fetched, decoded and embedded on the workers of an existing
+Dask distributed cluster (``iconodex ingest … --cluster tcp://scheduler:8786``).
+
+The coordinator keeps harvesting, committing and indexing exactly as locally; it sends each chunk
+as one task and commits each result once, whichever worker computed it. A worker that dies
+mid-chunk loses nothing: the scheduler runs the task again elsewhere and only the result that
+reaches the coordinator is stored. Each worker process loads a model once and keeps it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ConfigError, IconodexError, ModelMismatchError
+from ..logs import event
+from ..store import WorkItem
+from .executors import EXECUTORS, ChunkEmbedder, ChunkResult
+
+if TYPE_CHECKING:
+    from ..collection import Collection
+    from ..config import Settings
+    from ..fetch.images import ImageFetcher
+    from ..models import Encoder
+
+log = logging.getLogger(__name__)
+MAX_AHEAD = 64  # chunks in flight at most, whatever the cluster's size: bounds the coordinator's memory
+
+
+class ClusterError(IconodexError):
+    """The Dask scheduler cannot be reached, or was lost, or a chunk keeps killing workers."""
+
+
+@dataclass(frozen=True)
+class EmbedJob:
+    """Everything a worker needs besides the chunk itself; small, sent with every task."""
+
+    model: str
+    model_options: dict[str, Any]
+    identity: dict[str, Any] | None  # what the collection recorded: a worker with other model files refuses
+    settings: Settings
+    http_options: dict[str, Any]
+    text_template: str | None
+    key: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        options = json.dumps(self.model_options, sort_keys=True, default=str)
+        object.__setattr__(self, "key", f"{self.model}|{options}|{self.settings!r}|{self.http_options!r}|"
+                                        f"{self.text_template!r}")
+
+    @property
+    def model_key(self) -> str:
+        return f"{self.model}|{json.dumps(self.model_options, sort_keys=True, default=str)}"
+
+
+class DaskExecutor:
+    """Submits chunks to the cluster, a bounded number ahead, and yields each result as it arrives."""
+
+    def __init__(self, collection: Collection, fetcher: ImageFetcher | None = None) -> None:
+        if fetcher is not None:
+            raise ConfigError("a confined ingest fetches through this process's guard: it cannot use --cluster")
+        self.address = collection.settings.cluster
+        config = collection._config
+        self.job = EmbedJob(model=collection.model_name, model_options=dict(config.get("model_options", {})),
+                            identity=config.get("identity"), settings=collection.settings,
+                            http_options=collection._http_options(), text_template=collection.text_template)
+        self.client = connect(self.address, collection.settings.timeout)
+
+    def embed_chunks(self, chunks: Iterable[list[WorkItem]]) -> Iterator[tuple[list[WorkItem], ChunkResult]]:
+        from distributed import wait
+
+        pending = iter(chunks)
+        in_flight: dict[Any, list[WorkItem]] = {}
+        exhausted = False
+        while True:
+            ahead = self._ahead()
+            while not exhausted and len(in_flight) < ahead:
+                work = next(pending, None)
+                if work is None:
+                    exhausted = True
+                    break
+                in_flight[self.client.submit(embed_on_worker, self.job, work, pure=False)] = work
+            if not in_flight:
+                return
+            done, _ = self._guard(lambda: wait(list(in_flight), return_when="FIRST_COMPLETED"))
+            for future in done:
+                yield in_flight.pop(future), self._result(future)
+
+    def _ahead(self) -> int:
+        """Two chunks per worker thread: one running, one waiting, so no worker idles between tasks."""
+        threads = sum(self._guard(self.client.nthreads).values())
+        if not threads:
+            event(log, "no Dask worker yet: chunks wait for one", logging.WARNING, cluster=self.address)
+        return max(2, min(2 * threads, MAX_AHEAD))
+
+    def _result(self, future: Any) -> ChunkResult:
+        from distributed import KilledWorker
+
+        try:
+            return self._guard(future.result)
+        except KilledWorker as exc:
+            raise ClusterError(f"a chunk of work killed Dask workers again and again ({exc}); "
+                               f"check the workers' memory and logs") from None
+
+    def _guard(self, call: Any) -> Any:
+        try:
+            return call()
+        except (OSError, TimeoutError) as exc:  # CommClosedError is an OSError
+            raise ClusterError(f"lost the Dask scheduler at {self.address} ({exc}); "
+                               f"run the same command again to resume") from None
+
+    def close(self) -> None:
+        self.client.close()
+
+
+EXECUTORS.register("dask", DaskExecutor)
+
+
+def connect(address: str, timeout: float) -> Any:
+    """A client of the scheduler at ``address``; a one-line error if there is none."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise ConfigError("--cluster needs Dask distributed: pip install 'iconodex[cluster]'") from None
+    try:
+        return Client(address, timeout=timeout, set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ClusterError(f"cannot reach the Dask scheduler at {address}: {reason}") from None
+
+
+# -- on the worker ------------------------------------------------------------------------------
+
+_MODELS: dict[str, Encoder] = {}
+_EMBEDDERS: dict[str, ChunkEmbedder] = {}
+_LOCK = threading.Lock()  # a worker with several threads loads each model once
+
+
+def embed_on_worker(job: EmbedJob, work: list[WorkItem]) -> ChunkResult:
+    """The task: embed one chunk with this worker's copy of the model (loaded on its first task)."""
+    return _embedder(job).embed(work)
+
+
+def _embedder(job: EmbedJob) -> ChunkEmbedder:
+    with _LOCK:
+        if job.key not in _EMBEDDERS:
+            model, fetcher = _model(job), _fetcher(job, _model(job))
+            _EMBEDDERS[job.key] = ChunkEmbedder(lambda: model, lambda: fetcher, job.settings, job.text_template)
+        return _EMBEDDERS[job.key]
+
+
+def _model(job: EmbedJob) -> Encoder:
+    if job.model_key not in _MODELS:
+        from ..collection import _identity_changes
+        from ..models import load_model
+
+        encoder = load_model(job.model, **job.model_options)
+        changed = _identity_changes(job.identity, encoder.describe()) if job.identity is not None else []
+        if changed:
+            raise ModelMismatchError(f"model {job.model!r} on this Dask worker differs from the one that made the "
+                                     f"collection ({', '.join(changed)} changed); give the workers the same files")
+        _MODELS[job.model_key] = encoder
+    return _MODELS[job.model_key]
+
+
+def _fetcher(job: EmbedJob, model: Encoder) -> ImageFetcher:
+    """Fetches without a cache: a worker's disk is not the collection's, and items once embedded
+    are not fetched again."""
+    from ..fetch.http import HttpClient
+    from ..fetch.images import ImageFetcher
+    from ..models.base import fetch_side
+
+    return ImageFetcher(HttpClient(**job.http_options), None, min_side=fetch_side(model),
+                        max_pixels=job.settings.max_pixels)
