@@ -13,6 +13,7 @@ import json
 import logging
 import threading
 from collections.abc import Iterable, Iterator
+from concurrent.futures import CancelledError
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -61,8 +62,7 @@ class DaskExecutor:
     """Submits chunks to the cluster, a bounded number ahead, and yields each result as it arrives."""
 
     def __init__(self, collection: Collection, fetcher: ImageFetcher | None = None) -> None:
-        if fetcher is not None:
-            raise ConfigError("a confined ingest fetches through this process's guard: it cannot use --cluster")
+        del fetcher  # a confined ingest (the only one with its own fetcher) embeds locally
         self.address = collection.settings.cluster
         config = collection._config
         self.job = EmbedJob(model=collection.model_name, model_options=dict(config.get("model_options", {})),
@@ -71,24 +71,26 @@ class DaskExecutor:
         self.client = connect(self.address, collection.settings.timeout)
 
     def embed_chunks(self, chunks: Iterable[list[WorkItem]]) -> Iterator[tuple[list[WorkItem], ChunkResult]]:
-        from distributed import wait
+        from distributed import as_completed
 
         pending = iter(chunks)
         in_flight: dict[Any, list[WorkItem]] = {}
-        exhausted = False
-        while True:
-            ahead = self._ahead()
-            while not exhausted and len(in_flight) < ahead:
+        completed = as_completed(loop=self.client.loop)
+
+        def submit_more() -> None:
+            for _ in range(self._ahead() - len(in_flight)):
                 work = next(pending, None)
                 if work is None:
-                    exhausted = True
-                    break
-                in_flight[self.client.submit(embed_on_worker, self.job, work, pure=False)] = work
-            if not in_flight:
-                return
-            done, _ = self._guard(lambda: wait(list(in_flight), return_when="FIRST_COMPLETED"))
-            for future in done:
-                yield in_flight.pop(future), self._result(future)
+                    return
+                future = self.client.submit(embed_on_worker, self.job, work, pure=False)
+                in_flight[future] = work
+                completed.add(future)
+
+        submit_more()
+        for future in completed:
+            work, result = in_flight.pop(future), self._result(future)
+            submit_more()  # before the coordinator commits, so the workers keep busy meanwhile
+            yield work, result
 
     def _ahead(self) -> int:
         """Two chunks per worker thread: one running, one waiting, so no worker idles between tasks."""
@@ -109,7 +111,7 @@ class DaskExecutor:
     def _guard(self, call: Any) -> Any:
         try:
             return call()
-        except (OSError, TimeoutError) as exc:  # CommClosedError is an OSError
+        except (OSError, TimeoutError, CancelledError) as exc:  # CommClosedError is an OSError
             raise ClusterError(f"lost the Dask scheduler at {self.address} ({exc}); "
                                f"run the same command again to resume") from None
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -131,6 +132,17 @@ class LocalExecutor:
 
 
 EXECUTORS.register("local", LocalExecutor)
+
+
+@contextmanager
+def open_executor(name: str, collection: Collection, fetcher: ImageFetcher | None = None) -> Iterator[Executor]:
+    """The executor registered as ``name``, closed afterwards (a cluster's is connected now, so an
+    unreachable scheduler is reported before any harvest)."""
+    executor = EXECUTORS.get(name)(collection, fetcher)
+    try:
+        yield executor
+    finally:
+        executor.close()
 
 
 def _fetch_workers(refs: list, configured: int) -> int:

@@ -21,7 +21,7 @@ from ..progress import Stages
 from ..records import SourceRecord
 from ..sources.base import HarvestContext, HarvestReport, Source
 from ..store import WorkItem
-from .executors import EXECUTORS, ChunkResult
+from .executors import ChunkResult, Executor, LocalExecutor
 from .report import IngestReport
 
 if TYPE_CHECKING:
@@ -36,17 +36,17 @@ INDEX_EVERY_ITEMS = 4096
 
 class Pipeline:
     """``http`` and ``fetcher`` default to the collection's; a confined ingest passes guarded ones.
-    ``executor`` names where chunks are embedded (see executors.py); this object alone writes."""
+    ``executor`` embeds the chunks (here by default; see executors.py); this object alone writes."""
 
     def __init__(self, collection: Collection, stages: Stages, *, http: HttpClient | None = None,
-                 fetcher: ImageFetcher | None = None, executor: str = "local") -> None:
+                 fetcher: ImageFetcher | None = None, executor: Executor | None = None) -> None:
         self.coll = collection
         self.store = collection.store
         self.settings = collection.settings
         self.stages = stages
         self._http = http
         self._fetcher = fetcher
-        self.executor = executor  # where chunks are embedded: "local", or "dask" (a cluster)
+        self.executor = executor or LocalExecutor(collection, fetcher)  # where chunks are embedded
 
     @property
     def http(self) -> HttpClient:
@@ -100,19 +100,15 @@ class Pipeline:
         self.stages.start("embed", pending)
         self.stages.start("index", None)
         since_index = 0
-        executor = EXECUTORS.get(self.executor)(self.coll, self._fetcher)
-        try:
-            for work, result in executor.embed_chunks(self._pending_chunks()):
-                self._commit_chunk(work, result, report)
-                self.stages.advance("embed", len(work))
-                since_index += len(work)
-                # Saving the index costs O(collection); doing it geometrically keeps the total linear
-                # while bounding what a crash leaves to re-index.
-                if since_index >= max(INDEX_EVERY_ITEMS, self.coll.indexed_count() // 4):
-                    self.catch_up_index(report)
-                    since_index = 0
-        finally:
-            executor.close()
+        for work, result in self.executor.embed_chunks(self._pending_chunks()):
+            self._commit_chunk(work, result, report)
+            self.stages.advance("embed", len(work))
+            since_index += len(work)
+            # Saving the index costs O(collection); doing it geometrically keeps the total linear
+            # while bounding what a crash leaves to re-index.
+            if since_index >= max(INDEX_EVERY_ITEMS, self.coll.indexed_count() // 4):
+                self.catch_up_index(report)
+                since_index = 0
         self.coll.flush_pending_reduction()
         self.catch_up_index(report)
         self.stages.finish("embed")
