@@ -187,6 +187,20 @@ def test_a_worker_that_cannot_reach_an_image_host_fails_those_items_alone(cluste
     assert statuses(tmp_path / "coll") == {"indexed": 6, "failed": 4}
 
 
+def test_a_worker_whose_model_differs_from_the_collections_stops_the_run(cluster, tmp_path):
+    from iconodex.errors import ModelMismatchError
+
+    with Collection.create(tmp_path / "coll") as coll:  # records the offline model's identity
+        config = coll.store.get_meta("collection")
+        config["identity"] = {**config["identity"], "weights": "other files"}
+        coll.store.set_meta("collection", config)
+    settings = {"cluster": cluster.address}
+    with Collection.open(tmp_path / "coll", settings=settings) as coll, \
+            pytest.raises(ModelMismatchError, match="on this Dask worker differs .*weights"):
+        coll.ingest(str(make_pictures(tmp_path / "pictures", 2)))
+    assert statuses(tmp_path / "coll") == {"pending": 2}
+
+
 def test_an_unreachable_scheduler_is_one_line_naming_it(tmp_path):
     address = f"tcp://127.0.0.1:{free_port()}"
     folder = make_pictures(tmp_path / "pictures", 2)

@@ -102,11 +102,13 @@ class DaskExecutor:
     def _result(self, future: Any) -> ChunkResult:
         from distributed import KilledWorker
 
-        try:
-            return self._guard(future.result)
-        except KilledWorker as exc:
-            raise ClusterError(f"a chunk of work killed Dask workers again and again ({exc}); "
-                               f"check the workers' memory and logs") from None
+        if future.status == "error":  # the task itself raised: say what the worker met
+            exc = future.exception()
+            if isinstance(exc, KilledWorker):
+                raise ClusterError(f"a chunk of work killed Dask workers again and again ({exc}); "
+                                   f"check the workers' memory and logs") from None
+            raise exc
+        return self._guard(future.result)
 
     def _guard(self, call: Any) -> Any:
         try:
