@@ -50,9 +50,19 @@ class DaskCluster:
     def ensure_workers(self, names: tuple[str, ...] = ("w1", "w2")) -> None:
         for name in names:
             if name not in self.workers or self.workers[name].poll() is not None:
-                self.workers[name] = self._spawn(name, ["worker", self.address, "--name", name, "--nthreads", "1",
-                                                        "--memory-limit", "1GiB", "--no-nanny", "--no-dashboard"])
+                self.start_worker(name)
         self.client.wait_for_workers(len(names), timeout=60)
+
+    def start_worker(self, name: str, *extra: str) -> None:
+        self.workers[name] = self._spawn(name, ["worker", self.address, "--name", name, "--nthreads", "1",
+                                                "--memory-limit", "1GiB", "--no-nanny", "--no-dashboard", *extra])
+
+    def stop_worker(self, name: str) -> None:
+        self.workers.pop(name).kill()
+        deadline = time.monotonic() + 30
+        while name in {w["name"] for w in self.client.scheduler_info(n_workers=-1)["workers"].values()}:
+            assert time.monotonic() < deadline, f"the scheduler still lists {name}"
+            time.sleep(0.05)
 
     def worker_named(self, address: str) -> str:
         return self.client.scheduler_info(n_workers=-1)["workers"][address]["name"]
@@ -199,6 +209,22 @@ def test_a_worker_whose_model_differs_from_the_collections_stops_the_run(cluster
             pytest.raises(ModelMismatchError, match="on this Dask worker differs .*weights"):
         coll.ingest(str(make_pictures(tmp_path / "pictures", 2)))
     assert statuses(tmp_path / "coll") == {"pending": 2}
+
+
+def test_a_worker_with_another_iconodex_version_is_named_before_anything_runs(cluster, tmp_path):
+    preload = tmp_path / "other_version.py"
+    preload.write_text("import iconodex\niconodex.__version__ = '0.0.1-other'\n")
+    cluster.start_worker("other", "--preload", str(preload))
+    try:
+        cluster.client.wait_for_workers(3, timeout=60)
+        run = ingest_cli(make_pictures(tmp_path / "pictures", 2), tmp_path / "coll", "--cluster", cluster.address)
+        out, err = run.communicate(timeout=60)
+    finally:
+        cluster.stop_worker("other")
+    assert run.returncode == 2
+    assert err.strip().splitlines()[-1].startswith("error: Dask worker tcp://127.0.0.1:")
+    assert "runs iconodex 0.0.1-other, this machine" in err and "Traceback" not in err
+    assert statuses(tmp_path / "coll") == {}  # refused before the harvest
 
 
 def test_an_unreachable_scheduler_is_one_line_naming_it(tmp_path):

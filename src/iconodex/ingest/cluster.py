@@ -50,8 +50,9 @@ class EmbedJob:
 
     def __post_init__(self) -> None:
         options = json.dumps(self.model_options, sort_keys=True, default=str)
-        object.__setattr__(self, "key", f"{self.model}|{options}|{self.settings!r}|{self.http_options!r}|"
-                                        f"{self.text_template!r}")
+        identity = json.dumps(self.identity, sort_keys=True, default=str)
+        object.__setattr__(self, "key", f"{self.model}|{options}|{identity}|{self.settings!r}|"
+                                        f"{self.http_options!r}|{self.text_template!r}")
 
     @property
     def model_key(self) -> str:
@@ -69,6 +70,24 @@ class DaskExecutor:
                             identity=config.get("identity"), settings=collection.settings,
                             http_options=collection._http_options(), text_template=collection.text_template)
         self.client = connect(self.address, collection.settings.timeout)
+        try:
+            self._check_workers()
+        except BaseException:
+            self.client.close()
+            raise
+
+    def _check_workers(self) -> None:
+        """Workers running another iconodex would fail on every chunk, or worse, half-understand it."""
+        from .. import __version__
+
+        found = self._guard(lambda: self.client.run(_version, on_error="return"))
+        for worker, version in sorted(found.items()):
+            if isinstance(version, BaseException):
+                raise ClusterError(f"Dask worker {worker} cannot run iconodex ({type(version).__name__}: {version}); "
+                                   f"install 'iconodex[cluster]' {__version__} in the workers' environment")
+            if version != __version__:
+                raise ClusterError(f"Dask worker {worker} runs iconodex {version}, this machine {__version__}; "
+                                   f"install the same version on both")
 
     def embed_chunks(self, chunks: Iterable[list[WorkItem]]) -> Iterator[tuple[list[WorkItem], ChunkResult]]:
         from distributed import as_completed
@@ -144,6 +163,12 @@ _EMBEDDERS: dict[str, ChunkEmbedder] = {}
 _LOCK = threading.Lock()  # a worker with several threads loads each model once
 
 
+def _version() -> str:
+    from .. import __version__
+
+    return __version__
+
+
 def embed_on_worker(job: EmbedJob, work: list[WorkItem]) -> ChunkResult:
     """The task: embed one chunk with this worker's copy of the model (loaded on its first task)."""
     return _embedder(job).embed(work)
@@ -152,23 +177,29 @@ def embed_on_worker(job: EmbedJob, work: list[WorkItem]) -> ChunkResult:
 def _embedder(job: EmbedJob) -> ChunkEmbedder:
     with _LOCK:
         if job.key not in _EMBEDDERS:
-            model, fetcher = _model(job), _fetcher(job, _model(job))
+            model = _model(job)
+            _check_identity(job, model)
+            fetcher = _fetcher(job, model)
             _EMBEDDERS[job.key] = ChunkEmbedder(lambda: model, lambda: fetcher, job.settings, job.text_template)
         return _EMBEDDERS[job.key]
 
 
 def _model(job: EmbedJob) -> Encoder:
     if job.model_key not in _MODELS:
-        from ..collection import _identity_changes
         from ..models import load_model
 
-        encoder = load_model(job.model, **job.model_options)
-        changed = _identity_changes(job.identity, encoder.describe()) if job.identity is not None else []
-        if changed:
-            raise ModelMismatchError(f"model {job.model!r} on this Dask worker differs from the one that made the "
-                                     f"collection ({', '.join(changed)} changed); give the workers the same files")
-        _MODELS[job.model_key] = encoder
+        _MODELS[job.model_key] = load_model(job.model, **job.model_options)
     return _MODELS[job.model_key]
+
+
+def _check_identity(job: EmbedJob, model: Encoder) -> None:
+    """Each collection's record against this worker's copy (two collections may name one model)."""
+    from ..collection import _identity_changes
+
+    changed = _identity_changes(job.identity, model.describe()) if job.identity is not None else []
+    if changed:
+        raise ModelMismatchError(f"model {job.model!r} on this Dask worker differs from the one that made the "
+                                 f"collection ({', '.join(changed)} changed); give the workers the same files")
 
 
 def _fetcher(job: EmbedJob, model: Encoder) -> ImageFetcher:
