@@ -227,6 +227,23 @@ def test_a_worker_with_another_iconodex_version_is_named_before_anything_runs(cl
     assert statuses(tmp_path / "coll") == {}  # refused before the harvest
 
 
+def test_a_scheduler_lost_mid_run_ends_it_in_one_line_keeping_what_was_committed(tmp_path):
+    own = DaskCluster(tmp_path)  # its own scheduler: this test kills it
+    try:
+        own.ensure_workers(("solo",))
+        folder, coll = make_pictures(tmp_path / "pictures", 80), tmp_path / "coll"
+        run = ingest_cli(folder, coll, "--cluster", own.address, "--set", "timeout=2")
+        wait_for(lambda: committed(coll) >= 4, run)
+        own.scheduler.kill()
+        out, err = run.communicate(timeout=60)
+    finally:
+        own.close()
+    assert run.returncode == 2
+    assert err.strip().splitlines()[-1].startswith(f"error: lost the Dask scheduler at {own.address}")
+    assert "Traceback" not in err
+    assert committed(coll) >= 4
+
+
 def test_an_unreachable_scheduler_is_one_line_naming_it(tmp_path):
     address = f"tcp://127.0.0.1:{free_port()}"
     folder = make_pictures(tmp_path / "pictures", 2)

@@ -133,7 +133,7 @@ class DaskExecutor:
         try:
             return call()
         except (OSError, TimeoutError, CancelledError) as exc:  # CommClosedError is an OSError
-            raise ClusterError(f"lost the Dask scheduler at {self.address} ({exc}); "
+            raise ClusterError(f"lost the Dask scheduler at {self.address} ({_first_line(exc)}); "
                                f"run the same command again to resume") from None
 
     def close(self) -> None:
@@ -149,11 +149,25 @@ def connect(address: str, timeout: float) -> Any:
         from distributed import Client
     except ImportError:
         raise ConfigError("--cluster needs Dask distributed: pip install 'iconodex[cluster]'") from None
+    _quiet_dask_logs()
     try:
         return Client(address, timeout=timeout, set_as_default=False)
     except (OSError, TimeoutError, ValueError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ClusterError(f"cannot reach the Dask scheduler at {address}: {reason}") from None
+        raise ClusterError(f"cannot reach the Dask scheduler at {address}: {_first_line(exc)}") from None
+
+
+def _quiet_dask_logs() -> None:
+    """Dask's client logs each connection problem with a traceback; the coordinator reports them in
+    one line instead. ``--log-level debug`` keeps them."""
+    if logging.getLogger().isEnabledFor(logging.DEBUG):
+        return
+    names = [name for name in logging.root.manager.loggerDict if name.split(".")[0] == "distributed"]
+    for name in {"distributed", *names}:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 # -- on the worker ------------------------------------------------------------------------------
