@@ -168,7 +168,14 @@ def report(args: argparse.Namespace, best: dict[str, dict], overhead: dict[str, 
             f"Chunk round trip without fetching or embedding ({args.chunk_size} real work items out, a result of "
             f"the collection's three spaces back, median of {ROUND_TRIPS}): **{shipped * 1000:.2f} ms per item** "
             f"with `ChunkResult` as shipped (one matrix per space), {loose * 1000:.2f} ms per item with one "
-            f"array per item: **{loose / shipped:.1f}×** the cost.")
+            f"array per item: **{loose / shipped:.1f}×** the cost.{_load_note()}")
+
+
+def _load_note() -> str:
+    if os.getloadavg()[0] <= (os.cpu_count() or 1):
+        return ""
+    return ("\n\nTaken while other work shared the machine (load average above its core count): the absolute rates "
+            "are low and noisy; the ratios within this run are what to compare.")
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import uuid
 from collections.abc import Iterable, Iterator
 from concurrent.futures import CancelledError
 from dataclasses import dataclass, field
@@ -46,13 +47,12 @@ class EmbedJob:
     settings: Settings
     http_options: dict[str, Any]
     text_template: str | None
+    run: str = field(default_factory=lambda: uuid.uuid4().hex)  # each ingest gets fresh HTTP state
     key: str = field(init=False)
 
     def __post_init__(self) -> None:
-        options = json.dumps(self.model_options, sort_keys=True, default=str)
         identity = json.dumps(self.identity, sort_keys=True, default=str)
-        object.__setattr__(self, "key", f"{self.model}|{options}|{identity}|{self.settings!r}|"
-                                        f"{self.http_options!r}|{self.text_template!r}")
+        object.__setattr__(self, "key", f"{self.run}|{self.model_key}|{identity}")
 
     @property
     def model_key(self) -> str:
@@ -172,8 +172,9 @@ def _first_line(exc: BaseException) -> str:
 
 # -- on the worker ------------------------------------------------------------------------------
 
-_MODELS: dict[str, Encoder] = {}
-_EMBEDDERS: dict[str, ChunkEmbedder] = {}
+_MODELS: dict[str, Encoder] = {}  # kept for the worker's life: loading is the expensive part
+_EMBEDDERS: dict[str, ChunkEmbedder] = {}  # one per ingest run, the latest few
+_RUNS_KEPT = 4
 _LOCK = threading.Lock()  # a worker with several threads loads each model once
 
 
@@ -195,6 +196,8 @@ def _embedder(job: EmbedJob) -> ChunkEmbedder:
             _check_identity(job, model)
             fetcher = _fetcher(job, model)
             _EMBEDDERS[job.key] = ChunkEmbedder(lambda: model, lambda: fetcher, job.settings, job.text_template)
+            while len(_EMBEDDERS) > _RUNS_KEPT:  # an older run's HTTP client goes with it
+                del _EMBEDDERS[next(iter(_EMBEDDERS))]
         return _EMBEDDERS[job.key]
 
 
