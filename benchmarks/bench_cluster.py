@@ -10,7 +10,7 @@
 Workers on the same machine share its cores with the coordinator, so 2 workers cannot beat
 local ingest on 2 cores; the figures price the overhead a real cluster must amortise.
 
-    .venv/bin/python benchmarks/bench_cluster.py --count 240 --chunk-size 32 --repeats 2
+    .venv/bin/python benchmarks/bench_cluster.py --count 240 --chunk-size 32 --repeats 5
 """
 
 from __future__ import annotations

@@ -42,8 +42,8 @@ class ChunkResult:
     drop_text: list[int] = field(default_factory=list)  # keys whose text became empty
 
     def __getstate__(self) -> dict:
-        """Pickled (sent by a cluster worker) as one matrix per space rather than one small array
-        per item: serialisers handle a few large buffers far faster (see bench_cluster.py)."""
+        """Pickled (sent back by a cluster worker) as one matrix per space rather than one small
+        array per item: a few large buffers travel faster than many small ones (bench_cluster.py)."""
         state = dict(self.__dict__)
         state["vectors"] = {space: (np.fromiter(by_key, np.int64, len(by_key)), np.stack(list(by_key.values())))
                             for space, by_key in self.vectors.items() if by_key}

@@ -2,11 +2,12 @@
 
 Every stage commits to SQLite before the next one relies on it:
 - harvest upserts records (unchanged ones cost one lookup) and stamps them with the run number;
-- embed takes pending items a chunk at a time, fetches and decodes pictures in threads while the
-  model runs, and commits the chunk's vectors and statuses in one transaction;
+- embed takes pending items a chunk at a time, has an executor fetch and decode pictures in threads
+  while the model runs (here, or on a Dask cluster's workers), and commits the chunk's vectors and
+  statuses in one transaction;
 - index catches the ANN index up from the stored vectors (idempotent upserts), saves it, and only
   then marks items indexed.
-A kill -9 anywhere loses at most the chunk in flight; the same command finishes the job.
+A kill -9 anywhere loses at most the chunks in flight; the same command finishes the job.
 """
 
 from __future__ import annotations
