@@ -266,7 +266,7 @@ def test_the_cluster_setting_comes_from_the_environment(tmp_path, monkeypatch):
 
 
 def test_a_worker_killed_mid_chunk_loses_nothing_and_duplicates_nothing(cluster, tmp_path):
-    cluster.ensure_workers()  # two, so that one can die (the last test here: it leaves one)
+    cluster.ensure_workers()  # two, so that one can die (the last here to use the cluster: it leaves one)
     n = 80
     folder, coll = make_pictures(tmp_path / "pictures", n), tmp_path / "coll"
     run = ingest_cli(folder, coll, "--cluster", cluster.address)
@@ -286,3 +286,13 @@ def test_a_worker_killed_mid_chunk_loses_nothing_and_duplicates_nothing(cluster,
     report = finish(run)
     assert (report["embedded"], report["indexed"], report["failed"]) == (n, n, [])
     assert_all_indexed_once(coll, n)
+
+
+def test_without_dask_installed_the_cluster_option_says_what_to_install(tmp_path, monkeypatch):
+    from iconodex.errors import ConfigError
+
+    monkeypatch.setitem(sys.modules, "distributed", None)  # what `import distributed` meets when it is absent
+    settings = {"cluster": "tcp://127.0.0.1:8786"}
+    with Collection.open_or_create(tmp_path / "coll", settings=settings) as coll, \
+            pytest.raises(ConfigError, match=r"pip install 'iconodex\[cluster\]'"):
+        coll.ingest(str(make_pictures(tmp_path / "pictures", 2)))
