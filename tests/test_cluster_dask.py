@@ -35,17 +35,17 @@ ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(iconod
 class DaskCluster:
     """A scheduler and named workers, each a subprocess logging to a file."""
 
-    def __init__(self, logs: Path) -> None:
+    def __init__(self, logs: Path, **scheduler_env: str) -> None:
         self.logs = logs
         self.address = f"tcp://127.0.0.1:{free_port()}"
         self.workers: dict[str, subprocess.Popen] = {}
         self.scheduler = self._spawn("scheduler", ["scheduler", "--host", "127.0.0.1", "--port",
-                                                   self.address.rsplit(":", 1)[1], "--no-dashboard"])
+                                                   self.address.rsplit(":", 1)[1], "--no-dashboard"], scheduler_env)
         self.client = distributed.Client(self.address, timeout=60, set_as_default=False)
 
-    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:
+    def _spawn(self, name: str, args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
         log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 (the process owns it until it ends)
-        return subprocess.Popen([DASK, *args], stdout=log, stderr=subprocess.STDOUT, env=ENV)
+        return subprocess.Popen([DASK, *args], stdout=log, stderr=subprocess.STDOUT, env={**ENV, **(env or {})})
 
     def ensure_workers(self, names: tuple[str, ...] = ("w1", "w2")) -> None:
         for name in names:
@@ -225,6 +225,69 @@ def test_a_worker_with_another_iconodex_version_is_named_before_anything_runs(cl
     finally:
         cluster.stop_worker("other")
     assert statuses(tmp_path / "coll") == {}  # refused before the harvest
+
+
+FRAGILE = """
+import os
+from iconodex.ingest import cluster
+
+real = cluster.__dict__.setdefault("real_embedder", cluster._embedder)  # preloads may run twice
+
+
+class Fragile:
+    def __init__(self, embedder):
+        self.embedder = embedder
+
+    def embed(self, work):
+        if any("poison" in w.id for w in work):  # dies like a worker out of memory on one picture
+            os._exit(9)
+        if any("recurse" in w.id for w in work):  # a bug whose traceback is too deep to pickle
+            return self.embed(work)
+        return self.embedder.embed(work)
+
+
+cluster._embedder = lambda job: Fragile(real(job))
+"""
+
+
+@pytest.fixture(scope="module")
+def fragile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaskCluster]:
+    """Two workers that die on a picture named poison and recurse forever on one named recurse; the
+    scheduler gives a chunk up after one worker death."""
+    logs = tmp_path_factory.mktemp("fragile")
+    running = DaskCluster(logs, DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES="0")
+    (logs / "fragile.py").write_text(FRAGILE)
+    try:
+        for name in ("f1", "f2"):
+            running.start_worker(name, "--preload", str(logs / "fragile.py"))
+        running.client.wait_for_workers(2, timeout=60)
+        yield running
+    finally:
+        running.close()
+
+
+@pytest.mark.timeout(120)  # the failure this guards against is a coordinator waiting forever
+def test_a_bug_on_a_worker_ends_the_run_in_one_line_instead_of_hanging(fragile, tmp_path):
+    from iconodex.ingest.cluster import ClusterError
+
+    folder = make_pictures(tmp_path / "pictures", 4)
+    (folder / "0002.jpg").rename(folder / "recurse.jpg")
+    with Collection.open_or_create(tmp_path / "coll", settings={"cluster": fragile.address, "chunk_size": 2}) as coll, \
+            pytest.raises(ClusterError, match="failed on a chunk: unexpected RecursionError: maximum recursion depth"):
+        coll.ingest(str(folder))
+
+
+def test_a_chunk_that_kills_its_workers_fails_its_items_and_the_run_goes_on(fragile, tmp_path):
+    folder = make_pictures(tmp_path / "pictures", 11)
+    (folder / "0003.jpg").rename(folder / "poison.jpg")
+    with Collection.open_or_create(tmp_path / "coll", settings={"cluster": fragile.address, "chunk_size": 2}) as coll:
+        report = coll.ingest(str(folder))
+    failed = dict(report.failed)
+    assert any("poison" in item for item in failed), failed
+    assert all("Dask workers that ran this item's chunk died" in reason for reason in failed.values())
+    assert len(failed) <= 4  # the chunks the dead worker held, at most two of two items
+    assert report.indexed == 11 - len(failed)
+    assert statuses(tmp_path / "coll") == {"indexed": 11 - len(failed), "failed": len(failed)}
 
 
 def test_a_scheduler_lost_mid_run_ends_it_in_one_line(tmp_path):

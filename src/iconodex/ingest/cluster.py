@@ -34,7 +34,7 @@ MAX_AHEAD = 64  # chunks in flight at most, whatever the cluster's size: bounds 
 
 
 class ClusterError(IconodexError):
-    """The Dask scheduler cannot be reached, or was lost, or a chunk keeps killing workers."""
+    """The Dask scheduler cannot be reached or was lost, or the workers cannot run iconodex."""
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,8 @@ class DaskExecutor:
 
         submit_more()
         for future in completed:
-            work, result = in_flight.pop(future), self._result(future)
+            work = in_flight.pop(future)
+            result = self._result(future, work)
             submit_more()  # before the coordinator commits, so the workers keep busy meanwhile
             yield work, result
 
@@ -118,16 +119,23 @@ class DaskExecutor:
             event(log, "no Dask worker yet: chunks wait for one", logging.WARNING, cluster=self.address)
         return max(2, min(2 * threads, MAX_AHEAD))
 
-    def _result(self, future: Any) -> ChunkResult:
+    def _result(self, future: Any, work: list[WorkItem]) -> ChunkResult:
         from distributed import KilledWorker
 
         if future.status == "error":  # the task itself raised: say what the worker met
             exc = future.exception()
             if isinstance(exc, KilledWorker):
-                raise ClusterError(f"a chunk of work killed Dask workers again and again ({exc}); "
-                                   f"check the workers' memory and logs") from None
+                return self._killed(work)
             raise exc
         return self._guard(future.result)
+
+    def _killed(self, work: list[WorkItem]) -> ChunkResult:
+        """A chunk that killed every worker it was given to (an out-of-memory picture, most likely):
+        its items fail, the rest of the run goes on; the next run tries them again."""
+        event(log, "a chunk killed the Dask workers that ran it; its items are marked failed", logging.WARNING,
+              cluster=self.address, items=len(work))
+        reason = "embed: the Dask workers that ran this item's chunk died (out of memory?); run again to retry"
+        return ChunkResult(failed={w.key: reason for w in work})
 
     def _guard(self, call: Any) -> Any:
         try:
@@ -186,7 +194,16 @@ def _version() -> str:
 
 def embed_on_worker(job: EmbedJob, work: list[WorkItem]) -> ChunkResult:
     """The task: embed one chunk with this worker's copy of the model (loaded on its first task)."""
-    return _embedder(job).embed(work)
+    try:
+        return _embedder(job).embed(work)
+    except IconodexError:
+        raise
+    except Exception as exc:  # a bug: its traceback goes to the worker's log
+        log.exception("a chunk failed on this Dask worker")
+        problem = f"unexpected {type(exc).__name__}: {_first_line(exc)}"
+    # Raised outside the handler, without the bug as its context: Dask pickles an error with its whole
+    # chain, and one it cannot pickle (a deep recursion) never reaches the coordinator, which would wait.
+    raise ClusterError(f"a Dask worker failed on a chunk: {problem} (the worker's log has the traceback)")
 
 
 def _embedder(job: EmbedJob) -> ChunkEmbedder:
