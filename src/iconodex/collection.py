@@ -341,6 +341,7 @@ class Collection:
 
         With ``confinement`` (an ingest a remote client started), every URL goes through the SSRF
         guard and local files are read only under its roots."""
+        from .ingest.executors import open_executor
         from .ingest.pipeline import Pipeline
 
         if self.read_only:
@@ -354,8 +355,11 @@ class Collection:
             source = open_source(source, source_type, options)
         kind = source_type or getattr(source, "kind", type(source).__name__.lower())
         self.verify_index()
-        with stages(quiet) as progress, self._confined_fetching(confinement, options["workdir"]) as (http, fetcher):
-            pipeline = Pipeline(self, progress, http=http, fetcher=fetcher)
+        # A confined ingest embeds here: its fetch guard lives in this process.
+        where = "dask" if self.settings.cluster and confinement is None else "local"
+        with self._confined_fetching(confinement, options["workdir"]) as (http, fetcher), \
+                open_executor(where, self, fetcher) as executor, stages(quiet) as progress:
+            pipeline = Pipeline(self, progress, http=http, fetcher=fetcher, executor=executor)
             report = pipeline.harvest(source, kind, str(spec), _jsonable(options))
             pipeline.process_pending(report)
             pipeline.finish(report)

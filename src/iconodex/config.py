@@ -38,6 +38,7 @@ class Settings:
     cache_dir: str = ""            # fetched bytes; default: <collection>/cache
     cache_max_mb: int = 2048
     languages: list[str] = field(default_factory=lambda: ["en"])
+    cluster: str = ""              # Dask scheduler (tcp://HOST:8786) whose workers fetch + embed; "": here
     # search
     alpha: float = 0.5             # weight of what the picture shows vs what the catalogue says
     keyword: bool = True           # merge a keyword (FTS5) leg by reciprocal rank fusion

@@ -29,13 +29,15 @@ SHOWN = 20  # failures listed one by one; `iconodex info --failures` lists them 
               help="Source option, repeatable (e.g. image_column=url, item_set=7, properties=dcterms:title).")
 @click.option("--iiif-column", help="CSV/SPARQL column or variable holding the image URL (default iiif_url).")
 @click.option("--query", "sparql_query", help="SPARQL query text or .rq file (SPARQL sources).")
+@click.option("--cluster", metavar="ADDRESS",
+              help="Fetch and embed on the workers of a Dask cluster, e.g. tcp://scheduler:8786 (setting: cluster).")
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE", help="Override a setting (e.g. workers=16).")
 @quiet_option
 @json_option
 def command(source: str, collection: str, source_type: str | None, model: str | None, dims: int | None,
             pca: int | None, engine: str | None, engine_options: tuple[str, ...], text_template: str | None, options: tuple[str, ...],
-            iiif_column: str | None, sparql_query: str | None, settings: tuple[str, ...], quiet: bool,
-            as_json: bool) -> None:
+            iiif_column: str | None, sparql_query: str | None, cluster: str | None, settings: tuple[str, ...],
+            quiet: bool, as_json: bool) -> None:
     """Harvest SOURCE (a folder, a CSV, a URL…) into the collection; run again to resume or update."""
     opts = {k: v[-1] for k, v in parse_pairs(options, "--option").items()}
     if iiif_column:
@@ -44,6 +46,8 @@ def command(source: str, collection: str, source_type: str | None, model: str | 
     if sparql_query:
         opts["query"] = sparql_query
     overrides = {k: v[-1] for k, v in parse_pairs(settings, "--set").items()}
+    if cluster is not None:
+        overrides["cluster"] = cluster
     engine_settings = {k: v[-1] for k, v in parse_pairs(engine_options, "--engine-option").items()}
     coll = Collection.open_or_create(collection, model=model, dims=dims, pca=pca, engine=engine,
                                      engine_options=engine_settings or None, text_template=text_template,
