@@ -67,6 +67,15 @@ def _normalised(tensor: torch.Tensor) -> np.ndarray:
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
+
+def _image_features(m, pixels):
+    """A transformers CLIP/SigLIP model's image embedding, as the hub repos export it."""
+    return m.get_image_features(pixel_values=pixels).pooler_output
+
+
+def _text_features(m, ids):
+    return m.get_text_features(input_ids=ids).pooler_output
+
 def _read_dir(directory: Path, prefix: str = "") -> dict[str, bytes]:
     return {prefix + path.name: path.read_bytes() for path in directory.iterdir() if path.is_file()}
 
@@ -159,20 +168,14 @@ def hf_clip(directory: Path) -> Original:
     processor.save_pretrained(directory)
     files = _read_dir(directory)
 
-    def image_features(m, pixels):
-        return m.get_image_features(pixel_values=pixels).pooler_output
-
-    def text_features(m, ids):
-        return m.get_text_features(input_ids=ids).pooler_output
-
-    files["onnx/vision_model.onnx"] = _onnx(_Call(model, image_features), (torch.zeros(2, 3, SIZE, SIZE),),
+    files["onnx/vision_model.onnx"] = _onnx(_Call(model, _image_features), (torch.zeros(2, 3, SIZE, SIZE),),
                                             ["pixel_values"], ["image_embeds"])
-    files["onnx/text_model.onnx"] = _onnx(_Call(model, text_features), (torch.zeros(2, 7, dtype=torch.long),),
+    files["onnx/text_model.onnx"] = _onnx(_Call(model, _text_features), (torch.zeros(2, 7, dtype=torch.long),),
                                           ["input_ids"], ["text_embeds"])
 
     def images(pictures):
         pixels = processor(images=list(pictures), return_tensors="pt").pixel_values
-        return _normalised(image_features(model, pixels))
+        return _normalised(_image_features(model, pixels))
 
     def texts(strings):
         tokens = tokenizer(list(strings), padding=True, truncation=True, max_length=77, return_tensors="pt")
@@ -204,24 +207,18 @@ def hf_siglip(directory: Path) -> Original:
     processor.save_pretrained(directory)
     files = _read_dir(directory)
 
-    def image_features(m, pixels):
-        return m.get_image_features(pixel_values=pixels).pooler_output
-
-    def text_features(m, ids):
-        return m.get_text_features(input_ids=ids).pooler_output
-
-    files["onnx/vision_model.onnx"] = _onnx(_Call(model, image_features), (torch.zeros(2, 3, SIZE, SIZE),),
+    files["onnx/vision_model.onnx"] = _onnx(_Call(model, _image_features), (torch.zeros(2, 3, SIZE, SIZE),),
                                             ["pixel_values"], ["pooler_output"])
-    files["onnx/text_model.onnx"] = _onnx(_Call(model, text_features), (torch.zeros(2, 64, dtype=torch.long),),
+    files["onnx/text_model.onnx"] = _onnx(_Call(model, _text_features), (torch.zeros(2, 64, dtype=torch.long),),
                                           ["input_ids"], ["pooler_output"])
 
     def images(pictures):
         pixels = processor(images=list(pictures), return_tensors="pt").pixel_values
-        return _normalised(image_features(model, pixels))
+        return _normalised(_image_features(model, pixels))
 
     def texts(strings):
         tokens = tokenizer(list(strings), padding="max_length", max_length=64, truncation=True, return_tensors="pt")
-        return _normalised(text_features(model, tokens.input_ids))
+        return _normalised(_text_features(model, tokens.input_ids))
 
     return Original(files, _no_grad(images), _no_grad(texts))
 
@@ -248,19 +245,16 @@ def _open_clip_vision(model, seed_config: dict) -> tuple[dict[str, bytes], Calla
     preprocess_cfg = {"size": [SIZE, SIZE], "mode": "RGB", "mean": CLIP_MEAN, "std": CLIP_STD,
                       "interpolation": "bicubic", "resize_mode": "shortest", "fill_color": 0}
 
-    def image_features(m, pixels):
-        return m.get_image_features(pixel_values=pixels).pooler_output
-
     files = {
         "config.json": json.dumps(seed_config).encode(),
         "visual/preprocess_cfg.json": json.dumps(preprocess_cfg).encode(),
-        "visual/model.onnx": _onnx(_Call(model, image_features), (torch.zeros(1, 3, SIZE, SIZE),), ["image"],
+        "visual/model.onnx": _onnx(_Call(model, _image_features), (torch.zeros(1, 3, SIZE, SIZE),), ["image"],
                                    ["embedding"]),
     }
 
     def images(pictures):
         pixels = np.stack([torchvision_transform(p, SIZE, CLIP_MEAN, CLIP_STD) for p in pictures])
-        return _normalised(image_features(model, torch.from_numpy(pixels)))
+        return _normalised(_image_features(model, torch.from_numpy(pixels)))
 
     return files, _no_grad(images)
 

@@ -7,16 +7,7 @@ import subprocess
 import sys
 
 import pytest
-
-from iconodex.cli import main
-
-
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as stopped:
-        main(list(args))
-        raise SystemExit(0)
-    out, err = capsys.readouterr()
-    return stopped.value.code or 0, out, err
+from _cli import run_cli as run
 
 
 @pytest.fixture(scope="module")

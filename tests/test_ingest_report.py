@@ -7,19 +7,11 @@ import json
 import sys
 
 import pytest
+from _cli import run_cli as run
 from _images_fetch import jpeg_bytes
 from _servers_fetch import Reply, scripted_server
 
 from iconodex import Collection
-from iconodex.cli import main
-
-
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as stopped:
-        main(list(args))
-        raise SystemExit(0)
-    out, err = capsys.readouterr()
-    return stopped.value.code or 0, out, err
 
 
 @pytest.fixture

@@ -11,10 +11,10 @@ import json
 from pathlib import Path
 
 import pytest
+from _cli import run_cli as cli
 from _servers_harvest import FIXTURES, AppServer, OmekaFixture, Reply, jpeg_bytes
 
 from iconodex import Collection
-from iconodex.cli import main
 
 IDENTITY = "ident-5c1e7a90d2"
 CREDENTIAL = "cred-9f8e7d6c5b4a"
@@ -22,12 +22,6 @@ PASSWORD = "pw-31415926535"
 SECRETS = (IDENTITY, CREDENTIAL, PASSWORD)
 
 
-def cli(capsys, *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as stopped:
-        main(list(args))
-        raise SystemExit(0)
-    out, err = capsys.readouterr()
-    return stopped.value.code or 0, out, err
 
 
 def leaked(directory: Path) -> list[str]:
