@@ -58,6 +58,11 @@ def test_the_command_line_names_the_bad_row_in_one_line(tmp_path):
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert "3 added" in done.stderr and "indexed" in done.stderr
     assert "list.csv:4: the row is longer than 1,000,000 characters" in done.stderr
+    listed = subprocess.run([sys.executable, "-m", "iconodex", "info", "-c", str(tmp_path / "coll"), "--failures"],
+                            capture_output=True, text=True, timeout=120)
+    named = [line for line in listed.stdout.splitlines() if "list.csv:4" in line]
+    assert len(named) == 1 and named[0].startswith("source failed (run 1 of ")
+    assert named[0].endswith("list.csv:4: the row is longer than 1,000,000 characters")
 
 
 def test_a_long_quoted_field_over_many_lines_fails_alone_and_reading_goes_on_after_it(tmp_path):
