@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import socket
 
 import pytest
 from _serve_fixtures import SKIMAGE_DATA, serve, shared_collection, shared_folder
@@ -168,6 +169,23 @@ def test_image_urls_into_the_servers_network_are_refused(server, url, reason, ca
         assert reason in caplog.text
         keyed = server.get(path, params={"url": url}, headers={"X-API-Key": KEY})
         assert keyed.status_code == 400 and reason in keyed.json()["error"]
+
+
+def test_a_name_the_server_cannot_resolve_reads_like_any_refused_url(server, monkeypatch, caplog):
+    """Otherwise "cannot resolve" against "not allowed" tells which internal names exist."""
+    resolve = socket.getaddrinfo
+
+    def resolver(host, *args, **kwargs):
+        if host == "intranet-wiki.invalid":
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return resolve(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolver)
+    public = server.get("/search", params={"url": "http://intranet-wiki.invalid/x.jpg"})
+    assert public.status_code == 400 and public.json()["error"] == "the image URL is not allowed"
+    keyed = server.get("/search", params={"url": "http://intranet-wiki.invalid/x.jpg"}, headers={"X-API-Key": KEY})
+    assert "cannot resolve intranet-wiki.invalid" in keyed.json()["error"]
+    assert "cannot resolve intranet-wiki.invalid" in caplog.text
 
 
 def test_own_server_url_is_refused_by_default(server):

@@ -215,12 +215,14 @@ def _resolve(host: str, port: int, url: str) -> list[IPAddress]:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
-        raise FetchError(f"{mask_url(url)}: cannot resolve {host} ({exc.args[-1] if exc.args else exc})") from None
+        # A URLRefused: to a client, a name that does not resolve must read like one that resolves to
+        # a private address, or the two answers would map which internal names exist.
+        raise URLRefused(f"{mask_url(url)}: cannot resolve {host} ({exc.args[-1] if exc.args else exc})") from None
     addresses = []
     for *_rest, sockaddr in infos:
         address = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
         if address not in addresses:
             addresses.append(address)
     if not addresses:
-        raise FetchError(f"{mask_url(url)}: cannot resolve {host}")
+        raise URLRefused(f"{mask_url(url)}: cannot resolve {host}")
     return addresses
