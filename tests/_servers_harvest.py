@@ -19,6 +19,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -123,10 +124,18 @@ class OmekaFixture:
     of Omeka S's ``o:Site`` documents (no real one is among the fixtures); 10777 is in no site.
     ``keys`` (identity, credential) makes the API refuse requests without them (HTTP 403);
     ``faults`` maps a page number to ``"html"``, ``"badjson"`` or ``"loop"`` (redirects to itself).
+
+    ``version`` picks what the listing understands, as the real releases do: every version sorts
+    (``sort_by`` id/modified/created, ``sort_order``; NULL dates first ascending, last descending, as
+    MySQL does); 3.2 and later answer ``return_scalar=id`` with an id → id object, paged; 4.0 and
+    later filter by ``created_after``/``modified_after``/…_before (strictly, as Omeka S's ``gt``/``lt``).
+    Parameters a version does not know are ignored, as Omeka S ignores unknown parameters.
     """
 
-    def __init__(self, keys: tuple[str, str] | None = None, iiif_base: str = "https://iiif.example.org/iiif/3/map") -> None:
+    def __init__(self, keys: tuple[str, str] | None = None, iiif_base: str = "https://iiif.example.org/iiif/3/map",
+                 version: tuple[int, int] = (4, 1)) -> None:
         self.keys = keys
+        self.version = version
         self.iiif_base = iiif_base
         self.faults: dict[int, str] = {}
         self.sites = {3: "edisem", 5: "arcanes"}
@@ -174,9 +183,30 @@ class OmekaFixture:
                 "o:id": site_id, "o:slug": slug, "o:theme": "default", "o:title": slug.title(), "o:is_public": True,
                 "o:owner": {"@id": f"{self.base}/api/users/1", "o:id": 1}}
 
-    def touch(self, item_id: int, when: str = "2030-01-01T00:00:00+00:00") -> None:
-        """Change an item the way an editor's save does: new ``o:modified``."""
-        self.items[item_id]["o:modified"]["@value"] = when
+    def touch(self, item_id: int, when: str = "2030-01-01T00:00:00+00:00", title: str | None = None) -> None:
+        """Change an item the way an editor's save does: new ``o:modified`` (and title, when given)."""
+        item = self.items[item_id]
+        item["o:modified"] = {"@value": when, "@type": "http://www.w3.org/2001/XMLSchema#dateTime"}
+        if title is not None:
+            item["o:title"] = title
+            item["dcterms:title"] = [{"type": "literal", "property_id": 1, "is_public": True, "@value": title}]
+
+    def add(self, item_id: int, created: str = "2030-01-02T00:00:00+00:00") -> None:
+        """A new item made from 14036, never edited since: ``o:modified`` is null, as Omeka S leaves it."""
+        item = copy.deepcopy(self.items[14036])
+        media_id = item_id + 1
+        item.update({"@id": f"{self.base}/api/items/{item_id}", "o:id": item_id, "o:modified": None,
+                     "o:created": {"@value": created, "@type": "http://www.w3.org/2001/XMLSchema#dateTime"},
+                     "o:title": f"New item {item_id}", "o:media": [{"@id": f"{self.base}/api/media/{media_id}",
+                                                                    "o:id": media_id}],
+                     "o:primary_media": None})
+        item["dcterms:title"] = [{"type": "literal", "property_id": 1, "is_public": True, "@value": f"New item {item_id}"}]
+        self.items[item_id] = item
+        self.media[media_id] = self._media_for(self.media[10778], item, media_id)
+        self.media[media_id]["o:thumbnail_urls"] = {"large": f"{self.base}/files/large/new{item_id}.jpg"}
+
+    def delete(self, item_id: int) -> None:
+        del self.items[item_id]
 
     # -- answering --
 
@@ -199,9 +229,11 @@ class OmekaFixture:
 
     def _items_page(self, query: dict[str, str]) -> Reply:
         page, per_page = int(query.get("page", 1)), int(query.get("per_page", 25))
-        items = sorted(self.items.values(), key=lambda item: item["o:id"])
+        items = _omeka_sorted(list(self.items.values()), query.get("sort_by", "id"), query.get("sort_order", "asc"))
         if "item_set_id" in query:
             items = [i for i in items if any(str(s["o:id"]) == query["item_set_id"] for s in i["o:item_set"])]
+        if self.version >= (4, 0):
+            items = [i for i in items if _omeka_date_match(i, query)]
         fault = self.faults.get(page)
         if fault == "html":
             return Reply(200, HTML_ERROR, {"Content-Type": "text/html; charset=UTF-8"})
@@ -210,7 +242,12 @@ class OmekaFixture:
         if fault == "badjson":
             return Reply(200, b'[{"o:id": 1, "o:title": "trunc', {"Content-Type": "application/ld+json"})
         chunk = items[(page - 1) * per_page : page * per_page]
-        return Reply.json(chunk, "application/ld+json", **self._paging_headers(query, page, per_page, len(items)))
+        headers = self._paging_headers(query, page, per_page, len(items))
+        if self.version >= (3, 2) and "return_scalar" in query:
+            if query["return_scalar"] != "id":
+                return Reply(400, b'{"errors":{"error":"The field is not available."}}')
+            return Reply.json({str(i["o:id"]): i["o:id"] for i in chunk}, "application/ld+json", **headers)
+        return Reply.json(chunk, "application/ld+json", **headers)
 
     def _paging_headers(self, query: dict[str, str], page: int, per_page: int, total: int) -> dict[str, str]:
         """``Link`` (first/prev/next/last, every query parameter repeated) and the total, as Omeka S does."""
@@ -233,6 +270,36 @@ class OmekaFixture:
 
     def __exit__(self, *exc: object) -> None:
         self.server.__exit__(*exc)
+
+
+def _omeka_date(item: dict, name: str) -> datetime | None:
+    value = item.get(f"o:{name}")
+    return datetime.fromisoformat(value["@value"]) if isinstance(value, dict) else None
+
+
+def _omeka_sorted(items: list[dict], sort_by: str, order: str) -> list[dict]:
+    """Omeka S's ORDER BY field, id: NULL dates first ascending, hence last descending (MySQL)."""
+    def key(item: dict) -> tuple:
+        if sort_by in ("modified", "created"):
+            when = _omeka_date(item, sort_by)
+            return (when is not None, when.timestamp() if when else 0.0, item["o:id"])
+        return (True, 0.0, item["o:id"])
+    return sorted(items, key=key, reverse=order == "desc")
+
+
+_DATE_FILTERS = {"created_after": ("created", 1), "created_before": ("created", -1),
+                 "modified_after": ("modified", 1), "modified_before": ("modified", -1)}
+
+
+def _omeka_date_match(item: dict, query: dict[str, str]) -> bool:
+    """Omeka S 4's date filters: strictly after/before; an item without the date never matches."""
+    for parameter, (name, direction) in _DATE_FILTERS.items():
+        if parameter in query:
+            when, bound = _omeka_date(item, name), datetime.fromisoformat(query[parameter])
+            bound = bound if bound.tzinfo else bound.replace(tzinfo=UTC)
+            if when is None or (when - bound).total_seconds() * direction <= 0:
+                return False
+    return True
 
 
 # -- external servers ----------------------------------------------------------------------------

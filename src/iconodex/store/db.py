@@ -247,6 +247,26 @@ class ItemStore:
         rows = self.conn.execute("SELECT key FROM items WHERE source = ? AND seen_run < ?", (source, run))
         return [row[0] for row in rows]
 
+    def mark_seen(self, source: str, run: int, ids: Iterable[str]) -> None:
+        """Stamp the stored items of ``source`` among ``ids`` as seen in ``run`` (an id-only listing)."""
+        with self.transaction() as conn:
+            for batch, marks in _in_batches(list(ids)):
+                conn.execute(f"UPDATE items SET seen_run = ? WHERE source = ? AND id IN ({marks})", (run, source, *batch))
+
+    def source_keys(self, source: str, ids: Iterable[str]) -> list[int]:
+        """The keys of the stored items of ``source`` among ``ids``."""
+        keys: list[int] = []
+        for batch, marks in _in_batches(list(ids)):
+            rows = self.conn.execute(f"SELECT key FROM items WHERE source = ? AND id IN ({marks})", (source, *batch))
+            keys.extend(row[0] for row in rows)
+        return keys
+
+    def source_settings(self) -> list[dict[str, Any]]:
+        """Each source's kind, spec and options as stored (credentials already hidden), for a re-run."""
+        rows = self.conn.execute("SELECT name, kind, spec, options FROM sources ORDER BY name")
+        return [{"name": row["name"], "kind": row["kind"], "spec": row["spec"], "options": json.loads(row["options"])}
+                for row in rows]
+
     # -- embed --------------------------------------------------------------------------------
 
     def pending(self, limit: int, after_key: int = 0) -> list[WorkItem]:
