@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import io
 import json
 import shutil
@@ -19,7 +20,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -47,11 +48,14 @@ Handler = Callable[[str, dict[str, str]], Reply]
 
 
 class AppServer:
-    """Serves ``handler(path, query) -> Reply``; ``requests`` lists every path asked, in order."""
+    """Serves ``handler(path, query) -> Reply``; ``requests`` lists every path asked, in order, and
+    ``bytes_sent`` counts the bodies. A reply with an ``ETag`` honours ``If-None-Match`` (304)."""
 
     def __init__(self, handler: Handler | None = None) -> None:
         self.handler = handler or (lambda path, query: Reply(404, b"not found"))
         self.requests: list[str] = []
+        self.bytes_sent = 0
+        self.not_modified = 0
         self._lock = threading.Lock()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Handler, self))
         self.httpd.daemon_threads = True
@@ -85,6 +89,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
         reply = self.app.answer(self.path)
+        etag = reply.headers.get("ETag")
+        if etag and reply.status == 200 and etag in self.headers.get("If-None-Match", ""):
+            reply = Reply(304, b"", {"ETag": etag})
+            self.app.not_modified += 1
+        self.app.bytes_sent += len(reply.body)
         self.send_response(reply.status)
         for name, value in reply.headers.items():
             self.send_header(name, value)
@@ -300,6 +309,115 @@ def _omeka_date_match(item: dict, query: dict[str, str]) -> bool:
             if when is None or (when - bound).total_seconds() * direction <= 0:
                 return False
     return True
+
+
+# -- IIIF Change Discovery -----------------------------------------------------------------------
+
+DISCOVERY_CONTEXT = "http://iiif.io/api/discovery/1/context.json"
+
+
+class IIIFPublisher:
+    """A IIIF publisher on 127.0.0.1: manifests made from the real cookbook recipe 0001 (one canvas,
+    one image without a service), each with an ETag (304 on ``If-None-Match``), and a IIIF Change
+    Discovery 1.0 stream of them at ``/activity/all-changes`` (``OrderedCollection`` with ``first`` /
+    ``last``, ``OrderedCollectionPage``s with ``prev`` / ``next`` and ``orderedItems``), as the
+    specification's examples write it. ``create``/``update``/``delete`` log activities, one second
+    apart on the publisher's clock; ``collection`` is a plain IIIF 3 Collection of the live manifests.
+    """
+
+    def __init__(self, page_size: int = 100) -> None:
+        self.page_size = page_size
+        self.server = AppServer(self.answer)
+        self.base = self.server.base
+        self.template = load_fixture("iiif", "cookbook_0001_v3_no_service.json")
+        self.labels: dict[int, str] = {}
+        self.activities: list[dict] = []
+        self.clock = datetime(2026, 1, 1, tzinfo=UTC)
+
+    @property
+    def stream_url(self) -> str:
+        return f"{self.base}/activity/all-changes"
+
+    def manifest_url(self, number: int) -> str:
+        return f"{self.base}/manifest/{number}.json"
+
+    def _log(self, kind: str, number: int) -> None:
+        self.clock = self.clock.replace(microsecond=0) + timedelta(seconds=1)
+        self.activities.append({"type": kind, "object": {"id": self.manifest_url(number), "type": "Manifest"},
+                                "endTime": self.clock.strftime("%Y-%m-%dT%H:%M:%SZ")})
+
+    def create(self, number: int, label: str | None = None) -> None:
+        self.labels[number] = label or f"Plate {number}"
+        self._log("Create", number)
+
+    def update(self, number: int, label: str) -> None:
+        self.labels[number] = label
+        self._log("Update", number)
+
+    def delete(self, number: int) -> None:
+        del self.labels[number]
+        self._log("Delete", number)
+
+    def manifest(self, number: int) -> dict:
+        text = json.dumps(self.template).replace("https://iiif.io/api/cookbook/recipe/0001-mvm-image",
+                                                 f"{self.base}/m{number}")
+        text = text.replace("https://iiif.io/api/presentation/2.1/example/fixtures/resources/page1-full.png",
+                            f"{self.base}/images/{number}.jpg")
+        manifest = json.loads(text)
+        manifest.update({"id": self.manifest_url(number), "label": {"en": [self.labels[number]]}})
+        return manifest
+
+    def answer(self, path: str, query: dict[str, str]) -> Reply:
+        if path.startswith("/manifest/"):
+            number = int(path.rsplit("/", 1)[1].split(".")[0])
+            return self._tagged(self.manifest(number)) if number in self.labels else Reply(404, b"{}")
+        if path == "/activity/all-changes":
+            return self._tagged(self._stream())
+        if path.startswith("/activity/page-"):
+            return self._tagged(self._page(int(path.rsplit("-", 1)[1])))
+        if path == "/collection.json":
+            return self._tagged({"@context": "http://iiif.io/api/presentation/3/context.json",
+                                 "id": f"{self.base}/collection.json", "type": "Collection",
+                                 "label": {"en": ["All plates"]},
+                                 "items": [{"id": self.manifest_url(n), "type": "Manifest",
+                                            "label": {"en": [label]}} for n, label in sorted(self.labels.items())]})
+        if path.startswith("/images/"):
+            return Reply(200, jpeg_bytes(int(path.rsplit("/", 1)[1].split(".")[0]), (32, 24)),
+                         {"Content-Type": "image/jpeg"})
+        return Reply(404, b"not found")
+
+    def _pages(self) -> int:
+        return max(1, -(-len(self.activities) // self.page_size))
+
+    def _ref(self, number: int) -> dict:
+        return {"id": f"{self.base}/activity/page-{number}", "type": "OrderedCollectionPage"}
+
+    def _stream(self) -> dict:
+        return {"@context": DISCOVERY_CONTEXT, "id": self.stream_url, "type": "OrderedCollection",
+                "totalItems": len(self.activities), "first": self._ref(0), "last": self._ref(self._pages() - 1)}
+
+    def _page(self, number: int) -> dict:
+        page = {"@context": DISCOVERY_CONTEXT, **self._ref(number), "startIndex": number * self.page_size,
+                "partOf": {"id": self.stream_url, "type": "OrderedCollection"},
+                "orderedItems": self.activities[number * self.page_size:(number + 1) * self.page_size]}
+        if number > 0:
+            page["prev"] = self._ref(number - 1)
+        if number < self._pages() - 1:
+            page["next"] = self._ref(number + 1)
+        return page
+
+    @staticmethod
+    def _tagged(document: dict) -> Reply:
+        body = json.dumps(document).encode()
+        etag = f'"{hashlib.blake2b(body, digest_size=8).hexdigest()}"'
+        return Reply(200, body, {"Content-Type": "application/ld+json", "ETag": etag})
+
+    def __enter__(self) -> IIIFPublisher:
+        self.server.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.__exit__(*exc)
 
 
 # -- external servers ----------------------------------------------------------------------------
