@@ -14,14 +14,13 @@ that is what a ``Delete`` removes, and what an ``Update`` that dropped a canvas 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from ..errors import IconodexError
 from ..fetch.cache import Cache
 from ..records import SourceRecord
 from .base import HarvestContext
-from .documents import load_json
+from .documents import load_json, utc_time
 from .iiif_model import Doc, doc_id, doc_type, is_fetchable
 
 if TYPE_CHECKING:
@@ -45,7 +44,7 @@ class ChangeReader:
         self.source, self.ctx, self.documents = source, ctx, documents
         self.state: dict[str, Any] = ctx.state.setdefault(_STATE, {})
         self.records: dict[str, list[str]] = self.state.setdefault("records", {})
-        self.until = _when(self.state.get("until"))
+        self.until = utc_time(self.state.get("until"))
         self.newest = self.until
         self.decided: set[str] = set()
         self.activities = 0
@@ -75,7 +74,7 @@ class ChangeReader:
             for activity in reversed(_as_list(page.get("orderedItems"))):
                 if not isinstance(activity, dict):
                     continue
-                when = _when(activity.get("endTime") or activity.get("startTime"))
+                when = utc_time(activity.get("endTime") or activity.get("startTime"))
                 if self.until is not None and when is not None and when < self.until:
                     return
                 if when is not None and (self.newest is None or when > self.newest):
@@ -139,13 +138,3 @@ def _ref(value: object) -> str:
 
 def _as_list(value: object) -> list[Any]:
     return value if isinstance(value, list) else []
-
-
-def _when(value: object) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC)

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from .documents import utc_time
+
 FAR_FUTURE = "9999-01-01T00:00:00"
 MARK = "newest_modified"
 RUNS_SINCE_FULL = "runs_since_full"
@@ -111,15 +113,7 @@ def scalar_ids(page: object) -> list[str] | None:
 
 def parse_date(value: object) -> datetime | None:
     """An Omeka date (``{"@value": "2023-12-07T15:25:14+00:00"}`` or the bare text) in UTC."""
-    if isinstance(value, dict):
-        value = value.get("@value")
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC)
+    return utc_time(value.get("@value") if isinstance(value, dict) else value)
 
 
 def query_date(when: datetime) -> str:
