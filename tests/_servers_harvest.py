@@ -55,7 +55,7 @@ class AppServer:
         self.handler = handler or (lambda path, query: Reply(404, b"not found"))
         self.requests: list[str] = []
         self.bytes_sent = 0
-        self.not_modified = 0
+        self.not_modified: list[str] = []  # the paths answered 304
         self._lock = threading.Lock()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Handler, self))
         self.httpd.daemon_threads = True
@@ -92,7 +92,7 @@ class _Handler(BaseHTTPRequestHandler):
         etag = reply.headers.get("ETag")
         if etag and reply.status == 200 and etag in self.headers.get("If-None-Match", ""):
             reply = Reply(304, b"", {"ETag": etag})
-            self.app.not_modified += 1
+            self.app.not_modified.append(self.path)
         self.app.bytes_sent += len(reply.body)
         self.send_response(reply.status)
         for name, value in reply.headers.items():
@@ -152,6 +152,7 @@ class OmekaFixture:
         self.base = self.server.base
         self.items: dict[int, dict] = {}
         self.media: dict[int, dict] = {}
+        self.items_served = 0  # whole item documents sent in listings (not ids-only pages)
         self._load()
 
     def _rewrite(self, document: object) -> dict:
@@ -256,6 +257,7 @@ class OmekaFixture:
             if query["return_scalar"] != "id":
                 return Reply(400, b'{"errors":{"error":"The field is not available."}}')
             return Reply.json({str(i["o:id"]): i["o:id"] for i in chunk}, "application/ld+json", **headers)
+        self.items_served += len(chunk)
         return Reply.json(chunk, "application/ld+json", **headers)
 
     def _paging_headers(self, query: dict[str, str], page: int, per_page: int, total: int) -> dict[str, str]:
