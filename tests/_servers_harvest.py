@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import partial
+from functools import cache, partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -285,7 +285,13 @@ class OmekaFixture:
 
 def _omeka_date(item: dict, name: str) -> datetime | None:
     value = item.get(f"o:{name}")
-    return datetime.fromisoformat(value["@value"]) if isinstance(value, dict) else None
+    return _iso_date(value["@value"]) if isinstance(value, dict) else None
+
+
+@cache
+def _iso_date(text: str) -> datetime:
+    """Parsed once per distinct date: the benchmark's mock sorts 100,000 items per request."""
+    return datetime.fromisoformat(text)
 
 
 def _omeka_sorted(items: list[dict], sort_by: str, order: str) -> list[dict]:

@@ -63,7 +63,8 @@ class HarvestContext:
     - ``settings``: the run's settings (config file, ``ICONODEX_*`` environment), e.g. a source's
       API keys, which are given at run time and never stored;
     - ``still_present(ids)``: an incremental source that listed only what changed vouches that these
-      unchanged ids still exist (an id-only listing), so a complete run can still find deletions;
+      ids still exist (an id-only listing), so a complete run can still find deletions (the pipeline
+      keeps them in memory: about 60 bytes an id);
     - ``deleted``: ids the source says were deleted upstream (a change feed's Delete), removed after
       the harvest whether or not the listing was complete.
     """

@@ -110,6 +110,10 @@ class IIIFSource:
 
     def harvest(self, ctx: HarvestContext) -> Iterator[SourceRecord]:
         documents = Cache(Path(self.workdir) / DOCUMENTS_FOLDER, DOCUMENTS_MAX_BYTES) if self.workdir else None
+        yield from self.walk(ctx, documents)
+
+    def walk(self, ctx: HarvestContext, documents: Cache | None) -> Iterator[SourceRecord]:
+        """The records of ``spec`` and of every collection member under it, documents kept in ``documents``."""
         seen = {self.spec}
         pending: list[tuple[str, int, Doc | None]] = [(self.spec, 0, None)]
         while pending:

@@ -121,7 +121,7 @@ class ChangeReader:
         before = list(self.records.get(object_id, []))
         failures = len(self.ctx.report.failed)
         given: list[str] = []
-        for record in self.source.reading(object_id).harvest(self.ctx):
+        for record in self.source.reading(object_id).walk(self.ctx, self.documents):
             given.append(record.id)
             yield record
         if len(self.ctx.report.failed) > failures:  # not read: keep what is stored, retry next run

@@ -10,7 +10,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Container, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
@@ -242,16 +242,11 @@ class ItemStore:
         conn.execute("INSERT INTO fts (rowid, title, body) VALUES (?, ?, ?)",
                      (key, record.title, fts_body(record.metadata)))
 
-    def stale_keys(self, source: str, run: int) -> list[int]:
-        """Items of ``source`` that a complete harvest in ``run`` did not see: deleted upstream."""
-        rows = self.conn.execute("SELECT key FROM items WHERE source = ? AND seen_run < ?", (source, run))
-        return [row[0] for row in rows]
-
-    def mark_seen(self, source: str, run: int, ids: Iterable[str]) -> None:
-        """Stamp the stored items of ``source`` among ``ids`` as seen in ``run`` (an id-only listing)."""
-        with self.transaction() as conn:
-            for batch, marks in _in_batches(list(ids)):
-                conn.execute(f"UPDATE items SET seen_run = ? WHERE source = ? AND id IN ({marks})", (run, source, *batch))
+    def stale_keys(self, source: str, run: int, still_present: Container[str] = frozenset()) -> list[int]:
+        """Items of ``source`` that a complete harvest in ``run`` did not see, nor vouched for as
+        ``still_present`` (an incremental source's id-only listing): deleted upstream."""
+        rows = self.conn.execute("SELECT key, id FROM items WHERE source = ? AND seen_run < ?", (source, run))
+        return [row[0] for row in rows if row[1] not in still_present]
 
     def source_keys(self, source: str, ids: Iterable[str]) -> list[int]:
         """The keys of the stored items of ``source`` among ``ids``."""
