@@ -131,10 +131,11 @@ def newer(mark: str, value: str) -> str:
 
 def unique_items(passes: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
     """Each item once, although a new item may be in both the ``modified`` and the ``created`` pass."""
-    seen: set[Any] = set()
+    seen: set[str] = set()
     for item in passes:
         key = item.get("o:id")
-        if key in seen:
-            continue
-        seen.add(key)
+        if isinstance(key, int | str):  # any other o:id is reported by the record reader
+            if str(key) in seen:
+                continue
+            seen.add(str(key))
         yield item
