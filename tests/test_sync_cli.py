@@ -14,6 +14,7 @@ from iconodex.cli import main
 from iconodex.ingest.sync import LOCK_NAME, sync_lock
 
 KEYS = ("sync-identity", "sync-s3cret-credential")
+SHORT_TEXT = ("--text-template", "{title}")  # long catalogue texts cost seconds of embedding per ingest
 
 
 def run(capsys, *args: str) -> tuple[int, str, str]:
@@ -35,8 +36,8 @@ def private_omeka():
 def synced(tmp_path, capsys, private_omeka, sample_pictures):
     """A collection of two sources: a folder, and a private Omeka S ingested with keys and per_page=5."""
     coll = tmp_path / "coll"
-    assert run(capsys, "ingest", str(sample_pictures), "-c", str(coll), "-q")[0] == 0
-    code, _, err = run(capsys, "ingest", f"{private_omeka.base}/api/items", "-c", str(coll), "-q", "-o", "per_page=5",
+    assert run(capsys, "ingest", str(sample_pictures), "-c", str(coll), "-q", *SHORT_TEXT)[0] == 0
+    code, _, err = run(capsys, "ingest", f"{private_omeka.base}/api/items", "-c", str(coll), "-q", *SHORT_TEXT, "-o", "per_page=5",
                        "-o", f"key_identity={KEYS[0]}", "-o", f"key_credential={KEYS[1]}")
     assert code == 0, err
     return coll
@@ -70,6 +71,35 @@ def test_sync_without_the_keys_says_so_and_still_runs_the_other_sources(synced, 
     assert line.startswith("omeka:") and "not run" in line and "ICONODEX_OMEKA_KEY_IDENTITY" in line
 
 
+def test_keys_given_in_the_url_are_not_kept_and_come_from_the_environment(tmp_path, capsys, private_omeka,
+                                                                        monkeypatch):
+    coll = tmp_path / "coll"
+    url = f"{private_omeka.base}/api/items?key_identity={KEYS[0]}&key_credential={KEYS[1]}&per_page=7"
+    assert run(capsys, "ingest", url, "-c", str(coll), "-q", *SHORT_TEXT)[0] == 0
+    monkeypatch.setenv("ICONODEX_OMEKA_KEY_IDENTITY", KEYS[0])
+    monkeypatch.setenv("ICONODEX_OMEKA_KEY_CREDENTIAL", KEYS[1])
+    private_omeka.touch(14030)
+    before = len(private_omeka.server.requests)
+    code, out, err = run(capsys, "sync", "-c", str(coll))
+    assert code == 0 and "1 updated" in out, err
+    assert any("per_page=7" in p for p in private_omeka.server.requests[before:])  # the URL's own option kept
+    assert KEYS[1].encode() not in (coll / "iconodex.db").read_bytes()
+
+
+def test_full_finds_the_deletions_an_old_server_cannot_report(tmp_path, capsys):
+    with OmekaFixture(version=(3, 0)) as omeka:
+        omeka.delete(14020)  # its IIIF media is on a host that does not exist here
+        coll = tmp_path / "coll"
+        assert run(capsys, "ingest", f"{omeka.base}/api/items", "-c", str(coll), "-q", *SHORT_TEXT)[0] == 0
+        omeka.delete(14031)
+        code, out, _ = run(capsys, "sync", "-c", str(coll))
+        assert code == 0 and "0 deleted" in out and "deletions not checked" in out
+        code, out, _ = run(capsys, "sync", "-c", str(coll), "--full")
+        assert code == 0 and "1 deleted" in out and "full listing: --full" in out
+        code, out, _ = run(capsys, "sync", "-c", str(coll))  # --full was for that run only
+        assert code == 0 and "incremental" in out
+
+
 def test_a_second_sync_says_one_is_running_and_exits(synced):
     with sync_lock(synced):
         completed = subprocess.run([sys.executable, "-m", "iconodex", "sync", "-c", str(synced)],
@@ -82,7 +112,7 @@ def test_a_second_sync_says_one_is_running_and_exits(synced):
 
 def test_every_runs_again_in_the_foreground(tmp_path, capsys, sample_pictures):
     coll = tmp_path / "coll"
-    assert run(capsys, "ingest", str(sample_pictures), "-c", str(coll), "-q")[0] == 0
+    assert run(capsys, "ingest", str(sample_pictures), "-c", str(coll), "-q", *SHORT_TEXT)[0] == 0
     process = subprocess.Popen([sys.executable, "-m", "iconodex", "sync", "-c", str(coll), "--every", "1s"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ)
     try:

@@ -108,8 +108,8 @@ class ChangeReader:
 
     def _decide(self, kind: str, target: object) -> Iterator[SourceRecord]:
         object_id = _ref(target)
-        if not object_id or object_id in self.decided:
-            return
+        if not object_id or object_id in self.decided or kind not in (*_DROP, *_REFRESH):
+            return  # an activity this reader does not know leaves the object to older ones
         self.decided.add(object_id)
         if kind in _DROP:
             self.ctx.deleted.extend(self.records.pop(object_id, []))

@@ -41,7 +41,7 @@ from ..records import ImageRef, Metadata, SourceRecord
 from . import SOURCES
 from . import omeka_changes as changes
 from .base import HarvestContext
-from .documents import is_url, response_json
+from .documents import is_url, option_flag, response_json
 from .langmap import add_localised, first_text
 
 if TYPE_CHECKING:
@@ -104,7 +104,7 @@ class OmekaSource:
             per_page=_positive_int(options.get("per_page", 100), "per_page"),
             keys=_key_pair({k: options.get(k) for k in _KEY_OPTIONS}),
             site=_text_option(options, "site"),
-            full=str(options.get("full", "")).lower() in ("1", "true", "yes"),
+            full=option_flag(options.get("full")),
             full_every=_positive_int(options.get("full_every", 7), "full_every"),
             overlap=_positive_int(options.get("overlap", 60), "overlap"),
         )
