@@ -123,7 +123,7 @@ def bench_omeka(work: Path, items: int) -> tuple[list[list], str]:
     rows = [first_row, *compare(work / "omeka", spec, options, stats, "Omeka S")]
     ours.send("stop")
     server.join(timeout=30)
-    return rows, f"{first.added} items"
+    return rows, f"{items} items ({first.added} with a picture)"
 
 
 def bench_iiif(work: Path, manifests: int) -> tuple[list[list], str]:
@@ -175,7 +175,7 @@ def main() -> None:
         work = Path(folder)
         omeka_rows, omeka_size = bench_omeka(work, args.items)
         iiif_rows, iiif_size = bench_iiif(work, args.manifests)
-    header = ["source", "run", "requests", "MB sent", "item documents", "seconds", "updated", "deleted"]
+    header = ["source", "run", "requests", "MB sent", "item documents", "seconds", "added or updated", "deleted"]
     table = markdown_table(header, [*omeka_rows, *iiif_rows])
     print(table)
     if args.no_write:

@@ -83,3 +83,19 @@ def test_an_unreadable_page_keeps_the_end_time_so_the_next_run_catches_up():
         publisher.server.handler = answer
         records, report = harvest(source, state=state)
         assert report.complete and sorted(r.title for r in records) == ["Changed", "Changed too", "Plate 4"]  # 4: at the mark
+
+
+def test_a_move_drops_the_old_manifest_and_reads_the_new_one():
+    with IIIFPublisher(page_size=10) as publisher:
+        for number in (1, 2):
+            publisher.create(number)
+        source, state = IIIFSource.from_spec(publisher.stream_url, {}), {}
+        first, _ = harvest(source, state=state)
+        publisher.labels[3] = publisher.labels.pop(2)
+        publisher.activities.append({"type": "Move", "object": {"id": publisher.manifest_url(2), "type": "Manifest"},
+                                     "target": {"id": publisher.manifest_url(3), "type": "Manifest"},
+                                     "endTime": "2026-01-02T00:00:00Z"})
+        records, report = harvest(source, state=state, deleted=(gone := []))
+        moved = [r for r in records if r.links["manifest"] == publisher.manifest_url(3)]
+        assert len(moved) == 1 and moved[0].title == "Plate 2"
+        assert gone == [r.id for r in first if r.links["manifest"] == publisher.manifest_url(2)]
