@@ -159,11 +159,10 @@ class OmekaSource:
     def _vouch_for_present(self, ctx: HarvestContext, left_out: set[str]) -> None:
         """Page through ``return_scalar=id`` and tell the pipeline these items (but ``left_out``) still exist."""
         params = {"return_scalar": "id", "per_page": str(ID_PAGE), "sort_by": "id"}
-        for page in self._pages(ctx, params, "a JSON object of ids"):
+        for url, page in self._pages(ctx, params, dict):
             ids = changes.scalar_ids(page)
             if ids is None:
-                ctx.report.fail(f"{mask_url(self.api)}/items?return_scalar=id", "expected ids, got whole items",
-                                listing=True)
+                ctx.report.fail(mask_url(url), "expected ids (return_scalar), got whole items", listing=True)
                 return
             ctx.still_present([i for i in ids if i not in left_out])
 
@@ -171,21 +170,18 @@ class OmekaSource:
         """Every item of every page of one listing, up to its end; a bad page is reported and ends
         the listing (incomplete)."""
         params = {"per_page": self.per_page, "sort_by": "id", **listing.params}
-        for page in self._pages(ctx, params, "a JSON list of items"):
-            if not isinstance(page, list):
-                ctx.report.fail(f"{mask_url(self.api)}/items", f"expected a JSON list of items, got a JSON "
-                                f"{type(page).__name__}", listing=True)
-                return
+        for url, page in self._pages(ctx, params, list):
             for number, item in enumerate(page, 1):
                 if not isinstance(item, dict):  # it may stand for an item: keep what is stored
-                    ctx.report.fail(f"{mask_url(self.api)}/items #{number}", "not a JSON object", listing=True)
+                    ctx.report.fail(f"{mask_url(url)} #{number}", "not a JSON object", listing=True)
                 elif listing.reached_end(item):
                     return
                 else:
                     yield item
 
-    def _pages(self, ctx: HarvestContext, query: dict[str, Any], expected: str) -> Iterator[object]:
-        """Every page of ``/api/items`` with ``query`` (and the keys, the item set), following ``Link: next``."""
+    def _pages(self, ctx: HarvestContext, query: dict[str, Any], expected: type) -> Iterator[tuple[str, Any]]:
+        """(URL, JSON) of every page of ``/api/items`` with ``query`` (and the keys, the item set),
+        following ``Link: next``; ``expected`` is ``list`` for items, ``dict`` for an id → id object."""
         params: dict[str, Any] | None = {**query, "page": 1, **self.keys}
         if self.item_set:
             params["item_set_id"] = self.item_set
@@ -199,13 +195,14 @@ class OmekaSource:
             except IconodexError as exc:
                 ctx.report.fail(mask_url(url), self._explain(exc), listing=True)
                 return
-            if not isinstance(page, list | dict):
-                ctx.report.fail(mask_url(url), f"expected {expected}, got a JSON {type(page).__name__}", listing=True)
+            if not isinstance(page, list if expected is list else list | dict):
+                what = "a JSON list of items" if expected is list else "a JSON object of ids"
+                ctx.report.fail(mask_url(url), f"expected {what}, got a JSON {type(page).__name__}", listing=True)
                 return
             if "return_scalar" not in query:  # the total of the items, not of the ids
                 _set_total(ctx, response.headers.get("Omeka-S-Total-Results"))
             seen_pages.add(str(response.url))
-            yield page
+            yield url, page
             url, params = (_next_page(ctx, response, seen_pages) if page else None), None
 
     def _explain(self, exc: IconodexError) -> str:
