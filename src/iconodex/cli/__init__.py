@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "eval": "iconodex.cli.eval_cmd:command",
     "models": "iconodex.cli.models_cmd:command",
     "serve": "iconodex.cli.serve_cmd:command",
+    "sync": "iconodex.cli.sync_cmd:command",
     "export": "iconodex.cli.formats_cmd:export",
     "import": "iconodex.cli.formats_cmd:import_",
     "neighbours": "iconodex.cli.formats_cmd:neighbours",

@@ -61,10 +61,12 @@ class Pipeline:
         run, state = self.store.begin_run(name, kind, public_text(spec), public_options(options))
         self.http.breaker.reset()  # hosts given up by an earlier run in this process are tried again
         harvest = HarvestReport(source=name)
+        vouched: set[str] = set()  # ids an incremental source says still exist, unchanged
         report = IngestReport(source=name, harvest=harvest, run=run)
         ctx = HarvestContext(http=self.http, report=harvest, state=state,
                              known_version=self.store.known_version,
-                             languages=tuple(self.settings.languages), options=options, settings=self.settings)
+                             languages=tuple(self.settings.languages), options=options, settings=self.settings,
+                             still_present=vouched.update)
         self.stages.start("harvest")
         received = 0
         for batch in _batches(self._records(source, ctx), HARVEST_BATCH):
@@ -78,9 +80,10 @@ class Pipeline:
             self.stages.advance("harvest", len(batch))
         harvest.harvested = received  # what reached the store is the count that matters
         self.stages.finish("harvest")
-        if harvest.complete:
-            report.deleted = self.coll.remove_keys(self.store.stale_keys(name, run))
-        else:
+        report.deleted = self.coll.remove_keys(self.store.source_keys(name, ctx.deleted)) if ctx.deleted else 0
+        if harvest.complete and not harvest.partial:
+            report.deleted += self.coll.remove_keys(self.store.stale_keys(name, run, vouched))
+        elif not harvest.complete:
             event(log, "harvest incomplete: absent items are kept", logging.WARNING, source=name)
         self.store.save_source_state(name, ctx.state)
         return report

@@ -46,6 +46,9 @@ class IngestReport:
                 f"{self.deleted} deleted, {self.indexed} indexed, {len(self.failed)} failed")
         if not self.harvest.complete:
             line += " (listing incomplete: absent items kept)"
+        notes = [text for text in (self.harvest.note, self.harvest.partial) if text]
+        if notes and self.harvest.complete:
+            line += f" ({'; '.join(notes)})"
         return line
 
     def kind_lines(self) -> list[str]:
@@ -74,6 +77,7 @@ class IngestReport:
             "embedded": self.embedded, "indexed": self.indexed,
             "failed": [{"id": i, "reason": r} for i, r in self.failed],
             "harvest": {"harvested": self.harvest.harvested, "complete": self.harvest.complete,
+                        "partial": self.harvest.partial, "note": self.harvest.note,
                         "skipped": [{"where": w, "reason": r} for w, r in self.harvest.skipped],
                         "failed": [{"where": w, "reason": r} for w, r in self.harvest.failed]},
         }

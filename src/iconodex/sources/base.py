@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -26,6 +26,8 @@ class HarvestReport:
     failed: list[tuple[str, str]] = field(default_factory=list)
     complete: bool = True
     total_hint: int | None = None
+    partial: str = ""  # why this run listed only what changed (absent items are then no deletions)
+    note: str = ""  # how the source was read, for the summary (e.g. "incremental: 12 read since …")
 
     def skip(self, where: str, reason: str) -> None:
         self.skipped.append(_located(where, reason))
@@ -59,7 +61,12 @@ class HarvestContext:
     - ``languages``: the user's preferred languages for language maps, best first;
     - ``report``: where to count and explain;
     - ``settings``: the run's settings (config file, ``ICONODEX_*`` environment), e.g. a source's
-      API keys, which are given at run time and never stored.
+      API keys, which are given at run time and never stored;
+    - ``still_present(ids)``: an incremental source that listed only what changed vouches that these
+      ids still exist (an id-only listing), so a complete run can still find deletions (the pipeline
+      keeps them in memory: about 60 bytes an id);
+    - ``deleted``: ids the source says were deleted upstream (a change feed's Delete), removed after
+      the harvest whether or not the listing was complete.
     """
 
     http: HttpClient
@@ -69,6 +76,8 @@ class HarvestContext:
     languages: tuple[str, ...] = ("en",)
     options: dict[str, Any] = field(default_factory=dict)
     settings: Settings = field(default_factory=Settings)
+    still_present: Callable[[Iterable[str]], None] = lambda _ids: None
+    deleted: list[str] = field(default_factory=list)
 
 
 @runtime_checkable

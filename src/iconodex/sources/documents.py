@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,17 @@ def is_url(spec: str) -> bool:
 def option_flag(value: object) -> bool:
     """A yes/no option as typed on a command line or written in JSON."""
     return str(value).strip().lower() in {"1", "true", "yes", "on"}
+
+
+def utc_time(value: object) -> datetime | None:
+    """An ISO 8601 date or date-time (``Z`` or an offset; none means UTC) in UTC; None when it is not one."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 def url_id(url: str) -> str:

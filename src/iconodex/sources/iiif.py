@@ -9,6 +9,9 @@ not a canvas, is skipped with the reason in the report.
 With a ``workdir`` (the collection's cache folder, which ingest passes), documents that came with
 an ETag or Last-Modified are kept there, and a re-run asks for them conditionally (304: reuse).
 
+A IIIF Change Discovery stream (an Activity Streams ``OrderedCollection``) is recognised by its
+type and followed as ``iiif_changes`` explains: only the manifests that changed are read again.
+
 Options: ``per`` (``canvas`` | ``manifest``), ``all_images`` (one record per image on a canvas,
 ids ``canvas#1``, ``canvas#2``…), ``max_depth`` (collection nesting, default 5).
 
@@ -24,7 +27,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -36,6 +39,7 @@ from ..records import ImageRef, SourceRecord
 from . import SOURCES
 from .base import HarvestContext
 from .documents import is_url, load_json, option_flag
+from .iiif_changes import ChangeReader, is_change_stream
 from .iiif_model import (
     Doc,
     body_image,
@@ -55,7 +59,7 @@ from .iiif_model import (
 
 log = logging.getLogger(__name__)
 
-_URL_HINTS = ("manifest", "collection", "iiif", ".json")
+_URL_HINTS = ("manifest", "collection", "iiif", ".json", "activity")
 DOCUMENTS_FOLDER = "iiif-documents"  # under the collection's workdir: manifests kept for 304s
 DOCUMENTS_MAX_BYTES = 512 * 1024**2
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
@@ -71,6 +75,7 @@ class IIIFSource:
     all_images: bool = False
     max_depth: int = 5
     workdir: str | None = None  # where fetched documents are kept for conditional re-reads
+    in_stream: bool = False  # a manifest named by a change stream: not itself read as a stream
     kind = "iiif"
 
     @property
@@ -105,6 +110,10 @@ class IIIFSource:
 
     def harvest(self, ctx: HarvestContext) -> Iterator[SourceRecord]:
         documents = Cache(Path(self.workdir) / DOCUMENTS_FOLDER, DOCUMENTS_MAX_BYTES) if self.workdir else None
+        yield from self.walk(ctx, documents)
+
+    def walk(self, ctx: HarvestContext, documents: Cache | None) -> Iterator[SourceRecord]:
+        """The records of ``spec`` and of every collection member under it, documents kept in ``documents``."""
         seen = {self.spec}
         pending: list[tuple[str, int, Doc | None]] = [(self.spec, 0, None)]
         while pending:
@@ -114,12 +123,18 @@ class IIIFSource:
                 continue
             seen.add(doc_id(doc))
             kind = doc_type(doc)
-            if kind == "Collection":
+            if is_change_stream(doc) and depth == 0 and not self.in_stream:
+                yield from ChangeReader(self, ctx, documents).harvest(doc, location)
+            elif kind == "Collection":
                 pending.extend(reversed(self._members(ctx, doc, location, depth, seen)))
             elif kind == "Manifest":
                 yield from self._manifest_records(ctx, doc, location)
             else:
                 ctx.report.fail(location, f"not a IIIF manifest or collection (type {kind or 'missing'})", listing=True)
+
+    def reading(self, location: str) -> IIIFSource:
+        """This source's options, reading one manifest or collection that a change stream names."""
+        return replace(self, spec=location, in_stream=True)
 
     def _load(self, ctx: HarvestContext, location: str, documents: Cache | None) -> Doc | None:
         try:

@@ -6,10 +6,11 @@ Omeka item id, version = ``o:modified``. The picture comes from the item's media
 (``/api/media/{id}``): a IIIF image service when the media is IIIF, else the ``large``
 thumbnail, and the original file only as a last resort (originals may be 160 MB TIFFs).
 
-Incremental: the API has no modified-since filter, so every run lists all items (cheap, paged),
-but media are only requested for items whose ``o:modified`` changed; unchanged items are yielded
-with the picture remembered in ``ctx.state``. Items that vanished from a *complete* listing are
-deletions, which the pipeline handles.
+Incremental: the first run (and ``-o full=true``) lists every item; a re-run lists only the items
+changed since the newest date the last complete run saw (``modified_after`` on Omeka S 4.0+, else
+newest first until the mark), then the ids of every item (``return_scalar=id``, Omeka S 3.2+) so
+deletions are still found; ``omeka_changes`` explains the details. Media are only requested for
+items whose ``o:modified`` changed: the picture of an unchanged item is remembered in ``ctx.state``.
 
 Links: ``page`` is the item's public page ``/s/<site>/item/<id>``, for the site named by ``-o site=``
 or else the first of the item's ``o:site`` that ``/api/sites`` knows; ``api`` is its JSON-LD document.
@@ -38,8 +39,9 @@ from ..fetch.http import first_header_link, mask_url
 from ..fetch.iiif_image import service_base
 from ..records import ImageRef, Metadata, SourceRecord
 from . import SOURCES
+from . import omeka_changes as changes
 from .base import HarvestContext
-from .documents import is_url, response_json
+from .documents import is_url, option_flag, response_json
 from .langmap import add_localised, first_text
 
 if TYPE_CHECKING:
@@ -53,6 +55,7 @@ _API_SUFFIX = re.compile(r"/api(/items)?/?$")
 _VALUE_KEYS = ("@value", "display_title", "o:label", "@id", "value_resource_id")
 _STATE_IMAGES = "images"
 _STATE_KEYS_USED = "keys_used"
+ID_PAGE = 10_000  # ids per page of the id-only listing (about 100 kB of JSON)
 _KEY_OPTIONS = ("key_identity", "key_credential")
 KEYS_HINT = ("give the Omeka S API keys with -o key_identity=… -o key_credential=…, or the environment "
              "variables ICONODEX_OMEKA_KEY_IDENTITY and ICONODEX_OMEKA_KEY_CREDENTIAL, or omeka_key_identity "
@@ -69,6 +72,9 @@ class OmekaSource:
     per_page: int = 100
     keys: dict[str, str] = field(default_factory=dict, repr=False)
     site: str | None = None
+    full: bool = False
+    full_every: int = 7
+    overlap: int = 60
     kind = "omeka"
 
     @property
@@ -98,6 +104,9 @@ class OmekaSource:
             per_page=_positive_int(options.get("per_page", 100), "per_page"),
             keys=_key_pair({k: options.get(k) for k in _KEY_OPTIONS}),
             site=_text_option(options, "site"),
+            full=option_flag(options.get("full")),
+            full_every=_positive_int(options.get("full_every", 7), "full_every"),
+            overlap=_positive_int(options.get("overlap", 60), "overlap"),
         )
 
     # -- listing ---------------------------------------------------------------------------------
@@ -111,19 +120,69 @@ class OmekaSource:
 
     def _harvest(self, ctx: HarvestContext) -> Iterator[SourceRecord]:
         remembered: dict[str, Any] = ctx.state.setdefault(_STATE_IMAGES, {})
-        newest = ctx.state.get("newest_modified", "")
+        plan = changes.choose_plan(ctx.state, full=self.full, full_every=self.full_every, overlap=self.overlap,
+                                   probe=lambda: self._capabilities(ctx))
+        newest = ctx.state.get(changes.MARK, "")
         sites = {} if self.site else self._site_slugs(ctx)
-        for item in self._items(ctx):
+        listed = changes.unique_items(item for listing in plan.listings for item in self._items(ctx, listing))
+        read, left_out = 0, set()
+        for item in listed:
+            read += 1
+            newest = changes.newer(newest, _date_value(item.get("o:modified")) or _date_value(item.get("o:created")))
             record = self._record(ctx, item, remembered, sites)
-            if record is not None:
-                ctx.report.harvested += 1
-                newest = max(newest, record.version or "")
-                yield record
-        ctx.state["newest_modified"] = newest
+            if record is None:
+                left_out.add(str(item.get("o:id")))  # e.g. its last picture was removed: not still present
+                continue
+            ctx.report.harvested += 1
+            yield record
+        if plan.id_listing:
+            self._vouch_for_present(ctx, left_out)
+        ctx.report.note, ctx.report.partial = changes.run_notes(plan, read, self.full_every)
+        if ctx.report.complete:  # a mark past an unread page would skip its items for good
+            ctx.state[changes.MARK] = newest
+            ctx.state[changes.RUNS_SINCE_FULL] = ctx.state.get(changes.RUNS_SINCE_FULL, 0) + 1 if plan.incremental else 0
 
-    def _items(self, ctx: HarvestContext) -> Iterator[dict[str, Any]]:
-        """Every item of every page; a bad page is reported and ends the listing (incomplete)."""
-        params: dict[str, Any] | None = {"per_page": self.per_page, "page": 1, "sort_by": "id", **self.keys}
+    def _capabilities(self, ctx: HarvestContext) -> tuple[bool, bool]:
+        """(filters by date, lists ids only): a filter an older server ignores returns items there."""
+        future = self._probe(ctx, {"modified_after": changes.FAR_FUTURE})
+        ids = self._probe(ctx, {"return_scalar": "id"})
+        return future == [], changes.scalar_ids(ids) is not None
+
+    def _probe(self, ctx: HarvestContext, params: dict[str, str]) -> object:
+        try:
+            return response_json(ctx.http.get(f"{self.api}/items", params={"per_page": 1, **params, **self.keys},
+                                              headers={"Accept": "application/ld+json"}))
+        except IconodexError as exc:  # e.g. HTTP 400 for an unknown return_scalar field: not supported
+            log.info("Omeka S capability probe %s: %s", sorted(params), exc)
+            return None
+
+    def _vouch_for_present(self, ctx: HarvestContext, left_out: set[str]) -> None:
+        """Page through ``return_scalar=id`` and tell the pipeline these items (but ``left_out``) still exist."""
+        params = {"return_scalar": "id", "per_page": str(ID_PAGE), "sort_by": "id"}
+        for url, page in self._pages(ctx, params, dict):
+            ids = changes.scalar_ids(page)
+            if ids is None:
+                ctx.report.fail(mask_url(url), "expected ids (return_scalar), got whole items", listing=True)
+                return
+            ctx.still_present([i for i in ids if i not in left_out])
+
+    def _items(self, ctx: HarvestContext, listing: changes.Listing) -> Iterator[dict[str, Any]]:
+        """Every item of every page of one listing, up to its end; a bad page is reported and ends
+        the listing (incomplete)."""
+        params = {"per_page": self.per_page, "sort_by": "id", **listing.params}
+        for url, page in self._pages(ctx, params, list):
+            for number, item in enumerate(page, 1):
+                if not isinstance(item, dict):  # it may stand for an item: keep what is stored
+                    ctx.report.fail(f"{mask_url(url)} #{number}", "not a JSON object", listing=True)
+                elif listing.reached_end(item):
+                    return
+                else:
+                    yield item
+
+    def _pages(self, ctx: HarvestContext, query: dict[str, Any], expected: type) -> Iterator[tuple[str, Any]]:
+        """(URL, JSON) of every page of ``/api/items`` with ``query`` (and the keys, the item set),
+        following ``Link: next``; ``expected`` is ``list`` for items, ``dict`` for an id → id object."""
+        params: dict[str, Any] | None = {**query, "page": 1, **self.keys}
         if self.item_set:
             params["item_set_id"] = self.item_set
         url: str | None = f"{self.api}/items"
@@ -136,16 +195,14 @@ class OmekaSource:
             except IconodexError as exc:
                 ctx.report.fail(mask_url(url), self._explain(exc), listing=True)
                 return
-            if not isinstance(page, list):
-                ctx.report.fail(mask_url(url), f"expected a JSON list of items, got a JSON {type(page).__name__}", listing=True)
+            if not isinstance(page, list if expected is list else list | dict):
+                what = "a JSON list of items" if expected is list else "a JSON object of ids"
+                ctx.report.fail(mask_url(url), f"expected {what}, got a JSON {type(page).__name__}", listing=True)
                 return
-            _set_total(ctx, response.headers.get("Omeka-S-Total-Results"))
+            if "return_scalar" not in query:  # the total of the items, not of the ids
+                _set_total(ctx, response.headers.get("Omeka-S-Total-Results"))
             seen_pages.add(str(response.url))
-            for number, item in enumerate(page, 1):
-                if isinstance(item, dict):
-                    yield item
-                else:  # it may stand for an item: keep what is stored
-                    ctx.report.fail(f"{mask_url(url)} #{number}", "not a JSON object", listing=True)
+            yield url, page
             url, params = (_next_page(ctx, response, seen_pages) if page else None), None
 
     def _explain(self, exc: IconodexError) -> str:

@@ -14,6 +14,12 @@ A query that binds no title (the SARI seed's binds only ``?iiif_url``) is follow
 by one query for the labels of the harvested access points (``VALUES``, ``LABEL_BATCH`` at a time):
 the Linked Art object shown (its Name, else its ``_label``), else the digital object's, else a
 label of the access point itself or of what links to it. Option ``labels=false`` turns this off.
+
+A query that binds a modification date (``?modified``, or the variable ``modified_variable``
+names) is read incrementally: the newest date a complete run saw is the mark, and a re-run adds
+``FILTER(!BOUND(?modified) || ?modified >= mark)`` before the closing brace of the WHERE clause,
+so only rows changed since (and rows with no date) come back. Deletions cannot be seen that way:
+``-o full=true`` (``sync --full``) reads everything and removes what is gone.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +37,7 @@ from ..fetch.iiif_image import service_base
 from ..records import ImageRef, Metadata, SourceRecord, add_value
 from . import SOURCES
 from .base import HarvestContext
-from .documents import is_url, option_flag, response_json, url_id
+from .documents import is_url, option_flag, response_json, url_id, utc_time
 from .sparql_labels import best_labels, labels_query, sparql_term
 
 log = logging.getLogger(__name__)
@@ -45,6 +51,9 @@ _TAIL = re.compile(
 _TITLE_VARIABLES = ("title", "label", "name")
 _RESULTS_JSON = "application/sparql-results+json"
 LABEL_BATCH = 100
+_MARK = "newest_modified"
+_MODIFIED = re.compile(r"[?$]modified\b")
+_IRI = re.compile(r'^[^\s<>"{}|^`\\]+$')
 
 
 @dataclass(frozen=True)
@@ -84,6 +93,8 @@ class SparqlSource:
     id_variable: str | None = None
     page_size: int = 1000
     labels: bool = True
+    modified_variable: str | None = None
+    full: bool = False
     kind = "sparql"
 
     @property
@@ -113,12 +124,28 @@ class SparqlSource:
             id_variable=str(options["id_variable"]).lstrip("?$") if options.get("id_variable") else None,
             page_size=page_size,
             labels=options.get("labels") is None or option_flag(options["labels"]),
+            modified_variable=_modified_variable(query, options.get("modified_variable")),
+            full=option_flag(options.get("full")),
         )
 
     def harvest(self, ctx: HarvestContext) -> Iterator[SourceRecord]:
         paged = PagedQuery.parse(self.query)
         if "order by" not in paged.body.lower():
             log.warning("the SPARQL query has no ORDER BY; paging may skip or repeat rows")
+        mark = ctx.state.get(_MARK) if self.modified_variable and not self.full else None
+        if mark:
+            paged = replace(paged, body=since_mark(paged.body, self.modified_variable, mark))  # type: ignore[arg-type]
+            ctx.report.note = f"incremental: rows with ?{self.modified_variable} since {mark['value']}"
+            ctx.report.partial = "deletions not checked: sync --full (or -o full=true) reads everything"
+        newest = mark
+        for record, modified in self._rows(ctx, paged):
+            newest = _later(newest, modified)
+            yield record
+        if ctx.report.complete and newest:
+            ctx.state[_MARK] = newest
+
+    def _rows(self, ctx: HarvestContext, paged: PagedQuery) -> Iterator[tuple[SourceRecord, dict[str, Any] | None]]:
+        """Each new record with its modification cell (None without one), page by page."""
         seen: set[str] = set()
         labels = self.labels
         for text, asked in paged.pages(self.page_size):
@@ -126,22 +153,22 @@ class SparqlSource:
             if rows is None:
                 return
             page = self._new_records(ctx, rows, seen)
-            labels = labels and self._add_titles(ctx, [(record, cell) for record, cell in page if not record.title])
-            for record, _ in page:
+            labels = labels and self._add_titles(ctx, [(record, cell) for record, cell, _ in page if not record.title])
+            for record, _, row in page:
                 ctx.report.harvested += 1
-                yield record
+                yield record, row.get(self.modified_variable or "")
             if len(rows) < asked:
                 return
 
     def _new_records(self, ctx: HarvestContext, rows: list[dict[str, Any]],
-                     seen: set[str]) -> list[tuple[SourceRecord, dict[str, Any]]]:
-        """The page's records not seen before, each with the result cell of its access point."""
+                     seen: set[str]) -> list[tuple[SourceRecord, dict[str, Any], dict[str, Any]]]:
+        """The page's records not seen before, each with the result cell of its access point and its row."""
         page = []
         for row in rows:
             record = self._record(ctx, row)
             if record is not None and record.id not in seen:
                 seen.add(record.id)
-                page.append((record, row[self.iiif_variable]))
+                page.append((record, row[self.iiif_variable], row))
         return page
 
     def _add_titles(self, ctx: HarvestContext, untitled: list[tuple[SourceRecord, dict[str, Any]]]) -> bool:
@@ -197,6 +224,39 @@ class SparqlSource:
             add_value(metadata, name, value)
         title = next((values[v] for v in _TITLE_VARIABLES if values.get(v)), "")
         return SourceRecord(id=record_id, image=ImageRef("iiif", base), title=title, metadata=metadata)
+
+
+def since_mark(body: str, variable: str, mark: dict[str, str]) -> str:
+    """``body`` with a FILTER keeping rows changed at or after ``mark`` (or undated), put just before
+    the WHERE clause's closing brace (the last ``}``: GROUP BY, HAVING and ORDER BY have none)."""
+    end = body.rfind("}")
+    if end < 0:
+        raise ConfigError("the SPARQL query has no WHERE { … } to add the modification filter to")
+    value = mark["value"].replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    datatype = mark.get("datatype", "")
+    typed = bool(_IRI.match(datatype))
+    literal = f'"{value}"^^<{datatype}>' if typed else f'"{value}"'
+    left = f"?{variable}" if typed else f"STR(?{variable})"
+    return f"{body[:end]}  FILTER(!BOUND(?{variable}) || {left} >= {literal})\n{body[end:]}"
+
+
+def _modified_variable(query: str, option: object) -> str | None:
+    """The variable holding each row's modification date: the option's, else ``?modified`` when bound."""
+    if option not in (None, ""):
+        return str(option).lstrip("?$")
+    return "modified" if _MODIFIED.search(query) else None
+
+
+def _later(mark: dict[str, str] | None, cell: object) -> dict[str, str] | None:
+    """The later of the mark and a result cell (dates compared as dates when both parse, else as text)."""
+    if not isinstance(cell, dict) or not cell.get("value"):
+        return mark
+    candidate = {"value": str(cell["value"]), **({"datatype": str(cell["datatype"])} if cell.get("datatype") else {})}
+    if mark is None:
+        return candidate
+    new, old = utc_time(candidate["value"]), utc_time(mark["value"])
+    later = new > old if new is not None and old is not None else candidate["value"] > mark["value"]
+    return candidate if later else mark
 
 
 def _query_text(value: object) -> str:

@@ -11,7 +11,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
@@ -269,10 +269,25 @@ class ItemStore:
         conn.execute("DELETE FROM fts_grams WHERE rowid = ?", (key,))
         _write_grams(conn, key, record.title, body)
 
-    def stale_keys(self, source: str, run: int) -> list[int]:
-        """Items of ``source`` that a complete harvest in ``run`` did not see: deleted upstream."""
-        rows = self.conn.execute("SELECT key FROM items WHERE source = ? AND seen_run < ?", (source, run))
-        return [row[0] for row in rows]
+    def stale_keys(self, source: str, run: int, still_present: Container[str] = frozenset()) -> list[int]:
+        """Items of ``source`` that a complete harvest in ``run`` did not see, nor vouched for as
+        ``still_present`` (an incremental source's id-only listing): deleted upstream."""
+        rows = self.conn.execute("SELECT key, id FROM items WHERE source = ? AND seen_run < ?", (source, run))
+        return [row[0] for row in rows if row[1] not in still_present]
+
+    def source_keys(self, source: str, ids: Iterable[str]) -> list[int]:
+        """The keys of the stored items of ``source`` among ``ids``."""
+        keys: list[int] = []
+        for batch, marks in _in_batches(list(ids)):
+            rows = self.conn.execute(f"SELECT key FROM items WHERE source = ? AND id IN ({marks})", (source, *batch))
+            keys.extend(row[0] for row in rows)
+        return keys
+
+    def source_settings(self) -> list[dict[str, Any]]:
+        """Each source's kind, spec and options as stored (credentials already hidden), for a re-run."""
+        rows = self.conn.execute("SELECT name, kind, spec, options FROM sources ORDER BY name")
+        return [{"name": row["name"], "kind": row["kind"], "spec": row["spec"], "options": json.loads(row["options"])}
+                for row in rows]
 
     # -- embed --------------------------------------------------------------------------------
 
