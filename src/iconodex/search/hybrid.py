@@ -9,7 +9,8 @@ A keyword leg, when present, is merged by reciprocal rank fusion (Cormack et al.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,7 +18,11 @@ import numpy as np
 from ..index.base import VectorEngine
 from ..ranking import reciprocal_rank_fusion
 
-__all__ = ["Leg", "candidates", "fuse", "leg_similarities", "reciprocal_rank_fusion"]
+# How much deeper than a filter's share implies a filtered ANN search goes: the share is an
+# average, and the query's neighbourhood may hold fewer matching items.
+OVERFETCH = 2.0
+
+__all__ = ["Leg", "candidates", "filtered_candidates", "fuse", "leg_similarities", "reciprocal_rank_fusion"]
 
 
 @dataclass(slots=True)
@@ -33,6 +38,27 @@ class Leg:
 def candidates(engine: VectorEngine, legs: Sequence[Leg], k: int, allowed: np.ndarray | None) -> np.ndarray:
     """Union of every leg's top-k keys."""
     found = [engine.search(leg.space, leg.vector, k, allowed)[0] for leg in legs if leg.weight > 0]
+    if not found:
+        return np.zeros(0, dtype=np.int64)
+    return np.unique(np.concatenate(found)).astype(np.int64)
+
+
+def filtered_candidates(engine: VectorEngine, legs: Sequence[Leg], k: int,
+                        matches: Callable[[np.ndarray], np.ndarray], matching: int) -> np.ndarray:
+    """Union of every leg's top-k keys among those ``matches`` accepts (``matching`` items do):
+    each leg's ANN search goes ``OVERFETCH`` times as deep as that share needs, deeper until
+    ``k`` are found or the whole space is walked."""
+    found = []
+    for leg in legs:
+        size = engine.count(leg.space) if leg.weight > 0 else 0
+        fetch = min(size, math.ceil(k * OVERFETCH * size / max(matching, 1)))
+        while fetch:
+            keys = engine.search(leg.space, leg.vector, fetch)[0]
+            kept = keys[matches(keys)]
+            if len(kept) >= k or fetch >= size:
+                found.append(kept[:k])
+                break
+            fetch = min(size, fetch * 4)
     if not found:
         return np.zeros(0, dtype=np.int64)
     return np.unique(np.concatenate(found)).astype(np.int64)

@@ -1,0 +1,47 @@
+"""A metadata filter (``field = any of values``, every field) over the ``fields`` index, asked only
+what a search needs: a few keys, how many match, or which of some candidates match. Reading every
+matching key of a broad filter (60k rows for 60 % of 100k items) costs more than the search."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import numpy as np
+
+
+class KeyFilter:
+    def __init__(self, conn: sqlite3.Connection, where: dict[str, list[str]]) -> None:
+        self._conn = conn
+        self._clauses: list[tuple[str, list[str]]] = []
+        for name, values in where.items():
+            marks = ",".join("?" * len(values))
+            self._clauses.append((f"SELECT key FROM fields WHERE field = ? AND value IN ({marks})",
+                                  [name.strip().lower(), *(value.strip().lower() for value in values)]))
+        self._all = " INTERSECT ".join(sql for sql, _ in self._clauses)
+        self._params = [param for _, params in self._clauses for param in params]
+
+    def keys(self, limit: int | None = None) -> np.ndarray:
+        """Matching keys (at most ``limit``: enough to tell a narrow filter from a broad one)."""
+        sql = self._all
+        if limit is not None:
+            sql = f"SELECT DISTINCT key FROM ({sql}) LIMIT {int(limit)}"
+        rows = self._conn.execute(sql, self._params)
+        return np.fromiter((row[0] for row in rows), dtype=np.int64)
+
+    def count(self) -> int:
+        """How many items match; one pass over the index entries, no rows brought to Python."""
+        sql = f"SELECT count(DISTINCT key) FROM ({self._all})"
+        return int(self._conn.execute(sql, self._params).fetchone()[0])
+
+    def mask(self, keys: np.ndarray) -> np.ndarray:
+        """Which of ``keys`` match: one index probe per key and field."""
+        keys = np.asarray(keys, dtype=np.int64)
+        if len(keys) == 0:
+            return np.zeros(0, dtype=bool)
+        among = " AND key IN (SELECT value FROM json_each(?))"
+        sql = " INTERSECT ".join(clause + among for clause, _ in self._clauses)
+        listed = json.dumps(keys.tolist())
+        params = [param for _, clause_params in self._clauses for param in [*clause_params, listed]]
+        matching = np.fromiter((row[0] for row in self._conn.execute(sql, params)), dtype=np.int64)
+        return np.isin(keys, matching)
