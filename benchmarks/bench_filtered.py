@@ -25,6 +25,7 @@ from _synthetic import build_synthetic, clustered
 
 from iconodex import Collection
 from iconodex.records import ImageRef, SourceRecord
+from iconodex.search.searcher import EXACT_FILTER_BELOW
 
 DATA = Path(__file__).resolve().parent / "_data"
 SHARES = {"p1": 0.01, "p15": 0.15, "p60": 0.60}
@@ -46,9 +47,9 @@ def build(path: Path, n: int) -> float:
                            make_vectors=clustered(max(n // 1000, 1)), dims=DIMS)
 
 
-def exact_truth(coll: Collection, field: str, likes: list[str]) -> list[set[int]]:
+def exact_truth(coll: Collection, where: dict[str, str], likes: list[str]) -> list[set[int]]:
     """The K best allowed keys for each ``like`` item (itself excluded), by full matrix products."""
-    allowed = coll.store.filter_keys({field: ["yes"]})
+    allowed = coll.store.filter_keys({name: [value] for name, value in where.items()})
     vectors, _ = coll.engine.get("visual", allowed)
     truth = []
     for like in likes:
@@ -60,46 +61,59 @@ def exact_truth(coll: Collection, field: str, likes: list[str]) -> list[set[int]
     return truth
 
 
-STRATEGIES = {"materialise (before)": float("inf"), "ann (after)": None}
+# The issue's three shares, and two between them (15 % × 40 %, 15 % × 60 %) to place the threshold.
+FILTERS = [{"p1": "yes"}, {"p15": "yes", "p60": "no"}, {"p15": "yes", "p60": "yes"}, {"p15": "yes"},
+           {"p60": "yes"}]
+BEFORE = "materialise (before)"
 
 
-def measure(path: Path, rounds: int) -> list[list[object]]:
-    rows = []
+def strategies(thresholds: list[int]) -> dict[str, int | None]:
+    return {BEFORE: None, **{f"ann, exact below {t:,}" + (" (after)" if t == EXACT_FILTER_BELOW else ""): t
+                             for t in thresholds}}
+
+
+def measure(path: Path, rounds: int, thresholds: list[int]) -> list[list[object]]:
+    rows: list[list[object]] = []
+    chosen = strategies(thresholds)
     with Collection.open(path, read_only=True) as coll:
         searcher = coll.searcher
-        default_threshold = searcher.exact_filter_below
-        likes = [f"item-{i}" for i in np.random.default_rng(1).integers(0, coll.store.count(), rounds)]
+        size = coll.engine.count("visual")
+        likes = [f"item-{i}" for i in np.random.default_rng(1).integers(0, size, rounds)]
         coll.search(like=likes[0])  # maps the index: not in the percentiles
-        for field, share in SHARES.items():
-            truth = exact_truth(coll, field, likes)
-            seconds: dict[str, list[float]] = {name: [] for name in STRATEGIES}
-            hits: dict[str, int] = {name: 0 for name in STRATEGIES}
+        for where in FILTERS:
+            share = coll.store.key_filter({name: [value] for name, value in where.items()}).count() / size
+            truth = exact_truth(coll, where, likes)
+            seconds: dict[str, list[float]] = {name: [] for name in chosen}
+            hits: dict[str, int] = dict.fromkeys(chosen, 0)
             for like, best in zip(likes, truth, strict=True):
-                for name, threshold in STRATEGIES.items():
-                    searcher.exact_filter_below = default_threshold if threshold is None else threshold
+                for name, threshold in chosen.items():
+                    searcher.exact_filter_below = threshold
                     start = time.perf_counter()
-                    results = coll.search(like=like, where={field: "yes"}, limit=K)
+                    results = coll.search(like=like, where=where, limit=K)
                     seconds[name].append(time.perf_counter() - start)
                     hits[name] += len(best & {r.key for r in results})
-            searcher.exact_filter_below = default_threshold
-            base = percentiles(seconds["materialise (before)"])[0]
-            for name in STRATEGIES:
+            searcher.exact_filter_below = EXACT_FILTER_BELOW
+            base = percentiles(seconds[BEFORE])[0]
+            for name in chosen:
                 p50, p95 = percentiles(seconds[name])
-                rows.append([f"{share:.0%}", name, f"{p50:.1f}", f"{p95:.1f}",
+                rows.append([f"{share:.1%}", name, f"{p50:.1f}", f"{p95:.1f}",
                              f"{hits[name] / (K * len(likes)):.3f}", f"{base / p50:.1f}×"])
-            print(markdown_table(["filter matches", "strategy", "p50 ms", "p95 ms", "recall@10", "speed-up"], rows))
+            print(markdown_table(HEADER, rows[-len(chosen):]), flush=True)
     return rows
 
 
+HEADER = ["filter matches", "strategy", "p50 ms", "p95 ms", "recall@10", "speed-up vs before"]
+
+
 def main() -> None:
-    args = size_and_rounds(__doc__, rounds=50)
+    args = size_and_rounds(__doc__, rounds=50, thresholds=[EXACT_FILTER_BELOW])
     path = DATA / f"filtered-{args.n}"
     built = ""
     if not (path / "iconodex.db").exists():
         print(f"building a {args.n:,}-item collection at {path}")
         built = f" (built in {build(path, args.n):.0f} s)"
-    rows = measure(path, args.rounds)
-    table = markdown_table(["filter matches", "strategy", "p50 ms", "p95 ms", "recall@10", "speed-up"], rows)
+    rows = measure(path, args.rounds, args.thresholds)
+    table = markdown_table(HEADER, rows)
     body = (f"{args.n:,} items with clustered 384-d `visual` vectors{built}; {args.rounds} `search(like=…, "
             f"where={{field: 'yes'}})` calls per filter, one at a time on a read-only collection, the two "
             f"strategies taking turns query by query. Recall@10 is against exact search over exactly the "

@@ -100,14 +100,16 @@ def test_filter_matching_nothing_returns_nothing(strategy):
     assert strategy.search(like="item-1", where={"some": "maybe"}) == []
 
 
-def test_broad_filter_reads_only_a_few_of_its_keys(collection, monkeypatch):
-    """A filter matching most items is answered without reading all of them from SQLite."""
-    limits = []
+def test_broad_filter_reads_none_of_its_keys(collection, monkeypatch):
+    """A filter matching most items is answered without reading its keys from SQLite: only the
+    candidates are checked against it."""
+    read = []
     keys = KeyFilter.keys
-    monkeypatch.setattr(KeyFilter, "keys", lambda self, limit=None: limits.append(limit) or keys(self, limit))
+    monkeypatch.setattr(KeyFilter, "keys", lambda self, limit=None: read.append(limit) or keys(self, limit))
     monkeypatch.setattr(collection.searcher, "exact_filter_below", 100)
-    assert len(collection.search(like="item-3", where={"most": "yes"}, limit=10)) == 10
-    assert limits == [101]
+    found = collection.search(like="item-3", where={"most": "yes"}, limit=10)
+    assert len(found) == 10 and read == []
+    assert len(collection.search(like="item-3", where={"rare": "yes"}, limit=10)) > 0 and read == [None]
 
 
 def test_key_filter_answers_agree_with_the_full_key_list(collection):
@@ -115,6 +117,7 @@ def test_key_filter_answers_agree_with_the_full_key_list(collection):
     every = np.sort(collection.store.filter_keys(where))
     key_filter = collection.store.key_filter(where)
     assert key_filter.count() == len(every)
+    assert key_filter.count(limit=30) == 30
     assert set(key_filter.keys(limit=25).tolist()) <= set(every.tolist()) and len(key_filter.keys(limit=25)) == 25
     probe = np.arange(1, N + 1, dtype=np.int64)
     assert np.array_equal(probe[key_filter.mask(probe)], every)

@@ -18,8 +18,8 @@ import numpy as np
 from ..index.base import VectorEngine
 from ..ranking import reciprocal_rank_fusion
 
-# How much deeper than a filter's share implies a filtered ANN search goes: the share is an
-# average, and the query's neighbourhood may hold fewer matching items.
+# How much deeper than the share of matching keys seen so far implies a filtered ANN search goes
+# next: the share is an estimate, and a third search costs more than a deeper second one.
 OVERFETCH = 2.0
 
 __all__ = ["Leg", "candidates", "filtered_candidates", "fuse", "leg_similarities", "reciprocal_rank_fusion"]
@@ -44,21 +44,22 @@ def candidates(engine: VectorEngine, legs: Sequence[Leg], k: int, allowed: np.nd
 
 
 def filtered_candidates(engine: VectorEngine, legs: Sequence[Leg], k: int,
-                        matches: Callable[[np.ndarray], np.ndarray], matching: int) -> np.ndarray:
-    """Union of every leg's top-k keys among those ``matches`` accepts (``matching`` items do):
-    each leg's ANN search goes ``OVERFETCH`` times as deep as that share needs, deeper until
-    ``k`` are found or the whole space is walked."""
+                        matches: Callable[[np.ndarray], np.ndarray], matching_at_least: int) -> np.ndarray:
+    """Union of every leg's top-k keys among those ``matches`` accepts, from ANN searches: the
+    first k accepted in a leg's ranking are its filtered top-k, so a leg searches deeper (by the
+    share of accepted keys seen so far) only until it has k, or has walked the whole space."""
     found = []
     for leg in legs:
         size = engine.count(leg.space) if leg.weight > 0 else 0
-        fetch = min(size, math.ceil(k * OVERFETCH * size / max(matching, 1)))
+        fetch = min(size, k * 4)
         while fetch:
             keys = engine.search(leg.space, leg.vector, fetch)[0]
             kept = keys[matches(keys)]
             if len(kept) >= k or fetch >= size:
                 found.append(kept[:k])
                 break
-            fetch = min(size, fetch * 4)
+            share = max(len(kept) / max(len(keys), 1), matching_at_least / size)
+            fetch = min(size, max(fetch * 2, math.ceil(k * OVERFETCH / share)))
     if not found:
         return np.zeros(0, dtype=np.int64)
     return np.unique(np.concatenate(found)).astype(np.int64)

@@ -152,13 +152,14 @@ class Searcher:
 
     def _candidates(self, legs: list[Leg], k: int, key_filter: KeyFilter | None) -> np.ndarray:
         """A narrow filter's keys are scored exactly; a broad one's are found in the ANN index,
-        over-fetched by the share of items it matches, SQLite checking only the candidates."""
+        SQLite checking only the candidates (reading 60k matching keys costs more than the search)."""
         if key_filter is None:
             return candidates(self.engine, legs, k, None)
-        few = key_filter.keys(limit=None if self.exact_filter_below is None else self.exact_filter_below + 1)
-        if self.exact_filter_below is None or len(few) <= self.exact_filter_below:
-            return candidates(self.engine, legs, k, few) if len(few) else few
-        return filtered_candidates(self.engine, legs, k, key_filter.mask, key_filter.count())
+        narrow = self.exact_filter_below
+        if narrow is None or key_filter.count(limit=narrow + 1) <= narrow:
+            allowed = key_filter.keys()
+            return candidates(self.engine, legs, k, allowed) if len(allowed) else allowed
+        return filtered_candidates(self.engine, legs, k, key_filter.mask, narrow + 1)
 
     def _keyword_ranking(self, query: Query, k: int, key_filter: KeyFilter | None) -> list[int]:
         if not (query.keyword and query.text):
