@@ -317,7 +317,7 @@ class UsearchEngine:
         if size == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         # One query walks the graph on one thread whatever ``threads`` says; USearch's default (every
-        # core) only adds a thread pool's start-up: 0.57 → 0.17 ms at 50k × 256 (docs/benchmarks.md).
+        # core) only adds a thread pool's start-up: p50 1.2× faster at 50k × 256 (bench_threads.py).
         matches = index.search(query, min(k, size), exact=size < self.exact_below, threads=1)
         return matches.keys.astype(np.int64), (1.0 - matches.distances).astype(np.float32)
 
