@@ -46,13 +46,16 @@ def command_line() -> str:
     return " ".join([".venv/bin/python", str(script), *map(shlex.quote, sys.argv[1:])])
 
 
-def size_and_rounds(doc: str | None, rounds: int) -> argparse.Namespace:
+def size_and_rounds(doc: str | None, rounds: int, thresholds: list[int] | None = None) -> argparse.Namespace:
     """The command line of a benchmark over a synthetic collection: ``--n`` items, ``--rounds``
-    repetitions, ``--no-write`` to leave docs/benchmarks.md alone."""
+    repetitions, ``--no-write`` to leave docs/benchmarks.md alone, and, where the benchmark tunes
+    one, the ``--thresholds`` to compare."""
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=rounds)
     parser.add_argument("--no-write", action="store_true")
+    if thresholds is not None:
+        parser.add_argument("--thresholds", type=int, nargs="+", default=thresholds)
     return parser.parse_args()
 
 

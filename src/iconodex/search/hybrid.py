@@ -9,7 +9,8 @@ A keyword leg, when present, is merged by reciprocal rank fusion (Cormack et al.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,7 +18,11 @@ import numpy as np
 from ..index.base import VectorEngine
 from ..ranking import reciprocal_rank_fusion
 
-__all__ = ["Leg", "candidates", "fuse", "leg_similarities", "reciprocal_rank_fusion"]
+# How much deeper than the share of matching keys seen so far implies a filtered ANN search goes
+# next: the share is an estimate, and a third search costs more than a deeper second one.
+OVERFETCH = 2.0
+
+__all__ = ["Leg", "candidates", "filtered_candidates", "fuse", "leg_similarities", "reciprocal_rank_fusion"]
 
 
 @dataclass(slots=True)
@@ -33,6 +38,28 @@ class Leg:
 def candidates(engine: VectorEngine, legs: Sequence[Leg], k: int, allowed: np.ndarray | None) -> np.ndarray:
     """Union of every leg's top-k keys."""
     found = [engine.search(leg.space, leg.vector, k, allowed)[0] for leg in legs if leg.weight > 0]
+    if not found:
+        return np.zeros(0, dtype=np.int64)
+    return np.unique(np.concatenate(found)).astype(np.int64)
+
+
+def filtered_candidates(engine: VectorEngine, legs: Sequence[Leg], k: int,
+                        matches: Callable[[np.ndarray], np.ndarray], matching_at_least: int) -> np.ndarray:
+    """Union of every leg's top-k keys among those ``matches`` accepts, from ANN searches: the
+    first k accepted in a leg's ranking are its filtered top-k, so a leg searches deeper (by the
+    share of accepted keys seen so far) only until it has k, or has walked the whole space."""
+    found = []
+    for leg in legs:
+        size = engine.count(leg.space) if leg.weight > 0 else 0
+        fetch = min(size, k * 4)
+        while fetch:
+            keys = engine.search(leg.space, leg.vector, fetch)[0]
+            kept = keys[matches(keys)]
+            if len(kept) >= k or fetch >= size:
+                found.append(kept[:k])
+                break
+            share = max(len(kept) / max(len(keys), 1), matching_at_least / size)
+            fetch = min(size, max(fetch * 2, math.ceil(k * OVERFETCH / share)))
     if not found:
         return np.zeros(0, dtype=np.int64)
     return np.unique(np.concatenate(found)).astype(np.int64)

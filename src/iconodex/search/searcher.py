@@ -13,13 +13,17 @@ from ..errors import ConfigError, NotFoundError
 from ..index.base import VectorEngine
 from ..models.base import Encoder
 from ..store import ItemStore
-from .hybrid import Leg, candidates, fuse, leg_similarities, reciprocal_rank_fusion
+from ..store.filters import KeyFilter
+from .hybrid import Leg, candidates, filtered_candidates, fuse, leg_similarities, reciprocal_rank_fusion
 from .results import SearchResult, SearchResults
 
 MAX_QUERY_CHARS = 1000
 MIN_CANDIDATES = 50
 MAX_CANDIDATES = 2000
 TEXT_CACHE_SIZE = 1024
+# A filter matching at most this many items is scored exactly (reading its keys and vectors costs
+# less than the ANN walk); a broader one goes through the index. Tuned on bench_filtered.py.
+EXACT_FILTER_BELOW = 5_000
 
 
 @dataclass(slots=True)
@@ -49,6 +53,7 @@ class Searcher:
         self._project = project
         self.similar_space = similar_space
         self.max_limit = max_limit
+        self.exact_filter_below: int | None = EXACT_FILTER_BELOW  # None: read every allowed key
         self._text_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_lock = threading.Lock()
 
@@ -56,13 +61,11 @@ class Searcher:
         self._validate(query)
         exclude: set[int] = set()
         legs = self._legs(query, exclude)
-        allowed = self.store.filter_keys(query.where) if query.where else None
-        if allowed is not None and len(allowed) == 0:
-            return SearchResults([], query.min_score)
+        key_filter = self.store.key_filter(query.where) if query.where else None
         want = query.limit + query.offset + len(exclude)
         k = int(min(max(want * 4, MIN_CANDIDATES), MAX_CANDIDATES))
-        keys = candidates(self.engine, legs, k, allowed)
-        keyword_ranking = self._keyword_ranking(query, k, allowed)
+        keys = self._candidates(legs, k, key_filter)
+        keyword_ranking = self._keyword_ranking(query, k, key_filter)
         keys = np.union1d(keys, np.asarray(keyword_ranking, dtype=np.int64))
         keys = keys[~np.isin(keys, list(exclude))] if exclude else keys
         if len(keys) == 0:
@@ -147,13 +150,24 @@ class Searcher:
             raise NotFoundError(f"item {query.like!r} has no vectors yet (status: not indexed)")
         return legs
 
-    def _keyword_ranking(self, query: Query, k: int, allowed: np.ndarray | None) -> list[int]:
+    def _candidates(self, legs: list[Leg], k: int, key_filter: KeyFilter | None) -> np.ndarray:
+        """A narrow filter's keys are scored exactly; a broad one's are found in the ANN index,
+        SQLite checking only the candidates (reading 60k matching keys costs more than the search)."""
+        if key_filter is None:
+            return candidates(self.engine, legs, k, None)
+        narrow = self.exact_filter_below
+        if narrow is None or key_filter.count(limit=narrow + 1) <= narrow:
+            allowed = key_filter.keys()
+            return candidates(self.engine, legs, k, allowed) if len(allowed) else allowed
+        return filtered_candidates(self.engine, legs, k, key_filter.mask, narrow + 1)
+
+    def _keyword_ranking(self, query: Query, k: int, key_filter: KeyFilter | None) -> list[int]:
         if not (query.keyword and query.text):
             return []
         ranking = self.store.keyword_search(query.text, k)
-        if allowed is not None:
-            allowed_set = set(allowed.tolist())
-            ranking = [key for key in ranking if key in allowed_set]
+        if key_filter is not None and ranking:
+            keep = key_filter.mask(np.asarray(ranking, dtype=np.int64))
+            ranking = [key for key, kept in zip(ranking, keep.tolist(), strict=True) if kept]
         return ranking
 
     @staticmethod

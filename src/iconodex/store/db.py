@@ -24,6 +24,7 @@ from ..ranking import fused_ranking
 from ..records import SourceRecord
 from ..redact import public_options, public_text
 from .codec import blob_to_vector, dumps, image_to_json, vector_to_blob
+from .filters import KeyFilter
 from .items import Item
 from .text import field_rows, fts_body, gram_columns, gram_match, keyword_match
 
@@ -418,13 +419,11 @@ class ItemStore:
 
     def filter_keys(self, where: dict[str, list[str]]) -> np.ndarray:
         """Keys matching every ``field = any of values`` (case-insensitive), via the fields index."""
-        clauses, params = [], []
-        for name, values in where.items():
-            marks = ",".join("?" * len(values))
-            clauses.append(f"SELECT key FROM fields WHERE field = ? AND value IN ({marks})")
-            params += [name.strip().lower(), *(v.strip().lower() for v in values)]
-        rows = self.conn.execute(" INTERSECT ".join(clauses), params)
-        return np.fromiter((r[0] for r in rows), dtype=np.int64)
+        return self.key_filter(where).keys()
+
+    def key_filter(self, where: dict[str, list[str]]) -> KeyFilter:
+        """``where`` as a filter a search can ask a few keys, a count, or candidates' matches."""
+        return KeyFilter(self.conn, where)
 
     def keyword_search(self, text: str, limit: int) -> list[int]:
         """Keys whose catalogue text matches ``text``, best first (BM25, the title weighing twice

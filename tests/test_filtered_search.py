@@ -1,0 +1,124 @@
+"""Filtered search (``where``): exactly the matching items, at the recall of exact filtered search,
+whether the filter is narrow (its items scored exactly) or broad (found through the ANN index)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from iconodex import Collection
+from iconodex.records import ImageRef, SourceRecord
+from iconodex.store.filters import KeyFilter
+
+N = 3000
+SHARES = {"rare": 0.002, "some": 0.1, "most": 0.6}
+
+
+def _record(rng: np.random.Generator, number: int) -> SourceRecord:
+    fields = {name: ["yes" if rng.random() < share else "no"] for name, share in SHARES.items()}
+    title = f"Item {number}" + (" lighthouse" if number % 7 == 0 else "")
+    return SourceRecord(id=f"item-{number}", image=ImageRef("path", f"/synthetic/{number}.jpg"),
+                        title=title, metadata=fields, version="1")
+
+
+@pytest.fixture(scope="module")
+def collection(tmp_path_factory):
+    """``N`` items with clustered vectors in the space more-like-this searches (cut to 64 dims to
+    build fast) and three yes/no fields of known shares."""
+    rng = np.random.default_rng(7)
+    path = tmp_path_factory.mktemp("filtered") / "coll"
+    with Collection.create(path, dims=64) as coll:
+        dims = coll.model.spaces[coll.similar_space]
+        centres = rng.standard_normal((30, dims)).astype(np.float32)
+        run, _ = coll.store.begin_run("synthetic", "synthetic", "synthetic", {})
+        records = [_record(rng, i) for i in range(N)]
+        coll.store.upsert_records(records, "synthetic", run)
+        keys = list(coll.store.keys_for_ids([r.id for r in records]).values())
+        vectors = centres[rng.integers(0, len(centres), N)] + rng.standard_normal((N, dims)).astype(np.float32) * 0.05
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        by_key = dict(zip(keys, vectors, strict=True))  # `image` too: what a text query searches
+        coll.commit_chunk({coll.similar_space: by_key, "image": by_key}, keys, {}, {}, [])
+        coll.index_keys(keys)
+        coll.store.mark_indexed(keys)
+        coll.engine.flush()
+    coll = Collection.open(path, read_only=True)
+    yield coll
+    coll.close()
+
+
+def _exact(coll: Collection, where: dict[str, str], like: str, k: int) -> list[int]:
+    allowed = coll.store.filter_keys({name: [value] for name, value in where.items()})
+    key = coll.store.keys_for_ids([like])[like]
+    allowed = allowed[allowed != key]
+    vectors, _ = coll.engine.get(coll.similar_space, allowed)
+    query = coll.engine.get(coll.similar_space, np.asarray([key]))[0][0]
+    return allowed[np.argsort(-(vectors @ query))[:k]].tolist()
+
+
+@pytest.fixture(params=["narrow path", "broad path"])
+def strategy(request, collection):
+    """The same searches with the filter's keys read and scored exactly, and through the ANN index."""
+    searcher = collection.searcher
+    before = searcher.exact_filter_below
+    searcher.exact_filter_below = None if request.param == "narrow path" else 0
+    yield collection
+    searcher.exact_filter_below = before
+
+
+@pytest.mark.parametrize("where", [{"some": "yes"}, {"most": "yes"}, {"most": "yes", "some": "no"}])
+def test_filtered_results_are_matching_items_at_exact_recall(strategy, where):
+    coll = strategy
+    allowed = set(coll.store.filter_keys({name: [value] for name, value in where.items()}).tolist())
+    hits = total = 0
+    for like in (f"item-{i}" for i in range(0, N, 150)):
+        found = [r.key for r in coll.search(like=like, where=where, limit=10)]
+        assert set(found) <= allowed
+        truth = _exact(coll, where, like, 10)
+        hits += len(set(found) & set(truth))
+        total += len(truth)
+    assert hits / total >= 0.95
+
+
+def test_filter_matching_fewer_items_than_asked_returns_all_of_them(strategy):
+    coll = strategy
+    allowed = coll.store.filter_keys({"rare": ["yes"]}).tolist()
+    assert 0 < len(allowed) < 20
+    found = coll.search(like="item-1", where={"rare": "yes"}, limit=50)
+    like_key = coll.store.keys_for_ids(["item-1"])["item-1"]
+    assert sorted(r.key for r in found) == sorted(set(allowed) - {like_key})
+
+
+def test_keyword_matches_outside_the_filter_are_left_out(strategy):
+    coll = strategy
+    allowed = set(coll.store.filter_keys({"some": ["yes"]}).tolist())
+    found = coll.search("lighthouse", where={"some": "yes"}, limit=50, min_score=0)
+    assert found and {r.key for r in found} <= allowed
+    assert any("keyword_rank" in r.scores for r in found)
+
+
+def test_filter_matching_nothing_returns_nothing(strategy):
+    assert strategy.search(like="item-1", where={"some": "maybe"}) == []
+
+
+def test_broad_filter_reads_none_of_its_keys(collection, monkeypatch):
+    """A filter matching most items is answered without reading its keys from SQLite: only the
+    candidates are checked against it."""
+    read = []
+    keys = KeyFilter.keys
+    monkeypatch.setattr(KeyFilter, "keys", lambda self, limit=None: read.append(limit) or keys(self, limit))
+    monkeypatch.setattr(collection.searcher, "exact_filter_below", 100)
+    found = collection.search(like="item-3", where={"most": "yes"}, limit=10)
+    assert len(found) == 10 and read == []
+    assert len(collection.search(like="item-3", where={"rare": "yes"}, limit=10)) > 0 and read == [None]
+
+
+def test_key_filter_answers_agree_with_the_full_key_list(collection):
+    where = {"most": ["yes"], "some": ["yes", "no"]}
+    every = np.sort(collection.store.filter_keys(where))
+    key_filter = collection.store.key_filter(where)
+    assert key_filter.count() == len(every)
+    assert key_filter.count(limit=30) == 30
+    assert set(key_filter.keys(limit=25).tolist()) <= set(every.tolist()) and len(key_filter.keys(limit=25)) == 25
+    probe = np.arange(1, N + 1, dtype=np.int64)
+    assert np.array_equal(probe[key_filter.mask(probe)], every)
+    assert key_filter.mask(np.zeros(0, dtype=np.int64)).shape == (0,)
