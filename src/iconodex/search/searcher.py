@@ -71,12 +71,13 @@ class Searcher:
         if len(keys) == 0:
             return SearchResults([], query.min_score)
         sims = leg_similarities(self.engine, legs, keys)
-        scores = fuse(legs, sims)
+        # No leg at all (no item has a vector in the query's spaces): nothing has a score to rank by.
+        scores = fuse(legs, sims) if legs else np.full(len(keys), np.nan, dtype=np.float32)
         order = self._rank(keys, scores, keyword_ranking)
         ranked = len(order)
         if query.min_score is not None:
             spared = set(keyword_ranking) if query.cut_spares_keyword_matches else set()
-            order = [i for i in order if scores[i] >= query.min_score or int(keys[i]) in spared]
+            order = [i for i in order if float(scores[i]) >= query.min_score or int(keys[i]) in spared]
         page = order[query.offset: query.offset + query.limit]
         return SearchResults(self._results(keys, scores, sims, legs, page, keyword_ranking), query.min_score,
                              ranked - len(order))
