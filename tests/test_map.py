@@ -1,0 +1,147 @@
+"""The collection map (iconodex.map, `iconodex map`): layout, clusters, names, storage, re-runs.
+
+A labelled collection: CATEGORIES groups of items whose similar-space vectors scatter around one
+centre per group and whose titles name the group, written through the real store and engine.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+
+import numpy as np
+import pytest
+from _cli import run_cli
+
+from iconodex import Collection
+from iconodex.map import build_map, map_clusters, map_points
+from iconodex.records import SourceRecord
+
+CATEGORIES = ["harbour", "cathedral", "orchard", "locomotive", "violin", "glacier"]
+PER_CATEGORY = 100
+DIMS = 64
+NOISE = 0.22  # per dimension: same-category 10-NN share in the original space ≈ 0.94, not 1
+NEIGHBOURS = 10
+
+
+def _vectors(rng: np.random.Generator, labels: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    vectors = centres[labels] + NOISE * rng.standard_normal((len(labels), DIMS))
+    return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+
+
+def add_items(coll: Collection, labels: np.ndarray, first: int, rng: np.random.Generator,
+              centres: np.ndarray) -> list[str]:
+    records = [SourceRecord(id=f"item-{first + i}", image=None, title=f"{CATEGORIES[label]} view {first + i}",
+                            metadata={"place": f"{CATEGORIES[label]} county"})
+               for i, label in enumerate(labels.tolist())]
+    run, _ = coll.store.begin_run("labelled", "synthetic", "synthetic", {})
+    coll.store.upsert_records(records, "labelled", run)
+    key_of = coll.store.keys_for_ids([r.id for r in records])
+    keys = [key_of[r.id] for r in records]
+    coll.commit_chunk({"visual": dict(zip(keys, _vectors(rng, labels, centres), strict=True))}, keys, {}, {}, [])
+    coll.index_keys(keys)
+    coll.store.mark_indexed(keys)
+    return [r.id for r in records]
+
+
+@pytest.fixture(scope="module")
+def labelled(tmp_path_factory) -> tuple:
+    rng = np.random.default_rng(7)
+    centres = rng.standard_normal((len(CATEGORIES), DIMS))
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    labels = np.repeat(np.arange(len(CATEGORIES)), PER_CATEGORY)
+    path = tmp_path_factory.mktemp("map") / "coll"
+    with Collection.create(path) as coll:
+        add_items(coll, labels, 0, rng, centres)
+        report = build_map(coll)
+    return path, labels, centres, report
+
+
+def _copy(labelled, tmp_path):
+    path = tmp_path / "coll"
+    shutil.copytree(labelled[0], path)
+    return path
+
+
+def same_label_share(points: np.ndarray, labels: np.ndarray, cosine: bool) -> float:
+    """Share of each point's NEIGHBOURS nearest points that carry its label."""
+    distance = -points @ points.T if cosine else ((points[:, None, :] - points[None, :, :]) ** 2).sum(-1)
+    np.fill_diagonal(distance, np.inf)
+    nearest = np.argsort(distance, axis=1)[:, :NEIGHBOURS]
+    return float((labels[nearest] == labels[:, None]).mean())
+
+
+def test_map_keeps_same_category_neighbours_together(labelled):
+    path, labels, centres, report = labelled
+    assert report.refitted and report.placed == len(labels)
+    with Collection.open(path, read_only=True) as coll:
+        points = map_points(coll.store)
+        ids, vectors = next(coll.vectors("visual", [f"item-{i}" for i in range(len(labels))], batch=len(labels)))
+    assert ids == [f"item-{i}" for i in range(len(labels))]
+    by_id = {p["id"]: (p["x"], p["y"]) for p in points}
+    xy = np.array([by_id[item] for item in ids])
+    original = same_label_share(vectors, labels, cosine=True)
+    on_map = same_label_share(xy, labels, cosine=False)
+    assert 0.85 < original < 0.98, original  # the labelled set is not trivially separable
+    assert on_map >= 0.95 * original, (on_map, original)
+    assert xy.min() >= 0 and xy.max() <= 1000.001
+
+
+def test_clusters_are_named_by_their_distinctive_catalogue_words(labelled):
+    path, labels, _, _ = labelled
+    with Collection.open(path, read_only=True) as coll:
+        clusters = map_clusters(coll.store)
+        points = map_points(coll.store)
+    assert len(clusters) >= len(CATEGORIES) - 1
+    by_cluster = {c["cluster"]: c for c in clusters}
+    for cluster in clusters:
+        assert cluster["terms"][0] in CATEGORIES, cluster  # "view", "county": in every cluster, so not distinctive
+    label_of = {f"item-{i}": CATEGORIES[label] for i, label in enumerate(labels.tolist())}
+    clustered = [p for p in points if p["cluster"] >= 0]
+    assert len(clustered) >= 0.8 * len(points)
+    agree = sum(by_cluster[p["cluster"]]["terms"][0] == label_of[p["id"]] for p in clustered)
+    assert agree >= 0.95 * len(clustered)
+
+
+def test_rerun_places_new_items_into_the_kept_layout(labelled, tmp_path):
+    _, labels, centres, _ = labelled
+    path = _copy(labelled, tmp_path)
+    with Collection.open(path) as coll:
+        before = {p["id"]: (p["x"], p["y"]) for p in map_points(coll.store)}
+        new_ids = add_items(coll, np.full(20, 3), len(labels), np.random.default_rng(1), centres)
+        report = build_map(coll)
+        after = {p["id"]: (p["x"], p["y"]) for p in map_points(coll.store)}
+        assert not report.refitted and report.placed == 20 and report.kept == len(labels)
+        assert all(after[item] == point for item, point in before.items())
+        locomotives = np.array([before[f"item-{i}"] for i in np.flatnonzero(labels == 3)])
+        others = np.array([before[f"item-{i}"] for i in np.flatnonzero(labels != 3)])
+        for item in new_ids:  # nearer the locomotives' points than anything else's
+            here = np.array(after[item])
+            assert np.linalg.norm(locomotives - here, axis=1).min() < np.linalg.norm(others - here, axis=1).min()
+        assert build_map(coll, refit=True).refitted
+
+
+def test_deleted_items_leave_the_map(labelled, tmp_path):
+    path = _copy(labelled, tmp_path)
+    with Collection.open(path) as coll:
+        coll.delete(["item-0", "item-1"])
+        ids = {p["id"] for p in map_points(coll.store)}
+    assert "item-0" not in ids and "item-2" in ids
+
+
+def test_map_command_reports_and_a_collection_without_vectors_is_one_line(labelled, tmp_path, capsys):
+    path = _copy(labelled, tmp_path)
+    status, out, _ = run_cli(capsys, "map", "-c", str(path))
+    assert status == 0 and "600 kept" in out and "clusters" in out
+    Collection.create(tmp_path / "empty").close()
+    status, out, err = run_cli(capsys, "map", "-c", str(tmp_path / "empty"))
+    assert status == 2 and err.count("\n") == 1 and "ingest some first" in err
+
+
+def test_reading_a_collection_never_mapped_is_one_line_error(tmp_path):
+    Collection.create(tmp_path / "c").close()
+    with sqlite3.connect(tmp_path / "c" / "iconodex.db") as conn:  # a store from before the map tables
+        conn.execute("DROP TABLE map_points")
+    conn.close()
+    with Collection.open(tmp_path / "c", read_only=True) as coll, pytest.raises(Exception, match="no map yet"):
+        map_points(coll.store)
