@@ -19,11 +19,13 @@ from .options import collection_option
 def command(collection: str, refit: bool, html_path: Path | None, seed: int) -> None:
     """Lay out the collection on a 2-D map where similar pictures sit together, with named clusters."""
     from ..map import build_map
+    from ..map_atlas import build_atlases
 
     with Collection.open(collection) as coll:
         report = build_map(coll, refit=refit, seed=seed)
+        drawn = build_atlases(coll)
         how = "new layout" if report.refitted else f"{report.kept} kept"
-        click.echo(f"map: {report.placed} placed ({how}), {report.clusters} clusters")
+        click.echo(f"map: {report.placed} placed ({how}), {report.clusters} clusters, {drawn} atlas(es) drawn")
         if html_path is not None:
             from ..map_page import write_offline_map
 
