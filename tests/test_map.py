@@ -6,16 +6,21 @@ centre per group and whose titles name the group, written through the real store
 
 from __future__ import annotations
 
+import io
 import shutil
 import sqlite3
 
 import numpy as np
 import pytest
 from _cli import run_cli
+from _serve_fixtures import serve
+from PIL import Image
 
 from iconodex import Collection
 from iconodex.map import build_map, map_clusters, map_points
+from iconodex.map_atlas import SIDE, build_atlases
 from iconodex.records import SourceRecord
+from iconodex.serve import ServeSettings
 
 CATEGORIES = ["harbour", "cathedral", "orchard", "locomotive", "violin", "glacier"]
 PER_CATEGORY = 100
@@ -145,3 +150,34 @@ def test_reading_a_collection_never_mapped_is_one_line_error(tmp_path):
     conn.close()
     with Collection.open(tmp_path / "c", read_only=True) as coll, pytest.raises(Exception, match="no map yet"):
         map_points(coll.store)
+
+
+def test_map_routes_follow_the_read_rules_and_serve_cached_atlases(labelled, tmp_path):
+    path = _copy(labelled, tmp_path)
+    with Collection.open(path) as coll:
+        assert build_atlases(coll) == 1
+        assert build_atlases(coll) == 0  # cached: nothing changed, nothing drawn
+        with serve(coll, ServeSettings(api_key="k" * 32, private=True)) as running, running.client() as client:
+            assert client.get("/map/points").status_code == 401
+            assert client.get("/map/atlas/0.jpg").status_code == 401
+            page = client.get("/map")
+            assert page.status_code == 200 and "script-src 'self'" in page.headers["content-security-policy"]
+            keyed = {"X-API-Key": "k" * 32}
+            points = client.get("/map/points", headers=keyed).json()
+            assert len(points["ids"]) == len(points["x"]) == len(labelled[1]) and points["atlas"]["count"] == 1
+            clusters = client.get("/map/clusters", headers=keyed).json()["clusters"]
+            assert {c["terms"][0] for c in clusters} <= set(CATEGORIES)
+            atlas = client.get("/map/atlas/0.jpg", headers=keyed)
+            assert atlas.headers["content-type"] == "image/jpeg"
+            assert Image.open(io.BytesIO(atlas.content)).size == (SIDE, SIDE)
+            missing = client.get("/map/atlas/9.jpg", headers=keyed)
+            assert missing.status_code == 404 and "iconodex map" in missing.json()["error"]
+
+
+def test_html_option_writes_a_page_that_loads_nothing_from_elsewhere(labelled, tmp_path, capsys):
+    path = _copy(labelled, tmp_path)
+    status, out, _ = run_cli(capsys, "map", "-c", str(path), "--html", str(tmp_path / "map.html"))
+    assert status == 0 and "map.html" in out
+    page = (tmp_path / "map.html").read_text()
+    assert "/static/" not in page and 'src="http' not in page and "data:image/jpeg;base64," in page
+    assert page.count("<script") == 2 and '"item-599"' in page

@@ -13,29 +13,40 @@ from test_serve_browser import BROWSER_DIR, CHROMIUM, _missing
 
 from iconodex.map import build_map
 from iconodex.map_atlas import build_atlases
+from iconodex.map_page import write_offline_map
 
 pytestmark = pytest.mark.browser
 
 
+def _drive(url: str, out, target: str, items: int) -> dict:
+    done = subprocess.run(["node", str(BROWSER_DIR / "map_page.mjs"), url, str(out), target],
+                          capture_output=True, text=True, timeout=180, cwd=BROWSER_DIR,
+                          env={**os.environ, "CHROMIUM": CHROMIUM})
+    assert done.returncode == 0, done.stderr[-3000:]
+    return {**json.loads(done.stdout.strip().splitlines()[-1]), "target": target, "items": items}
+
+
 @pytest.fixture(scope="module")
-def map_run(tmp_path_factory) -> dict:
+def mapped():
     reason = _missing()
     if reason:
         pytest.skip(reason)
     coll = shared_collection()
     build_map(coll)
     build_atlases(coll)
-    target = item_id(coll, "chelsea.png")
-    out = tmp_path_factory.mktemp("map-screens")
-    with serve(coll) as running:
-        done = subprocess.run(["node", str(BROWSER_DIR / "map_page.mjs"), running.base, str(out), target],
-                              capture_output=True, text=True, timeout=180, cwd=BROWSER_DIR,
-                              env={**os.environ, "CHROMIUM": CHROMIUM})
-    assert done.returncode == 0, done.stderr[-3000:]
-    seen = json.loads(done.stdout.strip().splitlines()[-1])
-    seen["target"] = target
-    seen["items"] = coll.indexed_count()
-    return seen
+    return coll
+
+
+@pytest.fixture(scope="module", params=["served", "offline"])
+def map_run(request, mapped, tmp_path_factory) -> dict:
+    """The page as the server serves it, and as `iconodex map --html` writes it (opened from disk)."""
+    out = tmp_path_factory.mktemp(f"map-{request.param}")
+    target = item_id(mapped, "chelsea.png")
+    if request.param == "offline":
+        write_offline_map(mapped, out / "map.html")
+        return _drive((out / "map.html").as_uri(), out, target, mapped.indexed_count())
+    with serve(mapped) as running:
+        return _drive(running.base, out, target, mapped.indexed_count())
 
 
 def test_map_draws_every_item_without_script_or_policy_errors(map_run):
@@ -52,7 +63,7 @@ def test_zooming_in_draws_thumbnails_and_a_click_opens_that_item(map_run):
 
 
 def test_a_search_highlights_its_results_and_a_selection_exports_their_ids(map_run):
-    assert map_run["highlighted"][0] == map_run["target"]
+    assert map_run["highlighted"][0] == map_run["target"]  # offline: the titles with every word
     assert "on the map for “a cat”" in map_run["status"]
     assert map_run["selected"] == 8
     assert {row["id"] for row in map_run["exported"]} >= {map_run["target"]}

@@ -241,7 +241,8 @@
     const q = document.getElementById("q").value.trim();
     if (!q) { state.highlighted = new Set(); draw(); return; }
     try {
-      const ids = offline ? state.ids.filter((id, i) => (state.titles[i] || "").toLowerCase().includes(q.toLowerCase()))
+      const words = q.toLowerCase().split(/\s+/);
+      const ids = offline ? state.ids.filter((id, i) => words.every((w) => (state.titles[i] || "").toLowerCase().includes(w)))
         : (await getJson(`search?q=${encodeURIComponent(q)}&limit=50`)).results.map((r) => r.id);
       state.highlighted = new Set(ids.filter((id) => state.index.has(id)));
       say(`${state.highlighted.size} on the map for “${q}”`);
@@ -259,7 +260,11 @@
     title.textContent = state.titles[state.index.get(id)] || id;
     for (const el of [meta, links, similar]) el.replaceChildren();
     image.removeAttribute("src");
-    if (offline) { similarOffline(id).forEach((other) => similar.append(similarCard(other, null))); return; }
+    if (offline) {
+      image.src = cellImage(state.index.get(id));
+      similarOffline(id).forEach((other) => similar.append(similarCard(other, cellImage(state.index.get(other)))));
+      return;
+    }
     try {
       const [item, like] = await Promise.all([getJson(`items/${encodeURIComponent(id)}`),
                                               getJson(`items/${encodeURIComponent(id)}/similar?limit=9`)]);
@@ -281,6 +286,12 @@
     return [...state.ids.keys()].filter((j) => j !== i)
       .sort((a, b) => ((state.x[a] - state.x[i]) ** 2 + (state.y[a] - state.y[i]) ** 2) - ((state.x[b] - state.x[i]) ** 2 + (state.y[b] - state.y[i]) ** 2))
       .slice(0, 9).map((j) => state.ids[j]);
+  }
+  function cellImage(i) { // offline: a picture's thumbnail cut from its atlas
+    const { cell, row, per_atlas: per } = state.atlas, sheet = state.sheets[Math.floor(i / per)], c = i % per;
+    const small = Object.assign(document.createElement("canvas"), { width: cell, height: cell });
+    if (sheet && sheet.naturalWidth) small.getContext("2d").drawImage(sheet, (c % row) * cell, Math.floor(c / row) * cell, cell, cell, 0, 0, cell, cell);
+    return small.toDataURL("image/jpeg");
   }
   function similarCard(id, thumbnail) {
     const li = document.createElement("li");
