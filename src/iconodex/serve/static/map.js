@@ -13,7 +13,7 @@
   const inline = document.getElementById("map-data");
   const offline = inline !== null;
   const WORLD = 1000;
-  const THUMBS_FROM = 6; // on-screen pixels per picture from which thumbnails are drawn
+  const THUMBS_FROM = 20; // on-screen pixels per picture from which thumbnails are drawn (fewer than ~3k fit a screen)
   const state = { n: 0, ids: [], titles: [], x: null, y: null, cluster: null, clusters: [], atlas: null,
                   sheets: [], view: { scale: 1, tx: 0, ty: 0 }, size: 1, highlighted: new Set(),
                   selected: [], panelId: null, ready: false, frames: [], drawn: 0, mode: "" };
@@ -95,7 +95,7 @@
     const w = canvas.clientWidth, h = canvas.clientHeight, side = state.size * state.view.scale;
     ctx.fillStyle = "#111";
     ctx.fillRect(0, 0, w, h);
-    state.drawn = side >= THUMBS_FROM ? drawThumbs(w, h, side) : drawPixels();
+    state.drawn = side >= THUMBS_FROM ? drawThumbs(w, h, side) : drawPixels(side);
     state.mode = side >= THUMBS_FROM ? "thumbnails" : "points";
     drawMarks(side);
     drawLabels(w);
@@ -103,17 +103,20 @@
     state.frames.push(performance.now() - started);
     if (state.frames.length > 240) state.frames.shift();
   }
-  function drawPixels() {
-    const ratio = canvas.width / canvas.clientWidth, image = ctx.getImageData(0, 0, canvas.width, canvas.height);
-    const px = image.data, W = canvas.width, H = canvas.height, colours = new Map();
+  function drawPixels(side) {
+    // one 32-bit write per pixel into the canvas's own buffer: no per-point allocation or draw call
+    const ratio = canvas.width / canvas.clientWidth, W = canvas.width, H = canvas.height;
+    const image = ctx.getImageData(0, 0, W, H), px = new Uint32Array(image.data.buffer);
+    const dot = Math.max(2, Math.min(Math.round(side * ratio * 0.8), Math.round(THUMBS_FROM * ratio)));
+    const { scale, tx, ty } = state.view, colours = new Map();
     let drawn = 0;
     for (let i = 0; i < state.n; i++) {
-      const [sx, sy] = toScreen(i), X = Math.round(sx * ratio), Y = Math.round(sy * ratio);
-      if (X < 0 || Y < 0 || X >= W - 1 || Y >= H - 1) continue;
+      const X = Math.round((state.x[i] * scale + tx) * ratio - dot / 2), Y = Math.round((state.y[i] * scale + ty) * ratio - dot / 2);
+      if (X < 0 || Y < 0 || X + dot > W || Y + dot > H) continue;
       const c = state.cluster[i];
-      if (!colours.has(c)) colours.set(c, palette(c));
-      const [r, g, b] = colours.get(c);
-      for (const o of [0, 4, W * 4, W * 4 + 4]) { const k = (Y * W + X) * 4 + o; px[k] = r; px[k + 1] = g; px[k + 2] = b; px[k + 3] = 255; }
+      let colour = colours.get(c);
+      if (colour === undefined) { const [r, g, b] = palette(c); colour = (255 << 24 | b << 16 | g << 8 | r) >>> 0; colours.set(c, colour); }
+      for (let dy = 0; dy < dot; dy++) px.fill(colour, (Y + dy) * W + X, (Y + dy) * W + X + dot);
       drawn++;
     }
     ctx.putImageData(image, 0, 0);
@@ -122,8 +125,9 @@
   function drawThumbs(w, h, side) {
     const { cell, row, per_atlas: per } = state.atlas;
     let drawn = 0;
+    const { scale, tx, ty } = state.view;
     for (let i = 0; i < state.n; i++) {
-      const [sx, sy] = toScreen(i);
+      const sx = state.x[i] * scale + tx, sy = state.y[i] * scale + ty;
       if (sx < -side || sy < -side || sx > w + side || sy > h + side) continue;
       const sheet = state.sheets[Math.floor(i / per)], c = i % per;
       if (sheet && sheet.complete && sheet.naturalWidth) {
@@ -170,9 +174,10 @@
   // -- interaction ------------------------------------------------------------------------
   function nearest(sx, sy) {
     const reach = Math.max(state.size * state.view.scale / 2, 5);
+    const { scale, tx, ty } = state.view;
     let best = -1, bestD = reach * reach;
     for (let i = 0; i < state.n; i++) {
-      const [px, py] = toScreen(i), d = (px - sx) ** 2 + (py - sy) ** 2;
+      const d = (state.x[i] * scale + tx - sx) ** 2 + (state.y[i] * scale + ty - sy) ** 2;
       if (d <= bestD) { best = i; bestD = d; }
     }
     return best;
