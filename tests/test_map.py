@@ -9,17 +9,19 @@ from __future__ import annotations
 import io
 import shutil
 import sqlite3
+from pathlib import Path
 
 import numpy as np
 import pytest
+import skimage
 from _cli import run_cli
 from _serve_fixtures import serve
 from PIL import Image
 
 from iconodex import Collection
-from iconodex.map import build_map, map_clusters, map_points
-from iconodex.map_atlas import SIDE, build_atlases
-from iconodex.records import SourceRecord
+from iconodex.map import _write_map, build_map, map_clusters, map_points
+from iconodex.map_atlas import CELL, EMPTY, SIDE, atlas_jpeg, build_atlases
+from iconodex.records import ImageRef, SourceRecord
 from iconodex.serve import ServeSettings
 
 CATEGORIES = ["harbour", "cathedral", "orchard", "locomotive", "violin", "glacier"]
@@ -181,3 +183,21 @@ def test_html_option_writes_a_page_that_loads_nothing_from_elsewhere(labelled, t
     page = (tmp_path / "map.html").read_text()
     assert "/static/" not in page and 'src="http' not in page and "data:image/jpeg;base64," in page
     assert page.count("<script") == 2 and '"item-599"' in page
+
+
+def test_atlas_draws_readable_pictures_and_a_grey_cell_for_one_that_is_gone(tmp_path):
+    cat = Path(skimage.__file__).parent / "data" / "chelsea.png"
+    with Collection.create(tmp_path / "c") as coll:
+        run, _ = coll.store.begin_run("two", "synthetic", "synthetic", {})
+        records = [SourceRecord(id="cat", title="cat", image=ImageRef("path", str(cat))),
+                   SourceRecord(id="gone", title="gone", image=ImageRef("path", str(tmp_path / "gone.jpg")))]
+        coll.store.upsert_records(records, "two", run)
+        key_of = coll.store.keys_for_ids(["cat", "gone"])
+        keys = np.array([key_of["cat"], key_of["gone"]])
+        _write_map(coll.store, keys, np.array([[0.0, 0.0], [1.0, 1.0]]), np.array([-1, -1]), {}, [0, 0, 1])
+        assert build_atlases(coll) == 1
+        sheet = Image.open(io.BytesIO(atlas_jpeg(coll.store, 0))).convert("RGB")
+    cat_cell = np.asarray(sheet.crop((0, 0, CELL, CELL)), dtype=float)
+    gone_cell = np.asarray(sheet.crop((CELL + 4, 4, 2 * CELL - 4, CELL - 4)), dtype=float)  # JPEG blurs edges
+    assert cat_cell.std() > 10  # a picture, not a flat cell
+    assert np.abs(gone_cell - EMPTY).max() < 8
