@@ -7,10 +7,13 @@ import json
 import os
 import subprocess
 
+import numpy as np
 import pytest
 from _serve_fixtures import item_id, serve, shared_collection
+from test_map import CATEGORIES, add_items
 from test_serve_browser import BROWSER_DIR, CHROMIUM, _missing
 
+from iconodex import Collection
 from iconodex.map import build_map
 from iconodex.map_atlas import build_atlases
 from iconodex.map_page import write_offline_map
@@ -68,3 +71,24 @@ def test_a_search_highlights_its_results_and_a_selection_exports_their_ids(map_r
     assert map_run["selected"] == 8
     assert {row["id"] for row in map_run["exported"]} >= {map_run["target"]}
     assert len(map_run["exported"]) == 8
+
+
+def test_cluster_names_show_at_a_readable_zoom_only(tmp_path_factory):
+    if _missing():
+        pytest.skip(_missing())
+    rng = np.random.default_rng(3)
+    centres = rng.standard_normal((len(CATEGORIES), 64))
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    with Collection.create(tmp_path_factory.mktemp("labels") / "c") as coll:
+        add_items(coll, np.repeat(np.arange(len(CATEGORIES)), 40), 0, rng, centres)
+        build_map(coll)
+        build_atlases(coll)
+        with serve(coll) as running:
+            done = subprocess.run(["node", str(BROWSER_DIR / "map_labels.mjs"), running.base], capture_output=True,
+                                  text=True, timeout=120, cwd=BROWSER_DIR, env={**os.environ, "CHROMIUM": CHROMIUM})
+    assert done.returncode == 0, done.stderr[-3000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert len(seen["names"]) >= len(CATEGORIES) - 1 and not seen["console"]
+    assert sorted(seen["fitted"]) == sorted(seen["names"])  # the whole map: every cluster named
+    assert seen["zoomedOut"] == []  # too small to read
+    assert seen["names"][0] not in seen["zoomedIn"]  # inside a cluster: its name would cover it

@@ -116,13 +116,18 @@ def words(text: str) -> list[str]:
 
 def distinctive_words(groups: dict[int, list[str]], top: int = NAME_WORDS) -> dict[int, list[str]]:
     """Each group's ``top`` words by tf-idf: how often the word is used in the group, times the log of
-    how few groups use it. ``groups``: texts per group."""
+    how few groups use it; a word every group uses names none (a lone group: plain counts).
+    ``groups``: texts per group."""
     counts = {group: Counter(w for text in texts for w in words(text)) for group, texts in groups.items()}
     used_by = Counter(w for counter in counts.values() for w in counter)
     total = len(groups)
+
+    def score(counter: Counter, word: str) -> float:
+        return counter[word] * (math.log(total / used_by[word]) if total > 1 else 1.0)
+
     names: dict[int, list[str]] = {}
     for group, counter in counts.items():
-        scored = sorted(counter, key=lambda w: (-counter[w] * math.log((1 + total) / used_by[w]), w))
+        scored = sorted((w for w in counter if score(counter, w) > 0), key=lambda w: (-score(counter, w), w))
         names[group] = scored[:top]
     return names
 

@@ -160,7 +160,7 @@
     state.labelsShown = [];
     for (const c of state.clusters) {
       const extent = c.extent * state.view.scale; // a cluster is named once it is big enough to read, until it fills the view
-      if (extent < 60 || extent > w * 0.9) continue;
+      if (extent < 60 || extent > 0.75 * Math.min(w, canvas.clientHeight)) continue;
       const sx = c.x * state.view.scale + state.view.tx, sy = c.y * state.view.scale + state.view.ty;
       ctx.fillStyle = "#000b";
       const width = ctx.measureText(c.name).width + 8;
