@@ -34,7 +34,13 @@
     state.index = new Map(state.ids.map((id, i) => [id, i]));
     state.size = 0.9 * WORLD / Math.sqrt(Math.max(state.n, 1)); // pictures tile the field at full zoom
     const sources = offline ? data.atlas.sources : [...Array(data.atlas.count).keys()].map((i) => url(`map/atlas/${i}.jpg`));
-    state.sheets = sources.map((src) => { const img = new Image(); img.onload = draw; img.src = src; return img; });
+    // decoded once into ImageBitmaps: Chrome would otherwise re-decode sheets it evicted, every frame
+    state.sheets = sources.map(() => null);
+    sources.forEach((src, i) => {
+      const img = new Image();
+      img.onload = () => createImageBitmap(img).then((bitmap) => { state.sheets[i] = bitmap; draw(); });
+      img.src = src;
+    });
     resize();
     fit(0, 0, WORLD, WORLD, false);
     state.ready = true;
@@ -130,7 +136,7 @@
       const sx = state.x[i] * scale + tx, sy = state.y[i] * scale + ty;
       if (sx < -side || sy < -side || sx > w + side || sy > h + side) continue;
       const sheet = state.sheets[Math.floor(i / per)], c = i % per;
-      if (sheet && sheet.complete && sheet.naturalWidth) {
+      if (sheet) {
         ctx.drawImage(sheet, (c % row) * cell, Math.floor(c / row) * cell, cell, cell, sx - side / 2, sy - side / 2, side, side);
       } else {
         const [r, g, b] = palette(state.cluster[i]);
@@ -295,7 +301,7 @@
   function cellImage(i) { // offline: a picture's thumbnail cut from its atlas
     const { cell, row, per_atlas: per } = state.atlas, sheet = state.sheets[Math.floor(i / per)], c = i % per;
     const small = Object.assign(document.createElement("canvas"), { width: cell, height: cell });
-    if (sheet && sheet.naturalWidth) small.getContext("2d").drawImage(sheet, (c % row) * cell, Math.floor(c / row) * cell, cell, cell, 0, 0, cell, cell);
+    if (sheet) small.getContext("2d").drawImage(sheet, (c % row) * cell, Math.floor(c / row) * cell, cell, cell, 0, 0, cell, cell);
     return small.toDataURL("image/jpeg");
   }
   function similarCard(id, thumbnail) {
