@@ -77,6 +77,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per fit")
     parser.add_argument("--results", type=Path, default=Path("bench_map.json"), help="kept as each fit ends")
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--report-only", action="store_true", help="write the section from --results, fit nothing")
     parser.add_argument("--page", type=int, metavar="N", help="instead: time the /map page with N items")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -95,7 +96,7 @@ def main() -> None:
     for n in args.sizes:
         for method in METHODS:
             key = f"{method}/{n}"
-            if key in results:
+            if key in results or args.report_only:
                 continue
             try:
                 done = subprocess.run([sys.executable, __file__, "--child", method, str(n)], capture_output=True,
