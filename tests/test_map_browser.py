@@ -71,6 +71,8 @@ def test_a_search_highlights_its_results_and_a_selection_exports_their_ids(map_r
     assert map_run["selected"] == 8
     assert {row["id"] for row in map_run["exported"]} >= {map_run["target"]}
     assert len(map_run["exported"]) == 8
+    assert map_run["exportedCsv"][0] == "id,title" and len(map_run["exportedCsv"]) == 9
+    assert f'"{map_run["target"]}","Chelsea the cat"' in map_run["exportedCsv"]
 
 
 def test_cluster_names_show_at_a_readable_zoom_only(tmp_path_factory):

@@ -68,6 +68,8 @@ try {
   seen.selected = await map(page, () => iconodexMap.selected.length);
   const [download] = await Promise.all([page.waitForEvent("download"), page.click("#export-json")]);
   seen.exported = JSON.parse(readFileSync(await download.path(), "utf-8"));
+  const [csv] = await Promise.all([page.waitForEvent("download"), page.click("#export-csv")]);
+  seen.exportedCsv = readFileSync(await csv.path(), "utf-8").split("\n");
   seen.frameMs = await map(page, () => iconodexMap.frames.reduce((a, b) => a + b, 0) / iconodexMap.frames.length);
 } finally {
   await context.close();
