@@ -7,6 +7,7 @@ centre per group and whose titles name the group, written through the real store
 from __future__ import annotations
 
 import io
+import json
 import shutil
 import sqlite3
 from pathlib import Path
@@ -179,11 +180,17 @@ def test_map_routes_follow_the_read_rules_and_serve_cached_atlases(labelled, tmp
 
 def test_html_option_writes_a_page_that_loads_nothing_from_elsewhere(labelled, tmp_path, capsys):
     path = _copy(labelled, tmp_path)
+    hostile = "</script><!-- <script>alert(1)</script>"
+    with sqlite3.connect(path / "iconodex.db") as conn:
+        conn.execute("UPDATE items SET title = ? WHERE id = 'item-0'", (hostile,))
+    conn.close()
     status, out, _ = run_cli(capsys, "map", "-c", str(path), "--html", str(tmp_path / "map.html"))
     assert status == 0 and "map.html" in out
     page = (tmp_path / "map.html").read_text()
     assert "/static/" not in page and 'src="http' not in page and "data:image/jpeg;base64," in page
     assert page.count("<script") == 2 and '"item-599"' in page
+    data = page.split('<script type="application/json" id="map-data">')[1].split("</script>")[0]
+    assert json.loads(data)["titles"][0] == hostile  # inert inside the page, intact for the script
 
 
 def test_atlas_draws_readable_pictures_and_a_grey_cell_for_one_that_is_gone(tmp_path):

@@ -32,7 +32,8 @@ def offline_map_html(coll: Collection) -> str:
     script = STATIC.joinpath("map.js").read_text(encoding="utf-8")
     page = page.replace('<link rel="stylesheet" href="/static/map.css">', f"<style>\n{style}</style>")
     page = page.replace('<script src="/static/map.js" defer></script>\n', "")
-    inline = (f'<script type="application/json" id="map-data">{_script_safe(json.dumps(data))}</script>\n'
+    payload = json.dumps(data).replace("<", "\\u003c")  # no title can end the element or open a comment in it
+    inline = (f'<script type="application/json" id="map-data">{payload}</script>\n'
               f"<script>\n{_script_safe(script)}</script>\n</body>")
     return page.replace("</body>", inline)
 
