@@ -13,7 +13,7 @@
   const inline = document.getElementById("map-data");
   const offline = inline !== null;
   const WORLD = 1000;
-  const THUMBS_FROM = 20; // on-screen pixels per picture from which thumbnails are drawn (fewer than ~3k fit a screen)
+  const THUMBS_FROM = 32; // on-screen pixels per picture from which thumbnails are drawn (about 1k fit a screen)
   const state = { n: 0, ids: [], titles: [], x: null, y: null, cluster: null, clusters: [], atlas: null,
                   sheets: [], view: { scale: 1, tx: 0, ty: 0 }, size: 1, highlighted: new Set(),
                   selected: [], panelId: null, ready: false, frames: [], drawn: 0, mode: "" };
@@ -109,10 +109,14 @@
     state.frames.push(performance.now() - started);
     if (state.frames.length > 240) state.frames.shift();
   }
+  let buffer = null;
+  const BACKGROUND = 0xff111111; // #111 as little-endian RGBA
   function drawPixels(side) {
     // one 32-bit write per pixel into the canvas's own buffer: no per-point allocation or draw call
     const ratio = canvas.width / canvas.clientWidth, W = canvas.width, H = canvas.height;
-    const image = ctx.getImageData(0, 0, W, H), px = new Uint32Array(image.data.buffer);
+    if (!buffer || buffer.width !== W || buffer.height !== H) buffer = new ImageData(W, H); // reused: no readback
+    const image = buffer, px = new Uint32Array(image.data.buffer);
+    px.fill(BACKGROUND);
     const dot = Math.max(2, Math.min(Math.round(side * ratio * 0.8), Math.round(THUMBS_FROM * ratio)));
     const { scale, tx, ty } = state.view, colours = new Map();
     let drawn = 0;
