@@ -20,6 +20,7 @@ from _serve_fixtures import serve
 from PIL import Image
 
 from iconodex import Collection
+from iconodex.errors import NotFoundError
 from iconodex.map import _write_map, build_map, map_clusters, map_points
 from iconodex.map_atlas import CELL, EMPTY, SIDE, atlas_jpeg, build_atlases
 from iconodex.records import ImageRef, SourceRecord
@@ -152,7 +153,7 @@ def test_reading_a_collection_never_mapped_is_one_line_error(tmp_path):
     with sqlite3.connect(tmp_path / "c" / "iconodex.db") as conn:  # a store from before the map tables
         conn.execute("DROP TABLE map_points")
     conn.close()
-    with Collection.open(tmp_path / "c", read_only=True) as coll, pytest.raises(Exception, match="no map yet"):
+    with Collection.open(tmp_path / "c", read_only=True) as coll, pytest.raises(NotFoundError, match="no map yet"):
         map_points(coll.store)
 
 

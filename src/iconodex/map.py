@@ -19,6 +19,7 @@ import logging
 import math
 import pickle
 import re
+import sqlite3
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -273,7 +274,7 @@ def map_points(store: ItemStore) -> list[dict[str, Any]]:
         rows = store.conn.execute(
             "SELECT i.id, i.title, p.x, p.y, p.cluster FROM map_points p JOIN items i ON i.key = p.key "
             "ORDER BY p.key").fetchall()
-    except Exception as exc:  # sqlite3.OperationalError: a store from before the map, opened read-only
+    except sqlite3.OperationalError as exc:  # a store from before the map, opened read-only
         raise NotFoundError(f"this collection has no map yet ({exc}); run `iconodex map -c …`") from None
     if not rows:
         raise NotFoundError("this collection has no map yet; run `iconodex map -c …`")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import sqlite3
 from typing import TYPE_CHECKING
 
 from PIL import Image, ImageOps
@@ -57,7 +58,7 @@ def build_atlases(coll: Collection) -> int:
 def atlas_jpeg(store: ItemStore, atlas: int) -> bytes:
     try:
         row = store.conn.execute("SELECT jpeg FROM map_atlases WHERE atlas = ?", (atlas,)).fetchone()
-    except Exception:  # sqlite3.OperationalError: a store from before the map, opened read-only
+    except sqlite3.OperationalError:  # a store from before the map, opened read-only
         row = None
     if row is None:
         raise NotFoundError(f"no map atlas {atlas}; run `iconodex map -c …`")
