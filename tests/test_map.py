@@ -210,3 +210,16 @@ def test_atlas_draws_readable_pictures_and_a_grey_cell_for_one_that_is_gone(tmp_
     gone_cell = np.asarray(sheet.crop((CELL + 4, 4, 2 * CELL - 4, CELL - 4)), dtype=float)  # JPEG blurs edges
     assert cat_cell.std() > 10  # a picture, not a flat cell
     assert np.abs(gone_cell - EMPTY).max() < 8
+
+
+def test_offline_model_clusters_are_also_named_by_their_imagenet_class(sample_collection):
+    from iconodex.map import class_names
+
+    keys, _ = sample_collection.store.vectors_for("image", list(range(1, 1000)))
+    items = sample_collection.store.get_many(keys.tolist())
+    labels = np.array([0 if items[int(k)].id.endswith("chelsea.png") else 1 if items[int(k)].id.endswith("coffee.png")
+                       else -1 for k in keys])
+    names = class_names(sample_collection, keys, labels)
+    assert set(names) == {0, 1}
+    assert "cat" in names[0], names  # "a cat having a striped coat": the shipped name of ImageNet's tiger cat
+    assert any(word in names[1] for word in ("espresso", "cup", "coffee")), names

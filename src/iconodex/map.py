@@ -192,7 +192,7 @@ def build_map(coll: Collection, *, refit: bool = False, seed: int = 0) -> MapRep
         raise NotFoundError("the collection has no embedded items to map; ingest some first")
     known = {} if refit else _stored_points(store)
     path = model_path(coll)
-    model = _load_model(path) if known else None
+    model = _load_model(path) if known and store.get_meta("map_transform") else None
     refitted = model is None
     if refitted:
         raw, model = fit_layout(vectors, seed)
