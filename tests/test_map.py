@@ -21,7 +21,7 @@ from PIL import Image
 
 from iconodex import Collection
 from iconodex.errors import NotFoundError
-from iconodex.map import _write_map, build_map, map_clusters, map_points
+from iconodex.map import _write_map, build_map, class_names, map_clusters, map_points
 from iconodex.map_atlas import CELL, EMPTY, SIDE, atlas_jpeg, build_atlases
 from iconodex.records import ImageRef, SourceRecord
 from iconodex.serve import ServeSettings
@@ -213,8 +213,6 @@ def test_atlas_draws_readable_pictures_and_a_grey_cell_for_one_that_is_gone(tmp_
 
 
 def test_offline_model_clusters_are_also_named_by_their_imagenet_class(sample_collection):
-    from iconodex.map import class_names
-
     keys, _ = sample_collection.store.vectors_for("image", list(range(1, 1000)))
     items = sample_collection.store.get_many(keys.tolist())
     labels = np.array([0 if items[int(k)].id.endswith("chelsea.png") else 1 if items[int(k)].id.endswith("coffee.png")
