@@ -16,7 +16,7 @@ import uvicorn
 from _report import markdown_table
 
 from iconodex import Collection
-from iconodex.map import FIELD, _write_map
+from iconodex.map import FIELD, write_map
 from iconodex.map_atlas import build_atlases
 from iconodex.records import SourceRecord
 from iconodex.serve import ServeSettings, create_app
@@ -38,7 +38,7 @@ def mapped_collection(path: Path, n: int) -> Collection:
     centres = rng.uniform(0.1 * FIELD, 0.9 * FIELD, (CLUSTERS, 2))
     points = np.clip(centres[labels] + rng.normal(0, FIELD / 40, (n, 2)), 0, FIELD)
     names = {c: (f"cluster {c}", [f"cluster{c}"]) for c in range(CLUSTERS)}
-    _write_map(coll.store, keys, points, labels, names, [0.0, 0.0, 1.0])
+    write_map(coll.store, keys, points, labels, names, [0.0, 0.0, 1.0])
     build_atlases(coll)
     return coll
 

@@ -21,7 +21,7 @@ from PIL import Image
 
 from iconodex import Collection
 from iconodex.errors import NotFoundError
-from iconodex.map import _write_map, build_map, class_names, map_clusters, map_points
+from iconodex.map import build_map, class_names, map_clusters, map_points, write_map
 from iconodex.map_atlas import CELL, EMPTY, SIDE, atlas_jpeg, build_atlases
 from iconodex.records import ImageRef, SourceRecord
 from iconodex.serve import ServeSettings
@@ -203,7 +203,7 @@ def test_atlas_draws_readable_pictures_and_a_grey_cell_for_one_that_is_gone(tmp_
         coll.store.upsert_records(records, "two", run)
         key_of = coll.store.keys_for_ids(["cat", "gone"])
         keys = np.array([key_of["cat"], key_of["gone"]])
-        _write_map(coll.store, keys, np.array([[0.0, 0.0], [1.0, 1.0]]), np.array([-1, -1]), {}, [0, 0, 1])
+        write_map(coll.store, keys, np.array([[0.0, 0.0], [1.0, 1.0]]), np.array([-1, -1]), {}, [0, 0, 1])
         assert build_atlases(coll) == 1
         sheet = Image.open(io.BytesIO(atlas_jpeg(coll.store, 0))).convert("RGB")
     cat_cell = np.asarray(sheet.crop((0, 0, CELL, CELL)), dtype=float)

@@ -209,7 +209,7 @@ def build_map(coll: Collection, *, refit: bool = False, seed: int = 0) -> MapRep
             points[new] = (raw - transform[:2]) * transform[2]
     labels = find_clusters(points)
     names = name_clusters(coll, keys, labels)
-    _write_map(store, keys, points, labels, names, transform)
+    write_map(store, keys, points, labels, names, transform)
     return MapReport(placed=len(new_keys), kept=len(keys) - len(new_keys), refitted=refitted,
                      clusters=len(names))
 
@@ -247,7 +247,7 @@ def _stored_points(store: ItemStore) -> dict[int, tuple[float, float]]:
     return {int(key): (x, y) for key, x, y in rows}
 
 
-def _write_map(store: ItemStore, keys: np.ndarray, points: np.ndarray, labels: np.ndarray,
+def write_map(store: ItemStore, keys: np.ndarray, points: np.ndarray, labels: np.ndarray,
                names: dict[int, tuple[str, list[str]]], transform: list[float]) -> None:
     rows = [(int(k), float(x), float(y), int(c)) for k, (x, y), c in zip(keys, points, labels, strict=True)]
     clusters = []
