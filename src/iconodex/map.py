@@ -248,7 +248,9 @@ def _stored_points(store: ItemStore) -> dict[int, tuple[float, float]]:
 
 
 def write_map(store: ItemStore, keys: np.ndarray, points: np.ndarray, labels: np.ndarray,
-               names: dict[int, tuple[str, list[str]]], transform: list[float]) -> None:
+              names: dict[int, tuple[str, list[str]]], transform: list[float]) -> None:
+    """Replace the stored map in one transaction: a point and cluster per key, the named clusters
+    (centre and extent from their points), and the (x offset, y offset, scale) into the field."""
     rows = [(int(k), float(x), float(y), int(c)) for k, (x, y), c in zip(keys, points, labels, strict=True)]
     clusters = []
     for cluster, (name, terms) in names.items():
