@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from iconodex import Collection
 from iconodex.records import SourceRecord
 from iconodex.store import ItemStore
+from iconodex.store.db import SCHEMA_VERSION
 
 # picture → its catalogue entry; the pictures are the demo's, the titles say what a cataloguer might
 CATALOGUE = {
@@ -112,7 +113,7 @@ def test_collection_made_by_the_old_schema_is_migrated_on_open(built, tmp_path, 
             after = {table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] for table in before}
             assert after == before
             assert conn.execute("SELECT count(*) FROM fts_grams").fetchone()[0] == WITH_NGRAMS
-            assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "2"
+            assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == str(SCHEMA_VERSION)
         conn.close()
     with Collection.open(path, read_only=True) as migrated:
         assert keyword_hits(migrated, "猫") == [("chelsea.png", 1)]

@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "reindex": "iconodex.cli.reindex_cmd:command",
     "verify": "iconodex.cli.index_cmd:verify",
     "repair": "iconodex.cli.index_cmd:repair",
+    "map": "iconodex.cli.map_cmd:command",
 }
 
 

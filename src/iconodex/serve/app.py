@@ -20,6 +20,8 @@ from fastapi.staticfiles import StaticFiles
 from ..collection import Collection
 from .docs import add_docs
 from .errors import install_error_handlers
+from .map_routes import data as map_data
+from .map_routes import page as map_page
 from .rest import reads, writes
 from .sari import router as sari_router
 from .security import MULTIPART_OVERHEAD, BodyLimit
@@ -50,7 +52,7 @@ def create_app(collection: Collection, settings: ServeSettings | None = None) ->
                   "catalogue says.", version=_version(), lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.iconodex = state
     install_error_handlers(app)
-    for router in (reads, writes, sari_router, sparql_router):
+    for router in (reads, writes, sari_router, sparql_router, map_data, map_page):
         app.include_router(router)
     _add_page(app)
     add_docs(app)
@@ -76,9 +78,12 @@ def _add_page(app: FastAPI) -> None:
 
     @app.get("/", include_in_schema=False)
     def page() -> HTMLResponse:
-        headers = {"Content-Security-Policy": PAGE_POLICY, "X-Content-Type-Options": "nosniff",
-                   "Referrer-Policy": "no-referrer"}
-        return HTMLResponse(STATIC.joinpath("index.html").read_text(encoding="utf-8"), headers=headers)
+        return HTMLResponse(STATIC.joinpath("index.html").read_text(encoding="utf-8"), headers=page_headers())
+
+
+def page_headers() -> dict[str, str]:
+    return {"Content-Security-Policy": PAGE_POLICY, "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer"}
 
 
 def _version() -> str:

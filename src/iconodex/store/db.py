@@ -69,7 +69,7 @@ class ItemStore:
             self.conn.executescript(schema)
             self._migrate()
             self.scrub_source_credentials()
-        elif self.get_meta("schema_version", 1) < SCHEMA_VERSION:
+        elif self.get_meta("schema_version", 1) < GRAMS_VERSION:
             log.warning("%s predates the keyword index for Chinese, Japanese, Korean and Thai text; "
                         "open it once for writing (any `iconodex ingest`) to build it", self.path)
 
@@ -473,7 +473,7 @@ class ItemStore:
     def delete_keys(self, keys: Sequence[int]) -> None:
         with self.transaction() as conn:
             for table, column in (("items", "key"), ("fields", "key"), ("vectors", "key"), ("fts", "rowid"),
-                                  ("fts_grams", "rowid")):
+                                  ("fts_grams", "rowid"), ("map_points", "key")):
                 conn.executemany(f"DELETE FROM {table} WHERE {column} = ?", [(int(k),) for k in keys])
 
 
@@ -494,9 +494,21 @@ def _add_gram_index(conn: sqlite3.Connection) -> None:
         _write_grams(conn, key, title, fts_body(json.loads(metadata)))
 
 
+def _add_map_tables(conn: sqlite3.Connection) -> None:
+    """Version 3: the collection map (iconodex.map): a point and cluster per item, named clusters,
+    and the thumbnail atlases the map page draws from."""
+    conn.execute("CREATE TABLE IF NOT EXISTS map_points (key INTEGER PRIMARY KEY, x REAL NOT NULL, "
+                 "y REAL NOT NULL, cluster INTEGER NOT NULL)")
+    conn.execute("CREATE TABLE IF NOT EXISTS map_clusters (cluster INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+                 "terms TEXT NOT NULL, size INTEGER NOT NULL, x REAL NOT NULL, y REAL NOT NULL, extent REAL NOT NULL)")
+    conn.execute("CREATE TABLE IF NOT EXISTS map_atlases (atlas INTEGER PRIMARY KEY, jpeg BLOB NOT NULL, "
+                 "cells TEXT NOT NULL)")
+
+
 # version → the step that reaches it from the one before; version 1 is schema.sql as first released
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {2: _add_gram_index}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {2: _add_gram_index, 3: _add_map_tables}
 SCHEMA_VERSION = max(MIGRATIONS)
+GRAMS_VERSION = 2
 
 SQL_VARIABLES = 900  # under SQLite's default limit on bound parameters per statement
 

@@ -1,0 +1,138 @@
+"""The map's layout (``iconodex map``): openTSNE, which iconodex uses, against UMAP (umap-learn), in
+the same run on the same synthetic clustered vectors, on 2 threads each.
+
+Per method and size: seconds, peak memory (each fit runs in its own process), how much of each
+item's 10 nearest neighbours in the original space (cosine) are still among its 10 nearest on the
+map (on a sample of 1,000 items), and the share of map neighbours from the same synthetic
+cluster (against the same share in the original space).
+
+    .venv/bin/python benchmarks/bench_map.py --sizes 10000 100000
+    .venv/bin/python benchmarks/bench_map.py --sizes 3000 --no-write   # a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from _report import markdown_table, peak_rss_mb, write_section
+
+DIMS = 256
+CLUSTERS = 50
+NOISE = 0.14  # per dimension, around unit cluster centres: ~0.94 of 10-NN share a cluster
+SAMPLE = 1000
+K = 10
+METHODS = ("opentsne", "umap")
+
+
+def clustered(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((CLUSTERS, DIMS))
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    labels = rng.integers(0, CLUSTERS, n)
+    vectors = centres[labels] + NOISE * rng.standard_normal((n, DIMS))
+    return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32), labels
+
+
+def fit(method: str, vectors: np.ndarray) -> np.ndarray:
+    if method == "opentsne":
+        from iconodex.map import fit_layout
+
+        return fit_layout(vectors)[0]
+    import umap
+
+    return umap.UMAP(n_components=2, metric="cosine", n_jobs=2, random_state=None).fit_transform(vectors)
+
+
+def nearest(space: np.ndarray, queries: np.ndarray, cosine: bool) -> np.ndarray:
+    if cosine:
+        distance = -(queries @ space.T)
+    else:
+        distance = (queries ** 2).sum(1)[:, None] - 2 * queries @ space.T + (space ** 2).sum(1)[None, :]
+    return np.argsort(distance, axis=1)[:, 1:K + 1]  # the item itself is its own nearest
+
+
+def child(method: str, n: int) -> dict[str, float]:
+    vectors, labels = clustered(n)
+    started = time.perf_counter()
+    points = fit(method, vectors).astype(np.float64)
+    seconds = time.perf_counter() - started
+    sample = np.random.default_rng(1).choice(n, min(SAMPLE, n), replace=False)
+    before = nearest(vectors, vectors[sample], cosine=True)
+    after = nearest(points, points[sample], cosine=False)
+    kept = np.mean([len(set(a) & set(b)) / K for a, b in zip(before, after, strict=True)])
+    return {"seconds": seconds, "peak_mb": peak_rss_mb(), "kept": float(kept),
+            "same_map": float((labels[after] == labels[sample][:, None]).mean()),
+            "same_original": float((labels[before] == labels[sample][:, None]).mean())}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--timeout", type=float, default=1800, help="seconds per fit")
+    parser.add_argument("--results", type=Path, default=Path("bench_map.json"), help="kept as each fit ends")
+    parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--report-only", action="store_true", help="write the section from --results, fit nothing")
+    parser.add_argument("--page", type=int, metavar="N", help="instead: time the /map page with N items")
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.page:
+        from _map_page import time_page
+
+        body = time_page(args.page)
+        print(body)
+        if not args.no_write:
+            write_section("map-page", f"Map page at {args.page:,} items (headless Chromium)", body)
+        return
+    if args.child:
+        print(json.dumps(child(args.child[0], int(args.child[1]))))
+        return
+    results = json.loads(args.results.read_text()) if args.results.exists() else {}
+    for n in args.sizes:
+        for method in METHODS:
+            key = f"{method}/{n}"
+            if key in results or args.report_only:
+                continue
+            try:
+                done = subprocess.run([sys.executable, __file__, "--child", method, str(n)], capture_output=True,
+                                      text=True, timeout=args.timeout, check=True)
+                results[key] = json.loads(done.stdout.strip().splitlines()[-1])
+            except subprocess.TimeoutExpired:
+                results[key] = {"timeout": args.timeout}
+            print(key, results[key], flush=True)
+            args.results.write_text(json.dumps(results, indent=1))
+    body = report(results)
+    print(body)
+    if not args.no_write:
+        write_section("map-layout", "Map layout (openTSNE vs UMAP)", body)
+
+
+def report(results: dict[str, dict]) -> str:
+    rows = []
+    for key, r in sorted(results.items(), key=lambda kv: (int(kv[0].split("/")[1]), kv[0])):
+        method, n = key.split("/")
+        if "timeout" in r:
+            rows.append([f"{int(n):,}", method, f"> {r['timeout']:.0f}", "–", "–", "–", "–"])
+            continue
+        rows.append([f"{int(n):,}", method, f"{r['seconds']:.1f}", f"{r['peak_mb']:.0f}", f"{r['kept']:.3f}",
+                     f"{r['kept'] / r['seconds'] * 100:.2f}", f"{r['same_map']:.3f} ({r['same_original']:.3f})"])
+    ratios = []
+    for n in sorted({int(k.split("/")[1]) for k in results}):
+        tsne, other = results.get(f"opentsne/{n}", {}), results.get(f"umap/{n}", {})
+        if "seconds" in tsne and "seconds" in other:
+            ratios.append(f"{n:,} items: UMAP takes {other['seconds'] / tsne['seconds']:.2f}× openTSNE's time and keeps "
+                          f"{other['kept'] / tsne['kept']:.2f}× its share of true neighbours.")
+    table = markdown_table(["items", "method", "seconds", "peak MB", "10-NN kept", "kept per 100 s",
+                            "same-cluster map neighbours (original)"], rows)
+    return (f"{DIMS}-d unit vectors around {CLUSTERS} cluster centres; each fit in its own process, 2 threads; "
+            f"UMAP's time includes numba's compilation, as a first `iconodex map` would pay it.\n\n{table}\n\n"
+            + "\n".join(ratios))
+
+
+if __name__ == "__main__":
+    main()
