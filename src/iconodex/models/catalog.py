@@ -162,3 +162,18 @@ def relevance_cut(model: str) -> float | None:
     """The measured default cut for text queries with ``model`` (a name or hub id), else None."""
     entry = find_entry(model)
     return RELEVANCE_CUTS.get(entry.name if entry else model)
+
+
+# Where each leg's similarities sit for a model, as (mean, standard deviation) over (query, item) pairs,
+# keyed by leg name (``text-query:image`` = a text query against the pictures, ``text-query:text``
+# against the catalogue text…). The calibrated fusion (search.hybrid.calibrated_fuse) reads every
+# similarity on its leg's scale, so a leg whose scores are low but telling is not drowned by one whose
+# scores are high but flat. Measured with benchmarks/calibrate_legs.py (docs/benchmarks.md, section
+# "leg-scales"); a leg not listed here is scaled by the query's own candidates.
+LEG_SCALES: dict[str, dict[str, tuple[float, float]]] = {"offline": {}}
+
+
+def leg_scales(model: str) -> dict[str, tuple[float, float]]:
+    """The measured leg scales of ``model`` (a name or hub id); empty when none were measured."""
+    entry = find_entry(model)
+    return dict(LEG_SCALES.get(entry.name if entry else model, {}))

@@ -2,14 +2,21 @@
 
 Every candidate found by any leg gets its *real* similarity in every leg, read from its stored
 vectors: an item missing from one leg's top-k is not scored 0 there (ImageSearchTR's defect).
-The score is ``Σ wᵢ·simᵢ / Σ wᵢ`` over the legs in which the item has a vector at all, so an
-item without catalogue text is judged on its picture alone rather than penalised.
+Two fusions of those similarities, over the legs in which the item has a vector at all (so an item
+without catalogue text is judged on its picture alone rather than penalised):
+
+* ``calibrated`` (the default, :func:`calibrated_fuse`): each leg's similarity is read on that leg's
+  own scale (measured per model, see ``models.catalog.LEG_SCALES``) and the legs are combined by a
+  soft maximum, so the leg that is informative for this query and this item decides;
+* ``mean`` (:func:`fuse`): ``Σ wᵢ·simᵢ / Σ wᵢ``, the plain weighted mean (what iconodex did first;
+  kept for ``iconodex eval --legs`` comparisons).
+
 A keyword leg, when present, is merged by reciprocal rank fusion (Cormack et al., 2009).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,7 +24,8 @@ import numpy as np
 from ..index.base import VectorEngine
 from ..ranking import reciprocal_rank_fusion
 
-__all__ = ["Leg", "candidates", "fuse", "leg_similarities", "reciprocal_rank_fusion"]
+__all__ = ["FUSIONS", "Leg", "LegScale", "calibrated_fuse", "candidates", "fuse", "leg_scales", "leg_similarities",
+           "reciprocal_rank_fusion"]
 
 
 @dataclass(slots=True)
@@ -64,3 +72,68 @@ def fuse(legs: Sequence[Leg], sims: dict[str, np.ndarray]) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(weight > 0, total / weight, np.nan).astype(np.float32)
 
+
+
+# -- calibrated fusion -------------------------------------------------------------------------
+
+FUSION_TEMPERATURE = 1.0  # in standard deviations: a leg 3σ above its usual score outweighs one at 0σ ~20:1
+MIN_SPREAD = 1e-3  # a leg whose candidates all score alike says nothing; keep its z-scores finite
+
+
+@dataclass(frozen=True, slots=True)
+class LegScale:
+    """Where a leg's similarities usually sit: their mean and standard deviation over items."""
+
+    mean: float
+    std: float
+
+
+def leg_scales(legs: Sequence[Leg], sims: dict[str, np.ndarray],
+               measured: Mapping[str, LegScale] | None = None) -> dict[str, LegScale]:
+    """Each leg's scale: the model's measured one when known, else this query's candidates' spread."""
+    scales = {}
+    for leg in legs:
+        known = (measured or {}).get(leg.name)
+        if known is not None:
+            scales[leg.name] = known
+            continue
+        present = sims[leg.name][~np.isnan(sims[leg.name])]
+        spread = float(present.std()) if len(present) > 1 else 0.0
+        scales[leg.name] = LegScale(float(present.mean()) if len(present) else 0.0, max(spread, MIN_SPREAD))
+    return scales
+
+
+def calibrated_fuse(legs: Sequence[Leg], sims: dict[str, np.ndarray],
+                    measured: Mapping[str, LegScale] | None = None) -> np.ndarray:
+    """Fuse legs by how far each stands above its usual score, so a strong match in one leg is not
+    averaged away by an ordinary score in another.
+
+    Each similarity becomes a z-score on its leg's scale; the legs an item has a vector in are
+    combined by a weighted log-sum-exp (a soft maximum: equal z-scores give that z, one high z
+    dominates); the result is mapped back onto the legs' mean scale, so scores stay comparable to
+    cosine similarities and to a relevance cut. NaN when the item has no vector in any leg.
+    """
+    scales = leg_scales(legs, sims, measured)
+    total = np.zeros(len(next(iter(sims.values()), [])), dtype=np.float64)
+    mass = np.zeros_like(total)
+    for leg in legs:
+        values = sims[leg.name]
+        present = ~np.isnan(values)
+        z = (np.nan_to_num(values) - scales[leg.name].mean) / scales[leg.name].std
+        total += np.where(present, leg.weight * np.exp(np.clip(z, -30, 30) / FUSION_TEMPERATURE), 0.0)
+        mass += np.where(present, leg.weight, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fused_z = FUSION_TEMPERATURE * np.log(total / mass)
+    weight = sum(leg.weight for leg in legs) or 1.0
+    mean = sum(leg.weight * scales[leg.name].mean for leg in legs) / weight
+    std = sum(leg.weight * scales[leg.name].std for leg in legs) / weight
+    return np.where(mass > 0, mean + std * fused_z, np.nan).astype(np.float32)
+
+
+def mean_fuse(legs: Sequence[Leg], sims: dict[str, np.ndarray],
+              measured: Mapping[str, LegScale] | None = None) -> np.ndarray:
+    """:func:`fuse` with :func:`calibrated_fuse`'s signature; the measured scales do not matter to it."""
+    return fuse(legs, sims)
+
+
+FUSIONS = {"calibrated": calibrated_fuse, "mean": mean_fuse}
