@@ -1,5 +1,6 @@
-"""The calibrated fusion: each leg read on its own scale, the informative leg decides, nothing
-missing counts as 0, and an item without real catalogue text is ranked by its picture alone."""
+"""The calibrated fusion: each leg read on its own scale and weighed by how well it separates right
+answers, evidence summed (a strong match is not averaged away), nothing missing counts as 0, and an
+item without real catalogue text is ranked by its picture alone."""
 
 from __future__ import annotations
 
@@ -52,6 +53,17 @@ def test_a_strong_text_match_outranks_a_slightly_better_average_picture(engine):
     assert max(calibrated, key=calibrated.get) in (1, 6)  # the standout text, or the standout picture
 
 
+def test_a_leg_that_separates_right_answers_poorly_weighs_little(engine):
+    keys = np.array([1, 6])  # 1: the standout text; 6: the standout picture (0.9) with an ordinary text
+    sims = leg_similarities(engine, legs(), keys)
+    both = {"text-query:image": LegScale(0.5, 0.2, 2.0), "text-query:text": LegScale(0.8, 0.02, 2.0)}
+    weak_pictures = {**both, "text-query:image": LegScale(0.5, 0.2, 0.2)}
+    one, six = calibrated_fuse(legs(), sims, weak_pictures)
+    assert one > six
+    one, six = calibrated_fuse(legs(), sims, {**both, "text-query:text": LegScale(0.8, 0.02, 0.2)})
+    assert six > one
+
+
 def test_measured_scales_are_used_when_the_model_has_them(engine):
     keys = np.array([1, 2])
     sims = leg_similarities(engine, legs(), keys)
@@ -83,12 +95,13 @@ def test_equal_standing_in_every_leg_keeps_the_legs_mean_scale():
 
 
 def test_an_item_without_catalogue_text_is_ranked_by_its_picture_alone(engine):
-    engine.delete("text", np.array([2]))
+    engine.delete("text", np.array([2, 3, 5]))
     sims = leg_similarities(engine, legs(), np.array([2, 3, 5]))
     fused = calibrated_fuse(legs(), sims, {"text-query:image": LegScale(0.5, 0.2),
                                            "text-query:text": LegScale(0.8, 0.02)})
-    # key 2 (picture 0.6, no text) is 0.5σ above the pictures' usual score: so is its fused score
-    assert fused[0] == pytest.approx(0.65 + 0.11 * 0.5, abs=1e-4)
+    assert np.argsort(-fused).tolist() == np.argsort(-sims["text-query:image"]).tolist()  # 5, 2, 3
+    # key 2 (picture 0.6, 0.5σ above usual) gets its picture's evidence and nothing for the text it lacks
+    assert fused[0] == pytest.approx(0.65 + 0.11 * 0.5 * 0.5, abs=1e-4)
 
 
 def test_a_camera_file_name_is_no_catalogue_text(sample_pictures, tmp_path):

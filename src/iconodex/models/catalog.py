@@ -164,16 +164,19 @@ def relevance_cut(model: str) -> float | None:
     return RELEVANCE_CUTS.get(entry.name if entry else model)
 
 
-# Where each leg's similarities sit for a model, as (mean, standard deviation) over (query, item) pairs,
+# Where each leg's similarities sit for a model, as (mean, standard deviation) over (query, item) pairs
+# and the separation d′ (how many standard deviations right answers sit above the mean),
 # keyed by leg name (``text-query:image`` = a text query against the pictures, ``text-query:text``
 # against the catalogue text…). The calibrated fusion (search.hybrid.calibrated_fuse) reads every
 # similarity on its leg's scale, so a leg whose scores are low but telling is not drowned by one whose
 # scores are high but flat. Measured with benchmarks/calibrate_legs.py (docs/benchmarks.md, section
 # "leg-scales"); a leg not listed here is scaled by the query's own candidates.
-LEG_SCALES: dict[str, dict[str, tuple[float, float]]] = {"offline": {}}
+LEG_SCALES: dict[str, dict[str, tuple[float, float, float]]] = {
+    "offline": {"text-query:image": (-0.0221, 0.0704, 0.73), "text-query:text": (0.2535, 0.0728, 5.02)},
+}
 
 
-def leg_scales(model: str) -> dict[str, tuple[float, float]]:
+def leg_scales(model: str) -> dict[str, tuple[float, float, float]]:
     """The measured leg scales of ``model`` (a name or hub id); empty when none were measured."""
     entry = find_entry(model)
     return dict(LEG_SCALES.get(entry.name if entry else model, {}))

@@ -6,8 +6,8 @@ Two fusions of those similarities, over the legs in which the item has a vector 
 without catalogue text is judged on its picture alone rather than penalised):
 
 * ``calibrated`` (the default, :func:`calibrated_fuse`): each leg's similarity is read on that leg's
-  own scale (measured per model, see ``models.catalog.LEG_SCALES``) and the legs are combined by a
-  soft maximum, so the leg that is informative for this query and this item decides;
+  own scale and weighed by how well that leg separates right answers (both measured per model, see
+  ``models.catalog.LEG_SCALES``), and the legs' evidence is summed, so the informative leg decides;
 * ``mean`` (:func:`fuse`): ``Σ wᵢ·simᵢ / Σ wᵢ``, the plain weighted mean (what iconodex did first;
   kept for ``iconodex eval --legs`` comparisons).
 
@@ -76,16 +76,17 @@ def fuse(legs: Sequence[Leg], sims: dict[str, np.ndarray]) -> np.ndarray:
 
 # -- calibrated fusion -------------------------------------------------------------------------
 
-FUSION_TEMPERATURE = 1.0  # in standard deviations: a leg 3σ above its usual score outweighs one at 0σ ~20:1
 MIN_SPREAD = 1e-3  # a leg whose candidates all score alike says nothing; keep its z-scores finite
 
 
 @dataclass(frozen=True, slots=True)
 class LegScale:
-    """Where a leg's similarities usually sit: their mean and standard deviation over items."""
+    """Where a leg's similarities usually sit (mean, standard deviation over items) and how far right
+    answers sit above that, in standard deviations (the leg's separation d′: how informative it is)."""
 
     mean: float
     std: float
+    separation: float = 1.0
 
 
 def leg_scales(legs: Sequence[Leg], sims: dict[str, np.ndarray],
@@ -105,29 +106,29 @@ def leg_scales(legs: Sequence[Leg], sims: dict[str, np.ndarray],
 
 def calibrated_fuse(legs: Sequence[Leg], sims: dict[str, np.ndarray],
                     measured: Mapping[str, LegScale] | None = None) -> np.ndarray:
-    """Fuse legs by how far each stands above its usual score, so a strong match in one leg is not
-    averaged away by an ordinary score in another.
+    """Fuse legs as evidence: each similarity becomes a z-score on its leg's scale, weighted by the
+    leg's weight times its separation (a leg whose right answers barely stand out counts little).
 
-    Each similarity becomes a z-score on its leg's scale; the legs an item has a vector in are
-    combined by a weighted log-sum-exp (a soft maximum: equal z-scores give that z, one high z
-    dominates); the result is mapped back onto the legs' mean scale, so scores stay comparable to
-    cosine similarities and to a relevance cut. NaN when the item has no vector in any leg.
+    The evidence of the legs an item has a vector in is summed, not averaged, so a strong match in
+    one leg is not pulled down by an ordinary score in another, and a leg the item has no vector in
+    adds nothing (as an ordinary score would). Divided by the query's total leg weight and mapped back
+    onto the legs' mean scale, scores stay comparable to cosine similarities and to a relevance cut.
+    NaN when the item has no vector in any leg.
     """
     scales = leg_scales(legs, sims, measured)
-    total = np.zeros(len(next(iter(sims.values()), [])), dtype=np.float64)
-    mass = np.zeros_like(total)
+    size = len(next(iter(sims.values()), []))
+    evidence, found = np.zeros(size, dtype=np.float64), np.zeros(size, dtype=bool)
     for leg in legs:
-        values = sims[leg.name]
+        values, scale = sims[leg.name], scales[leg.name]
         present = ~np.isnan(values)
-        z = (np.nan_to_num(values) - scales[leg.name].mean) / scales[leg.name].std
-        total += np.where(present, leg.weight * np.exp(np.clip(z, -30, 30) / FUSION_TEMPERATURE), 0.0)
-        mass += np.where(present, leg.weight, 0.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        fused_z = FUSION_TEMPERATURE * np.log(total / mass)
-    weight = sum(leg.weight for leg in legs) or 1.0
-    mean = sum(leg.weight * scales[leg.name].mean for leg in legs) / weight
-    std = sum(leg.weight * scales[leg.name].std for leg in legs) / weight
-    return np.where(mass > 0, mean + std * fused_z, np.nan).astype(np.float32)
+        z = (np.nan_to_num(values) - scale.mean) / scale.std
+        evidence += np.where(present, leg.weight * scale.separation * z, 0.0)
+        found |= present
+    weights = [leg.weight * scales[leg.name].separation for leg in legs]
+    total = sum(weights) or 1.0
+    mean = sum(w * scales[leg.name].mean for w, leg in zip(weights, legs, strict=True)) / total
+    std = sum(w * scales[leg.name].std for w, leg in zip(weights, legs, strict=True)) / total
+    return np.where(found, mean + std * evidence / total, np.nan).astype(np.float32)
 
 
 def mean_fuse(legs: Sequence[Leg], sims: dict[str, np.ndarray],
