@@ -160,3 +160,24 @@ def test_cli_rejects_bad_alpha(collection, tmp_path):
     labelled = write_jsonl(tmp_path / "q.jsonl", [{"text": "cat", "relevant": ["chelsea.png"]}])
     result = CliRunner().invoke(cli, ["eval", "-c", str(collection), str(labelled), "--alpha", "2"])
     assert result.exit_code != 0 and isinstance(result.exception, ConfigError)
+
+
+def test_cli_legs_ranks_the_same_queries_every_way(collection, tmp_path):
+    labelled = write_jsonl(tmp_path / "q.jsonl", [
+        {"text": "Greek coins", "relevant": ["coins.png"]},
+        {"text": "tabby cat", "relevant": ["chelsea.png"], "alpha": 0.7},
+        {"like": "chelsea.png", "relevant": ["chelsea_mirrored.png"]},
+    ])
+    result = CliRunner().invoke(cli, ["eval", "-c", str(collection), str(labelled), "--legs", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = {row["variant"]: row for row in json.loads(result.output)}
+    assert list(rows) == ["picture", "catalogue", "keyword", "hybrid (mean)", "hybrid (calibrated)"]
+    assert rows["keyword"]["queries"] == 2 and rows["keyword"]["recall"]["@1"] == 1.0  # "like" is not text
+    assert rows["catalogue"]["queries"] == 3
+    queries, _ = load_queries(labelled)
+    for query in queries:
+        query.alpha = None  # the single legs ignore a query's own alpha: each is that leg alone for every query
+    with Collection.open(collection, read_only=True) as coll:
+        for name, alpha in (("picture", 1.0), ("catalogue", 0.0)):
+            alone = evaluate(coll, queries, alpha=alpha, keyword=False).to_dict()
+            assert (rows[name]["recall"], rows[name]["mrr"]) == (alone["recall"], alone["mrr"])

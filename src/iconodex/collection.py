@@ -28,11 +28,12 @@ from .index.base import VectorEngine
 from .index.guard import CheckedEngine
 from .models import load_model
 from .models.base import Encoder, fetch_side
-from .models.catalog import CUT_ALPHA, relevance_cut
+from .models.catalog import CUT_ALPHA, leg_scales, relevance_cut
 from .progress import stages
 from .redact import HIDDEN, is_secret_name, public_options
 from .reduce import Reducers
 from .search import Query, Searcher, SearchResults
+from .search.hybrid import LegScale
 from .sources import Source, open_source
 from .store import Item, ItemStore
 
@@ -383,8 +384,10 @@ class Collection:
 
     def search(self, text: str | None = None, *, image: Any = None, like: str | None = None,
                alpha: float | None = None, keyword: bool | None = None, limit: int = 10, offset: int = 0,
-               min_score: float | None = None, where: dict[str, str | list[str]] | None = None) -> SearchResults:
-        """Text → image, image → image, more-like-this, or any mix, ranked by the hybrid score.
+               min_score: float | None = None, where: dict[str, str | list[str]] | None = None,
+               fusion: str = "calibrated") -> SearchResults:
+        """Text → image, image → image, more-like-this, or any mix, ranked by the hybrid score
+        (``fusion``: how the legs are combined, see :mod:`iconodex.search.hybrid`).
 
         ``min_score`` None: a text query at the alpha the cut was measured at gets its model's relevance
         cut (``relevance_cut``), other queries none; 0 disables the cut; any other value is the cut."""
@@ -393,7 +396,8 @@ class Collection:
         query = Query(text=text, image=self._query_image(image) if image is not None else None, like=like,
                       alpha=alpha, keyword=self.settings.keyword if keyword is None else keyword,
                       limit=limit, offset=offset, min_score=self._min_score(min_score, measured),
-                      cut_spares_keyword_matches=min_score is None, where=_normalise_where(where))
+                      cut_spares_keyword_matches=min_score is None, where=_normalise_where(where),
+                      fusion=fusion)
         return self.searcher.search(query)
 
     def _min_score(self, asked: float | None, measured: bool) -> float | None:
@@ -405,7 +409,8 @@ class Collection:
     def searcher(self) -> Searcher:
         if self._searcher is None:
             self._searcher = Searcher(self.store, self.engine, lambda: self.model, self.project,
-                                      self.similar_space, self.settings.max_limit)
+                                      self.similar_space, self.settings.max_limit,
+                                      {name: LegScale(*scale) for name, scale in leg_scales(self.model_name).items()})
         return self._searcher
 
     def _query_image(self, image: Any) -> Image.Image:

@@ -36,6 +36,28 @@ DEFAULT_KS = (1, 5, 10)
 KINDS = ("text", "image", "like")
 
 
+@dataclass(frozen=True, slots=True)
+class Variant:
+    """One way of ranking: a single leg, or the legs fused one way (``iconodex eval --legs``)."""
+
+    name: str
+    alpha: float | None = None  # for queries without their own (None: the collection's default)
+    keyword: bool | None = None
+    single_leg: bool = False  # alpha 0 or 1 applies to every query, whatever alpha it sets
+    fusion: str = "calibrated"
+    keyword_only: bool = False
+
+
+# The legs alone and both fusions, run on the same queries so their rows compare.
+VARIANTS = (
+    Variant("picture", alpha=1.0, keyword=False, single_leg=True),
+    Variant("catalogue", alpha=0.0, keyword=False, single_leg=True),
+    Variant("keyword", keyword_only=True),
+    Variant("hybrid (mean)", fusion="mean"),
+    Variant("hybrid (calibrated)"),
+)
+
+
 @dataclass(slots=True)
 class EvalQuery:
     """One labelled query; exactly one of text / image / like is set."""
@@ -59,6 +81,7 @@ class EvalReport:
 
     collection: str
     model: str
+    variant: str = ""
     queries: int = 0
     recall: dict[int, float] = field(default_factory=dict)
     mrr: float = 0.0
@@ -66,7 +89,7 @@ class EvalReport:
     skipped: list[tuple[int, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"collection": self.collection, "model": self.model, "queries": self.queries,
+        return {"collection": self.collection, "model": self.model, "variant": self.variant, "queries": self.queries,
                 "recall": {f"@{k}": value for k, value in self.recall.items()}, "mrr": self.mrr,
                 "by_kind": self.by_kind, "skipped": [{"line": line, "reason": why} for line, why in self.skipped]}
 
@@ -133,22 +156,24 @@ def recall_at(ranked: Sequence[str], relevant: set[str], k: int) -> float:
 
 def evaluate(coll: Collection, queries: Iterable[EvalQuery], ks: Sequence[int] = DEFAULT_KS, *,
              alpha: float | None = None, keyword: bool | None = None,
-             skipped: Sequence[tuple[int, str]] = ()) -> EvalReport:
+             skipped: Sequence[tuple[int, str]] = (), variant: Variant | None = None) -> EvalReport:
     """Run every query against ``coll`` and average recall@k and MRR.
 
     ``alpha`` and ``keyword`` apply to queries that do not set their own alpha (the collection's
-    defaults otherwise). Item ids named in ``relevant`` that the collection does not hold still
+    defaults otherwise); a ``variant`` (one of :data:`VARIANTS`) overrides both. Item ids named in ``relevant`` that the collection does not hold still
     count: a labelled set that does not match the collection should score low, not look perfect.
     """
     ks = sorted({int(k) for k in ks})
     if not ks or ks[0] < 1:
         raise ConfigError("k values must be positive integers")
-    report = EvalReport(collection=str(coll.path), model=coll.model_name, skipped=list(skipped))
+    variant = variant or Variant("", alpha=alpha, keyword=keyword)
+    report = EvalReport(collection=str(coll.path), model=coll.model_name, variant=variant.name,
+                        skipped=list(skipped))
     sums = dict.fromkeys(ks, 0.0)
     reciprocal = 0.0
     for query in queries:
         try:
-            ranked = _ranked_ids(coll, query, ks[-1], alpha, keyword)
+            ranked = _ranked_ids(coll, query, ks[-1], variant)
         except IconodexError as err:
             report.skipped.append((query.line, str(err)))
             continue
@@ -168,12 +193,24 @@ def evaluate(coll: Collection, queries: Iterable[EvalQuery], ks: Sequence[int] =
     return report
 
 
-def _ranked_ids(coll: Collection, query: EvalQuery, limit: int, alpha: float | None,
-                keyword: bool | None) -> list[str]:
-    results = coll.search(query.text, image=query.image, like=query.like,
-                          alpha=query.alpha if query.alpha is not None else alpha,
-                          keyword=keyword, limit=limit, where=query.where, min_score=0)  # ranks, uncut
+def _ranked_ids(coll: Collection, query: EvalQuery, limit: int, variant: Variant) -> list[str]:
+    if variant.keyword_only:
+        return _keyword_ids(coll, query, limit)
+    alpha = variant.alpha if variant.single_leg or query.alpha is None else query.alpha
+    results = coll.search(query.text, image=query.image, like=query.like, alpha=alpha,
+                          keyword=variant.keyword, limit=limit, where=query.where, min_score=0,  # ranks, uncut
+                          fusion=variant.fusion)
     return [result.id for result in results]
 
 
-__all__ = ["DEFAULT_KS", "EvalQuery", "EvalReport", "evaluate", "load_queries", "parse_query"]
+def _keyword_ids(coll: Collection, query: EvalQuery, limit: int) -> list[str]:
+    """The keyword (full-text) leg alone; it ranks text queries only and ignores ``where``."""
+    if query.text is None:
+        raise ConfigError("the keyword leg ranks text queries only")
+    keys = coll.store.keyword_search(query.text, limit)
+    items = coll.store.get_many(keys)
+    return [items[key].id for key in keys if key in items]
+
+
+__all__ = ["DEFAULT_KS", "VARIANTS", "EvalQuery", "EvalReport", "Variant", "evaluate", "load_queries",
+           "parse_query"]

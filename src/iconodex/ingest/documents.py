@@ -11,6 +11,14 @@ PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
 DESCRIPTIVE = ("description", "caption", "summary", "abstract", "subject", "creator", "spatial", "coverage",
                "date", "medium", "type", "label", "keywords", "tags")
 MAX_CHARS = 2000
+# A camera's or scanner's file name ("IMG_0042", "DSC 1234", "20230401_123456", "PXL_2023…", "scan-0007";
+# the folder source turns "_" into spaces) says nothing about the picture: embedding it would only add
+# noise to the catalogue leg, so an item whose only text is such a title gets no text vector and is
+# ranked by its picture alone. Catalogue titles made of words and numbers ("1984", "Plate 12", "Paris
+# 1900", "Opus 131") stay text: a camera's prefix is upper-case or joined to a zero-padded counter, and
+# a timestamp has at least six digits.
+FILE_NAME_TITLE = re.compile(r"^\s*(?:[A-Z]{1,5}[\s_\-]?\d{4,}|[A-Za-z]{1,5}[\s_\-]?0\d{2,}|\d{6,})"
+                             r"[\d\s_\-.]*(?:\.[A-Za-z0-9]{2,4})?\s*$")
 
 
 def _values(item: Item, name: str) -> list[str]:
@@ -29,7 +37,7 @@ def document_text(item: Item, template: str | None = None) -> str:
     if template:
         text = PLACEHOLDER.sub(lambda m: "; ".join(_values(item, m.group(1))), template)
         return text.strip()[:MAX_CHARS] if any(_values(item, m) for m in PLACEHOLDER.findall(template)) else ""
-    parts = [item.title] if item.title else []
+    parts = [item.title] if item.title and not FILE_NAME_TITLE.match(item.title) else []
     for name in DESCRIPTIVE:
         parts.extend(v for v in _values(item, name) if v not in parts)
     return ". ".join(parts)[:MAX_CHARS]

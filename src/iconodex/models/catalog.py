@@ -154,7 +154,7 @@ def find_entry(name: str) -> ModelEntry | None:
 # "relevance"). They were measured at alpha 0.5 and hold only there: picture-only or catalogue-only
 # scores sit on other scales. CLIP-family models have none until they are measured the same way: their
 # scores sit on another scale too (cosines of about 0.2–0.35), so the offline figure would be wrong.
-RELEVANCE_CUTS: dict[str, float] = {"offline": 0.26}
+RELEVANCE_CUTS: dict[str, float] = {"offline": 0.38}  # on the calibrated fusion's scale
 CUT_ALPHA = 0.5
 
 
@@ -162,3 +162,21 @@ def relevance_cut(model: str) -> float | None:
     """The measured default cut for text queries with ``model`` (a name or hub id), else None."""
     entry = find_entry(model)
     return RELEVANCE_CUTS.get(entry.name if entry else model)
+
+
+# Where each leg's similarities sit for a model, as (mean, standard deviation) over (query, item) pairs
+# and the separation d′ (how many standard deviations right answers sit above the mean),
+# keyed by leg name (``text-query:image`` = a text query against the pictures, ``text-query:text``
+# against the catalogue text…). The calibrated fusion (search.hybrid.calibrated_fuse) reads every
+# similarity on its leg's scale, so a leg whose scores are low but telling is not drowned by one whose
+# scores are high but flat. Measured with benchmarks/calibrate_legs.py (docs/benchmarks.md, section
+# "leg-scales"); a leg not listed here is scaled by the query's own candidates.
+LEG_SCALES: dict[str, dict[str, tuple[float, float, float]]] = {
+    "offline": {"text-query:image": (-0.0221, 0.0704, 0.73), "text-query:text": (0.2535, 0.0728, 5.02)},
+}
+
+
+def leg_scales(model: str) -> dict[str, tuple[float, float, float]]:
+    """The measured leg scales of ``model`` (a name or hub id); empty when none were measured."""
+    entry = find_entry(model)
+    return dict(LEG_SCALES.get(entry.name if entry else model, {}))

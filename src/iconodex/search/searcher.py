@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,7 +14,15 @@ from ..index.base import VectorEngine
 from ..models.base import Encoder
 from ..store import ItemStore
 from ..store.filters import KeyFilter
-from .hybrid import Leg, candidates, filtered_candidates, fuse, leg_similarities, reciprocal_rank_fusion
+from .hybrid import (
+    FUSIONS,
+    Leg,
+    LegScale,
+    candidates,
+    filtered_candidates,
+    leg_similarities,
+    reciprocal_rank_fusion,
+)
 from .results import SearchResult, SearchResults
 
 MAX_QUERY_CHARS = 1000
@@ -40,13 +48,15 @@ class Query:
     # catalogue contains the query's words is relevant whatever that says, so the default spares it.
     cut_spares_keyword_matches: bool = False
     where: dict[str, list[str]] | None = None
+    fusion: str = "calibrated"  # see search.hybrid.FUSIONS
 
 
 class Searcher:
     """Builds the legs of a query, gathers candidates, scores them in every leg, ranks."""
 
     def __init__(self, store: ItemStore, engine: VectorEngine, model: Callable[[], Encoder],
-                 project: Callable[[str, np.ndarray], np.ndarray], similar_space: str, max_limit: int) -> None:
+                 project: Callable[[str, np.ndarray], np.ndarray], similar_space: str, max_limit: int,
+                 scales: Mapping[str, LegScale] | None = None) -> None:
         self.store = store
         self.engine = engine
         self._model = model
@@ -54,6 +64,7 @@ class Searcher:
         self.similar_space = similar_space
         self.max_limit = max_limit
         self.exact_filter_below: int | None = EXACT_FILTER_BELOW  # None: read every allowed key
+        self.scales = scales  # the model's measured leg scales, for the calibrated fusion
         self._text_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_lock = threading.Lock()
 
@@ -72,7 +83,7 @@ class Searcher:
             return SearchResults([], query.min_score)
         sims = leg_similarities(self.engine, legs, keys)
         # No leg at all (no item has a vector in the query's spaces): nothing has a score to rank by.
-        scores = fuse(legs, sims) if legs else np.full(len(keys), np.nan, dtype=np.float32)
+        scores = FUSIONS[query.fusion](legs, sims, self.scales) if legs else np.full(len(keys), np.nan, dtype=np.float32)
         order = self._rank(keys, scores, keyword_ranking)
         ranked = len(order)
         if query.min_score is not None:
@@ -97,6 +108,8 @@ class Searcher:
             raise ConfigError("offset must not be negative")
         if not 0.0 <= query.alpha <= 1.0:
             raise ConfigError("alpha must be between 0 (catalogue only) and 1 (picture only)")
+        if query.fusion not in FUSIONS:
+            raise ConfigError(f"unknown fusion {query.fusion!r}; choose one of {', '.join(FUSIONS)}")
 
     def _legs(self, query: Query, exclude: set[int]) -> list[Leg]:
         spaces = self.engine.spaces()
