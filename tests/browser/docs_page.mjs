@@ -1,22 +1,13 @@
 // Opens the API docs page (/docs) in headless Chromium with every request off the server refused,
 // and prints what rendered as one JSON object.
 // Usage: node docs_page.mjs BASE_URL   (run by tests/test_serve_docs_browser.py)
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { launch } from "./chromium.mjs";
 
 const [base] = process.argv.slice(2);
-const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-  "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 const origin = new URL(base).origin;
 const seen = { console: [], offsite: [] };
 
-const profile = mkdtempSync(join(tmpdir(), "iconodex-chromium-"));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium", headless: true, args: ARGS,
-  viewport: { width: 1280, height: 900 },
-});
+const context = await launch();
 try {
   // No network: anything not served by our server is refused (and remembered).
   await context.route("**/*", (route) => {
@@ -42,7 +33,6 @@ try {
   })));
   seen.title = await page.$eval(".info .title", (el) => el.textContent).catch(() => null);
 } finally {
-  await context.close();
-  rmSync(profile, { recursive: true, force: true });
+  await context.closeAndClean();
 }
 console.log(JSON.stringify(seen));

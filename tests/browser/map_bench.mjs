@@ -1,18 +1,10 @@
 // Times the /map page in headless Chromium: load until the first frame, then frame times while
 // panning far out (points) and close in (thumbnails). Prints one JSON object.
 // Usage: node map_bench.mjs BASE_URL   (run by benchmarks/bench_map.py --page N)
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { launch } from "./chromium.mjs";
 
 const [base] = process.argv.slice(2);
-const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"];
-const profile = mkdtempSync(join(tmpdir(), "iconodex-chromium-"));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium", headless: true, args: ARGS,
-  viewport: { width: 1280, height: 900 },
-});
+const context = await launch();
 const seen = {};
 try {
   const page = context.pages()[0] || await context.newPage();
@@ -43,7 +35,6 @@ try {
   await page.waitForTimeout(500);
   await pan("close");
 } finally {
-  await context.close();
-  rmSync(profile, { recursive: true, force: true });
+  await context.closeAndClean();
 }
 console.log(JSON.stringify(seen));

@@ -1,17 +1,9 @@
 // Which cluster names the /map page shows at three zooms: fitted, zoomed out, zoomed into a cluster.
 // Usage: node map_labels.mjs BASE_URL   (run by tests/test_map_browser.py)
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { launch } from "./chromium.mjs";
 
 const [base] = process.argv.slice(2);
-const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"];
-const profile = mkdtempSync(join(tmpdir(), "iconodex-chromium-"));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium", headless: true, args: ARGS,
-  viewport: { width: 1280, height: 900 },
-});
+const context = await launch();
 const seen = { console: [] };
 try {
   const page = context.pages()[0] || await context.newPage();
@@ -32,7 +24,6 @@ try {
   await page.waitForTimeout(200);
   seen.zoomedIn = await labels();
 } finally {
-  await context.close();
-  rmSync(profile, { recursive: true, force: true });
+  await context.closeAndClean();
 }
 console.log(JSON.stringify(seen));

@@ -1,20 +1,13 @@
 // Drives the /map page in headless Chromium and prints what it saw as one JSON object.
 // Usage: node map_page.mjs BASE_URL OUT_DIR ITEM_ID   (run by tests/test_map_browser.py)
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { launch } from "./chromium.mjs";
 
 const [base, outDir, target] = process.argv.slice(2);
-const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-  "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 const seen = { console: [] };
 
-const profile = mkdtempSync(join(tmpdir(), "iconodex-chromium-"));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium", headless: true, args: ARGS,
-  viewport: { width: 1280, height: 900 }, acceptDownloads: true,
-});
+const context = await launch();
 const map = (page, body) => page.evaluate(body);
 try {
   const page = context.pages()[0] || await context.newPage();
@@ -72,7 +65,6 @@ try {
   seen.exportedCsv = readFileSync(await csv.path(), "utf-8").split("\n");
   seen.frameMs = await map(page, () => iconodexMap.frames.reduce((a, b) => a + b, 0) / iconodexMap.frames.length);
 } finally {
-  await context.close();
-  rmSync(profile, { recursive: true, force: true });
+  await context.closeAndClean();
 }
 console.log(JSON.stringify(seen));

@@ -1,17 +1,10 @@
 // Types a query for something the collection does not hold and prints the page's status line.
 // Usage: node no_match_page.mjs BASE_URL QUERY   (run by tests/test_relevance_cut.py)
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { launch } from "./chromium.mjs";
 
 const [base, query] = process.argv.slice(2);
-const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"];
 const seen = { console: [] };
-const profile = mkdtempSync(join(tmpdir(), "iconodex-chromium-"));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium", headless: true, args: ARGS,
-});
+const context = await launch();
 try {
   const page = context.pages()[0] || await context.newPage();
   page.setDefaultTimeout(30000);
@@ -25,7 +18,6 @@ try {
   seen.status = await page.textContent("#status");
   seen.cards = await page.$$eval("#results li.card", (cards) => cards.length);
 } finally {
-  await context.close();
-  rmSync(profile, { recursive: true, force: true });
+  await context.closeAndClean();
 }
 console.log(JSON.stringify(seen));

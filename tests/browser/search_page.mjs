@@ -1,20 +1,12 @@
 // Drives the search page in headless Chromium and prints what it saw as one JSON object.
 // Usage: node search_page.mjs BASE_URL OUT_DIR PICTURE_FILE   (run by tests/test_serve_browser.py)
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { launch } from "./chromium.mjs";
 
 const [base, outDir, pictureFile] = process.argv.slice(2);
-const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-  "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 const seen = { console: [], searches: [] };
 
-const profile = mkdtempSync(join(tmpdir(), "iconodex-chromium-"));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium", headless: true, args: ARGS,
-  viewport: { width: 1280, height: 900 },
-});
+const context = await launch();
 try {
   const page = context.pages()[0] || await context.newPage();
   page.setDefaultTimeout(30000);
@@ -106,8 +98,7 @@ try {
   await waitForImages(page);
   await page.screenshot({ path: join(outDir, "picture.png"), fullPage: true });
 } finally {
-  await context.close();
-  rmSync(profile, { recursive: true, force: true });
+  await context.closeAndClean();
 }
 console.log(JSON.stringify(seen));
 
