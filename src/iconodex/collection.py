@@ -11,7 +11,6 @@ coll/
 
 from __future__ import annotations
 
-import itertools
 import logging
 import threading
 from collections.abc import Iterator, Sequence
@@ -25,6 +24,7 @@ from .config import Settings, load_settings
 from .errors import ConfigError, ModelMismatchError, ModelNotAvailableError, NotFoundError
 from .index import ENGINES
 from .index.base import VectorEngine
+from .index.copy import copy_store
 from .index.guard import CheckedEngine
 from .models import load_model
 from .models.base import Encoder, fetch_side
@@ -516,14 +516,7 @@ class Collection:
             target: VectorEngine = ENGINES.get(engine)(self.path / "index", **(options or {}))
         except TypeError as exc:  # an option the engine does not have
             raise ConfigError(f"engine {engine}: {exc}; docs/scale.md lists its options") from None
-        counts: dict[str, int] = {}
-        try:
-            for space in self.store.vector_dims():
-                counts[space] = _copy_space(self.store, space, target)
-            target.flush()
-        except BaseException:
-            target.close()
-            raise
+        counts = copy_store(self.store, target)
         self._config.update(engine=engine, engine_options=public_options(options or {}))
         self._engine_secrets = _secret_options(options or {})
         self.store.set_meta("collection", self._config)
@@ -548,29 +541,6 @@ class Collection:
 
 def _secret_options(options: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in options.items() if is_secret_name(name)}
-
-
-def _copy_space(store: ItemStore, space: str, target: VectorEngine) -> int:
-    """Fill ``space`` of ``target`` with the store's vectors, replacing what it held: those of indexed
-    items, and those of items embedded but not yet indexed (the next ingest marks them indexed)."""
-    copied = 0
-    for keys, vectors in itertools.chain(store.iter_vectors(space), _embedded_vectors(store, space)):
-        if not copied:
-            if space in target.spaces():
-                target.reset(space)  # a stale index from an earlier stay on this engine
-            target.ensure_space(space, vectors.shape[1])
-        target.upsert(space, keys, vectors)
-        copied += len(keys)
-    return copied
-
-
-def _embedded_vectors(store: ItemStore, space: str) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    last = 0
-    while keys := store.embedded_keys(4096, after_key=last):
-        last = keys[-1]
-        found, vectors = store.vectors_for(space, keys)
-        if len(found):
-            yield found, vectors
 
 
 INFORMATIVE_IDENTITY = frozenset({"path", "precision", "device", "providers"})
