@@ -19,3 +19,12 @@ export async function launch(viewport = { width: 1280, height: 900 }) {
   };
   return context;
 }
+
+// The context's page, with its script errors and console errors collected into `errors`.
+export async function watchedPage(context, errors, timeout = 30000) {
+  const page = context.pages()[0] || await context.newPage();
+  page.setDefaultTimeout(timeout);
+  page.on("console", (msg) => { if (msg.type() === "error") errors.push(msg.text()); });
+  page.on("pageerror", (err) => errors.push(String(err)));
+  return page;
+}

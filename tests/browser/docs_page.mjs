@@ -1,7 +1,7 @@
 // Opens the API docs page (/docs) in headless Chromium with every request off the server refused,
 // and prints what rendered as one JSON object.
 // Usage: node docs_page.mjs BASE_URL   (run by tests/test_serve_docs_browser.py)
-import { launch } from "./chromium.mjs";
+import { launch, watchedPage } from "./chromium.mjs";
 
 const [base] = process.argv.slice(2);
 const origin = new URL(base).origin;
@@ -16,10 +16,7 @@ try {
     seen.offsite.push(url);
     return route.abort("internetdisconnected");
   });
-  const page = context.pages()[0] || await context.newPage();
-  page.setDefaultTimeout(15000);
-  page.on("console", (msg) => { if (msg.type() === "error") seen.console.push(msg.text()); });
-  page.on("pageerror", (err) => seen.console.push(String(err)));
+  const page = await watchedPage(context, seen.console, 15000);
   const response = await page.goto(base + "/docs");
   seen.csp = response.headers()["content-security-policy"] || null;
   try {

@@ -2,7 +2,7 @@
 // Usage: node map_page.mjs BASE_URL OUT_DIR ITEM_ID   (run by tests/test_map_browser.py)
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { launch } from "./chromium.mjs";
+import { launch, watchedPage } from "./chromium.mjs";
 
 const [base, outDir, target] = process.argv.slice(2);
 const seen = { console: [] };
@@ -10,10 +10,7 @@ const seen = { console: [] };
 const context = await launch();
 const map = (page, body) => page.evaluate(body);
 try {
-  const page = context.pages()[0] || await context.newPage();
-  page.setDefaultTimeout(30000);
-  page.on("console", (msg) => { if (msg.type() === "error") seen.console.push(msg.text()); });
-  page.on("pageerror", (err) => seen.console.push(String(err)));
+  const page = await watchedPage(context, seen.console);
 
   const started = Date.now();
   await page.goto(base.endsWith(".html") ? base : `${base}/map`);

@@ -1,15 +1,12 @@
 // Types a query for something the collection does not hold and prints the page's status line.
 // Usage: node no_match_page.mjs BASE_URL QUERY   (run by tests/test_relevance_cut.py)
-import { launch } from "./chromium.mjs";
+import { launch, watchedPage } from "./chromium.mjs";
 
 const [base, query] = process.argv.slice(2);
 const seen = { console: [] };
 const context = await launch();
 try {
-  const page = context.pages()[0] || await context.newPage();
-  page.setDefaultTimeout(30000);
-  page.on("console", (msg) => { if (msg.type() === "error") seen.console.push(msg.text()); });
-  page.on("pageerror", (err) => seen.console.push(String(err)));
+  const page = await watchedPage(context, seen.console);
   await page.goto(base);
   await page.fill("#q", query);
   await page.keyboard.press("Enter");

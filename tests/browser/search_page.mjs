@@ -1,17 +1,14 @@
 // Drives the search page in headless Chromium and prints what it saw as one JSON object.
 // Usage: node search_page.mjs BASE_URL OUT_DIR PICTURE_FILE   (run by tests/test_serve_browser.py)
 import { join } from "node:path";
-import { launch } from "./chromium.mjs";
+import { launch, watchedPage } from "./chromium.mjs";
 
 const [base, outDir, pictureFile] = process.argv.slice(2);
 const seen = { console: [], searches: [] };
 
 const context = await launch();
 try {
-  const page = context.pages()[0] || await context.newPage();
-  page.setDefaultTimeout(30000);
-  page.on("console", (msg) => { if (msg.type() === "error") seen.console.push(msg.text()); });
-  page.on("pageerror", (err) => seen.console.push(String(err)));
+  const page = await watchedPage(context, seen.console);
   page.on("request", (req) => { if (new URL(req.url()).pathname === "/search") seen.searches.push(req.url()); });
 
   await page.goto(base);
