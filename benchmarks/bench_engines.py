@@ -14,6 +14,7 @@ loaded (an upper bound: it also holds what the Go runtime has not given back).
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -47,8 +48,15 @@ def fill(engine, data: np.ndarray) -> float:
     start = time.perf_counter()
     for first in range(0, len(data), BATCH):
         engine.upsert(SPACE, np.arange(first, first + len(data[first:first + BATCH])), data[first:first + BATCH])
+        if first and first % (10 * BATCH) == 0:
+            log(f"{type(engine).__name__}: {first:,} rows in {time.perf_counter() - start:.0f} s")
     engine.flush()
     return time.perf_counter() - start
+
+
+def log(message: str) -> None:
+    """Progress on stderr: a 1M run takes tens of minutes."""
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 def measure(name: str, engine, build_s: float, per_item: float | None, queries: np.ndarray, truth: np.ndarray,
@@ -103,9 +111,10 @@ def _seal_and_index(engine: MilvusEngine, rows: int) -> None:
     deadline = time.monotonic() + 1800
     while time.monotonic() < deadline:
         described = engine.client.describe_index(name, "vector")
+        log(f"Milvus: {described.get('indexed_rows', 0):,} of {rows:,} rows indexed")
         if described.get("indexed_rows", 0) >= rows and not described.get("pending_index_rows", 0):
             break
-        time.sleep(1)
+        time.sleep(10)
     engine.client.release_collection(name)
     engine.client.load_collection(name, timeout=1800)
 
