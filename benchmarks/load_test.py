@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import os
 import random
 import signal
@@ -50,11 +51,15 @@ TEXTS = ["a cat", "mountain lake", "portrait of a woman", "ein Segelschiff", "un
 SUBJECTS = ["cat", "dog", "horse", "ship", "church", "bridge", "castle", "garden", "river", "mountain", "harbour",
             "market", "village", "forest", "portrait", "king", "queen", "soldier", "child", "woman", "man", "bird",
             "tree", "flower", "street", "train", "map", "battle", "saint", "angel"]
-QUALIFIERS = ["old", "", "winter", "night", "painted", "small", "in the rain", "at sunset", "with people",
-              "engraving of a", "photo of a", "drawing of a", "map of a", "view of the", "red", "blue",
-              "famous", "ruined", "medieval", "modern"]
+QUALIFIERS = ["", "old", "winter", "night", "painted", "small", "in the rain", "at sunset", "with people",
+              "engraving of a", "photo of a", "drawing of a", "view of the", "red", "blue", "famous", "ruined",
+              "medieval", "modern", "large"]
+PLACES = ["", "in Paris", "in Venice", "in Rome", "in London", "in Amsterdam", "in winter", "by the sea",
+          "in the mountains", "at night", "in 1900", "in the 18th century", "in Japan", "in Egypt", "in Berlin",
+          "in a museum", "on a postcard"]
 TYPES = ["painting", "photograph", "drawing", "print", "map"]
 ZIPF_S = 1.0  # query popularity in search logs falls off roughly as 1/rank
+MIXES = ("logs", "documented")
 
 
 # -- the synthetic collection -----------------------------------------------------------------
@@ -157,25 +162,28 @@ def startup(collection: Path, items: int, runs: int = 3, core: int | None = None
 
 # -- the load ---------------------------------------------------------------------------------
 
-def vocabulary() -> list[str]:
-    """Phrases in a fixed popularity order: the documented ten first, then qualified subjects."""
-    phrases = [f"{qualifier} {subject}".strip() for subject in SUBJECTS for qualifier in QUALIFIERS]
+def vocabulary(mix: str) -> list[str]:
+    """``documented``: the ten texts of the earlier runs; ``logs``: those first, then 10,000 phrases, in
+    a fixed popularity order."""
+    if mix == "documented":
+        return TEXTS
+    phrases = [f"{qualifier} {subject} {place}".strip().replace("  ", " ")
+               for subject in SUBJECTS for qualifier in QUALIFIERS for place in PLACES]
     random.Random(0).shuffle(phrases)
     return TEXTS + phrases
 
 
 class Mix:
-    """The documented mix; texts drawn by popularity rank (Zipf), items uniformly."""
+    """50% ``like`` (items drawn uniformly), 30% text ``/search``, 10% SARI ``/query``, 10%
+    ``/items/{id}``; texts drawn by popularity rank (Zipf) from ``vocabulary(name)``."""
 
-    def __init__(self, items: int) -> None:
+    def __init__(self, name: str, items: int) -> None:
         self.items = items
-        self.texts = vocabulary()
+        self.texts = vocabulary(name)
         weights = 1.0 / np.arange(1, len(self.texts) + 1) ** ZIPF_S
         self.cumulative = list(np.cumsum(weights / weights.sum()))
 
     def text(self, rng: random.Random) -> str:
-        import bisect
-
         return self.texts[min(bisect.bisect(self.cumulative, rng.random()), len(self.texts) - 1)]
 
     def request(self, rng: random.Random) -> tuple[str, str, dict]:
@@ -240,19 +248,19 @@ def summarise(label: str, log: list[tuple[str, float, tuple]], elapsed: float, c
     return rows
 
 
-def measure(label: str, collection: Path, args: argparse.Namespace, src: Path,
+def measure(mix: str, label: str, collection: Path, args: argparse.Namespace, src: Path,
             extra: tuple[str, ...] = ()) -> dict:
-    print(f"load, {label}: {args.clients} clients for {args.duration:g} s", flush=True)
+    print(f"load, {mix} mix, {label}: {args.clients} clients for {args.duration:g} s", flush=True)
     with Server(collection, free_port(), src, args.server_core, extra) as server:
         server.wait_for("/health", lambda r: r.json().get("model") == "ready")
         cpu = server.cpu_seconds()
-        log, errors, elapsed = asyncio.run(load(server.base, Mix(args.items), args.clients, args.duration))
+        log, errors, elapsed = asyncio.run(load(server.base, Mix(mix, args.items), args.clients, args.duration))
         cpu = server.cpu_seconds() - cpu
-    rows = summarise(label, log, elapsed, cpu)
+    rows = summarise(f"{mix}: {label}", log, elapsed, cpu)
     for row in rows:
         print("  ", row, flush=True)
-    return {"label": label, "rows": rows, "errors": errors, "elapsed": elapsed,
-            "rate": len(log) / elapsed, "repeats": repeat_shares(log)}
+    return {"mix": mix, "label": label, "rows": rows, "errors": errors, "rate": len(log) / elapsed,
+            "repeats": repeat_shares(log)}
 
 
 def pin_client(core: int | None) -> None:
@@ -266,9 +274,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--duration", type=float, default=60.0)
     parser.add_argument("--data", type=Path, default=DATA, help="Where the synthetic collection is kept.")
+    parser.add_argument("--mix", choices=MIXES, nargs="+", default=list(MIXES),
+                        help="logs: texts as search logs repeat them; documented: the ten texts of earlier runs.")
     parser.add_argument("--baseline-src", type=Path, help="A src/ tree to run as the baseline, in the same run.")
-    parser.add_argument("--workers", type=int, nargs="*", default=[],
-                        help="Also measure `iconodex serve --workers N` for each N.")
     parser.add_argument("--client-core", type=int, default=0, help="-1: do not pin.")
     parser.add_argument("--server-core", type=int, default=1, help="-1: do not pin.")
     parser.add_argument("--no-startup", action="store_true", help="Skip the start-up timing.")
@@ -283,12 +291,8 @@ def main() -> None:
     if not args.no_startup:
         print("start-up:", flush=True)
         starts = startup(collection, args.items, core=args.server_core)
-    runs = []
-    if args.baseline_src:
-        runs.append(measure("baseline", collection, args, args.baseline_src.resolve()))
-    runs.append(measure("this tree", collection, args, SRC))
-    for workers in args.workers:
-        runs.append(measure(f"--workers {workers}", collection, args, SRC, ("--workers", str(workers))))
+    servers = ([("baseline", args.baseline_src.resolve())] if args.baseline_src else []) + [("this tree", SRC)]
+    runs = [measure(mix, label, collection, args, src) for mix in args.mix for label, src in servers]
     body = _report(args, starts, runs)
     print(body)
     if not args.no_write:
@@ -296,12 +300,10 @@ def main() -> None:
 
 
 def _report(args: argparse.Namespace, starts: list[dict], runs: list[dict]) -> str:
-    rows = [row for run in runs for row in run["rows"]]
-    table = markdown_table(["server", "requests", "count", "req/s", "p50 ms", "p99 ms", "server CPU ms/request"],
-                           rows)
-    pinned = (f"the load client pinned to core {args.client_core} and the server to core {args.server_core}"
+    table = markdown_table(["mix: server", "requests", "count", "req/s", "p50 ms", "p99 ms", "server CPU ms/request"],
+                           [row for run in runs for row in run["rows"]])
+    pinned = (f"the load client pinned to core {args.client_core}, the server to core {args.server_core}"
               if args.client_core is not None and args.server_core is not None else "nothing pinned")
-    repeats = runs[-1]["repeats"]
     lines = [f"Synthetic collection: {args.items:,} items, random unit vectors in the offline model's three "
              f"spaces (visual 1280-d, image/text 384-d), usearch HNSW, memory-mapped at start-up; {pinned}."]
     if starts:
@@ -309,18 +311,22 @@ def _report(args: argparse.Namespace, starts: list[dict], runs: list[dict]) -> s
         ready = ", ".join(f"{s['model_ready_s']:.1f}" for s in starts)
         lines.append(f"**Start-up** (`iconodex serve` spawn → first `like=` answer, 3 runs): {first} s; "
                      f"model ready in the background after {ready} s.")
-    lines.append(
-        f"**Load**: {args.clients} concurrent httpx clients on loopback for {args.duration:g} s per server; mix 50% "
-        f"`like` (items drawn uniformly), 30% text `/search`, 10% SARI `/query` (texts drawn by popularity, Zipf "
-        f"s={ZIPF_S:g} over {len(vocabulary())} phrases), 10% `/items/{{id}}`. Requests repeating an earlier one: "
-        f"{repeats['all']:.0%} of all, {repeats.get('text', 0):.0%} of text searches, {repeats.get('like', 0):.0%} of "
-        f"`like`. Errors: " + "; ".join(f"{run['label']} **{len(run['errors'])}**" + _error_kinds(run["errors"])
-                                        for run in runs) + ".")
-    if len(runs) > 1:
-        base = runs[0]
-        lines.append("Throughput against the first row's: " + ", ".join(
-            f"{run['label']} **{run['rate'] / base['rate']:.2f}×**" for run in runs[1:]) + ".")
-    return "\n\n".join(lines) + f"\n\n{table}\n"
+    lines.append(f"**Load**: {args.clients} concurrent httpx clients on loopback for {args.duration:g} s per row "
+                 f"group, one server process; 50% `like` (items drawn uniformly), 30% text `/search`, 10% SARI "
+                 f"`/query`, 10% `/items/{{id}}`. Texts are drawn by popularity (Zipf s={ZIPF_S:g}): `logs` from "
+                 f"{len(vocabulary('logs')):,} phrases, `documented` from the ten phrases of the earlier runs.")
+    for run in runs:
+        share = run["repeats"]
+        lines.append(f"- {run['mix']}: {run['label']}: {share['all']:.0%} of requests repeat an earlier one "
+                     f"({share.get('text', 0):.0%} of text searches, {share.get('sari', 0):.0%} of `/query`, "
+                     f"{share.get('like', 0):.0%} of `like`); errors **{len(run['errors'])}**"
+                     f"{_error_kinds(run['errors'])}" + _ratio(run, runs))
+    return "\n\n".join(lines[:-len(runs)]) + "\n\n" + "\n".join(lines[-len(runs):]) + f"\n\n{table}\n"
+
+
+def _ratio(run: dict, runs: list[dict]) -> str:
+    base = next((other for other in runs if other["mix"] == run["mix"] and other["label"] == "baseline"), None)
+    return f"; throughput **{run['rate'] / base['rate']:.2f}×** the baseline's" if base and base is not run else ""
 
 
 def _error_kinds(errors: list[str]) -> str:
