@@ -40,6 +40,7 @@ import numpy as np
 from _report import markdown_table, write_section
 from _synthetic import build_synthetic
 
+from iconodex.index.usearch_engine import EXACT_BELOW
 from iconodex.records import ImageRef, SourceRecord
 
 DATA = Path(__file__).resolve().parent / "_data"
@@ -305,7 +306,8 @@ def _report(args: argparse.Namespace, starts: list[dict], runs: list[dict]) -> s
     pinned = (f"the load client pinned to core {args.client_core}, the server to core {args.server_core}"
               if args.client_core is not None and args.server_core is not None else "nothing pinned")
     lines = [f"Synthetic collection: {args.items:,} items, random unit vectors in the offline model's three "
-             f"spaces (visual 1280-d, image/text 384-d), usearch HNSW, memory-mapped at start-up; {pinned}."]
+             f"spaces (visual 1280-d, image/text 384-d), usearch ({_search_kind(args.items)}), memory-mapped at "
+             f"start-up; {pinned}."]
     if starts:
         first = ", ".join(f"{s['first_answer_s']:.2f}" for s in starts)
         ready = ", ".join(f"{s['model_ready_s']:.1f}" for s in starts)
@@ -322,6 +324,10 @@ def _report(args: argparse.Namespace, starts: list[dict], runs: list[dict]) -> s
                      f"{share.get('like', 0):.0%} of `like`); errors **{len(run['errors'])}**"
                      f"{_error_kinds(run['errors'])}" + _ratio(run, runs))
     return "\n\n".join(lines[:-len(runs)]) + "\n\n" + "\n".join(lines[-len(runs):]) + f"\n\n{table}\n"
+
+
+def _search_kind(items: int) -> str:
+    return "HNSW" if items >= EXACT_BELOW else f"exact search: fewer than {EXACT_BELOW:,} vectors"
 
 
 def _ratio(run: dict, runs: list[dict]) -> str:
