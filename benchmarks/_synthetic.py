@@ -48,7 +48,8 @@ def build_synthetic(path: Path, n: int, record: Callable[[int], SourceRecord], *
         for first in range(0, n, chunk):
             records = [record(i) for i in range(first, min(first + chunk, n))]
             coll.store.upsert_records(records, "synthetic", run)
-            keys = list(coll.store.keys_for_ids([r.id for r in records]).values())
+            found = coll.store.keys_for_ids([r.id for r in records])
+            keys = [found[r.id] for r in records]  # records' order: vector row i belongs to record i
             vectors = {space: dict(zip(keys, make_vectors(rng, len(keys), d), strict=True)) for space, d in dims.items()}
             coll.commit_chunk(vectors, keys, {}, {}, [])
             coll.index_keys(keys)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -30,6 +31,15 @@ def test_hybrid_results_carry_what_a_client_needs(sample_collection):
     assert data["image"].endswith("coffee.png") and data["source"].startswith("folder:")
     assert data["metadata"]["creator"] == ["Rachel Michetti"]
     assert {"text-query:image", "text-query:text"} <= set(data["scores"])
+
+
+def test_a_results_dict_has_every_field_but_the_key_and_shares_nothing_mutable(sample_collection):
+    result = sample_collection.search("a cup of coffee", limit=1)[0]
+    data = result.to_dict()
+    assert set(data) == {field.name for field in dataclasses.fields(result)} - {"key"}
+    data["metadata"]["creator"].append("someone else")
+    data["links"]["x"] = data["scores"]["x"] = "changed"
+    assert result.metadata["creator"] == ["Rachel Michetti"] and "x" not in result.links | result.scores
 
 
 def test_image_query_and_more_like_this(sample_collection, sample_pictures):

@@ -80,3 +80,19 @@ def _wait_for_model(url: str) -> None:
     while _wait(url)["model"] != "ready":
         assert time.monotonic() < deadline, "the model did not load"
         time.sleep(0.1)
+
+
+def test_cache_mb_sizes_the_answer_cache_and_zero_turns_it_off():
+    for option, second in ((), "hit"), (("--cache-mb", "0"), None):
+        port = free_port()
+        process = subprocess.Popen([*ICONODEX, "serve", "-c", str(shared_collection().path), "--port", str(port),
+                                    "--no-model", *option], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            _wait(f"http://127.0.0.1:{port}/health")
+            answers = [httpx.get(f"http://127.0.0.1:{port}/search", params={"like": "horse.png"}, trust_env=False)
+                       for _ in range(2)]
+            assert answers[0].status_code == answers[1].status_code == 200
+            assert answers[1].headers.get("x-iconodex-cache") == second
+        finally:
+            process.send_signal(signal.SIGINT)
+            process.wait(20)

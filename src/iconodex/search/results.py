@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from ..records import Metadata
@@ -29,9 +29,11 @@ class SearchResult:
     scores: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data.pop("key")
-        return data
+        """The fields but ``key``, sharing nothing mutable with the result; built by hand because
+        ``dataclasses.asdict`` deep-copies value by value (15% of a served search's CPU)."""
+        return {"id": self.id, "score": self.score, "title": self.title, "image": self.image, "source": self.source,
+                "metadata": {name: list(values) for name, values in self.metadata.items()},
+                "links": dict(self.links), "scores": dict(self.scores)}
 
 
 class SearchResults(list[T]):

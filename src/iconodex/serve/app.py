@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from ..collection import Collection
+from .cache import AnswerCache
 from .docs import add_docs
 from .errors import install_error_handlers
 from .map_routes import data as map_data
@@ -57,6 +58,8 @@ def create_app(collection: Collection, settings: ServeSettings | None = None) ->
     _add_page(app)
     add_docs(app)
     app.add_api_route("/health", health, methods=["GET"], tags=["service"], summary="Liveness, model and index state")
+    if settings.answer_cache_mb:  # added first, so innermost: CORS and the body limit see cached answers too
+        app.add_middleware(AnswerCache, max_bytes=settings.answer_cache_mb * 2**20)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
                            allow_methods=["GET", "POST"], allow_headers=["Authorization", "X-API-Key"])

@@ -93,5 +93,5 @@ def _search(state: ServerState, request: SearchRequest, image: Image.Image | Non
         request.text or None, image=image, like=request.like or None, alpha=request.alpha,
         keyword=request.keyword, limit=request.limit, offset=request.offset, min_score=request.min_score,
         where=request.where or None)
-    items = state.coll.store.get_many([result.key for result in results])
-    return results.replaced((result, items[result.key].image if result.key in items else None) for result in results)
+    images = state.coll.store.image_refs([result.key for result in results])
+    return results.replaced((result, images.get(result.key)) for result in results)

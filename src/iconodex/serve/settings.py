@@ -27,6 +27,7 @@ class ServeSettings:
     fetch_timeout: float = 10.0            # seconds for a client-given image URL
     search_threads: int = 4                # concurrent CPU-bound searches (the event loop never runs them)
     load_model: bool = True                # False: a like-only server that never loads the model
+    answer_cache_mb: int = 64              # answers to repeated reads kept until the store changes; 0: none
     thumbnail_side: int = 400              # longest side of /items/{id}/image for local pictures
     fetch_allow_hosts: tuple[str, ...] = field(default=())  # hosts exempt from the SSRF check (tests, intranets)
     ingest_roots: tuple[str, ...] = field(default=())  # folders POST /ingest may read; none: no local paths

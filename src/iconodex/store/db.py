@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 
 from ..ranking import fused_ranking
-from ..records import SourceRecord
+from ..records import ImageRef, SourceRecord
 from ..redact import public_options, public_text
-from .codec import blob_to_vector, dumps, image_to_json, vector_to_blob
+from .codec import blob_to_vector, dumps, image_from_json, image_to_json, vector_to_blob
 from .filters import KeyFilter
 from .items import Item
 from .text import field_rows, fts_body, gram_columns, gram_match, keyword_match
@@ -389,6 +389,14 @@ class ItemStore:
                 found[row["key"]] = Item.from_row(row)
         return found
 
+    def image_refs(self, keys: Sequence[int]) -> dict[int, ImageRef | None]:
+        """Just the items' pictures, without reading and parsing their catalogue records."""
+        found: dict[int, ImageRef | None] = {}
+        for batch, marks in _in_batches([int(k) for k in keys]):
+            for key, image in self.conn.execute(f"SELECT key, image FROM items WHERE key IN ({marks})", batch):
+                found[key] = image_from_json(image)
+        return found
+
     def keys_for_ids(self, ids: Sequence[str]) -> dict[str, int]:
         found: dict[str, int] = {}
         for batch, marks in _in_batches(ids):
@@ -410,6 +418,12 @@ class ItemStore:
     def failures(self, limit: int | None = None) -> list[Item]:
         rows = self.conn.execute("SELECT * FROM items WHERE status = 'failed' ORDER BY id LIMIT ?", (limit or -1,))
         return [Item.from_row(row) for row in rows]
+
+    def change_mark(self) -> tuple[int, int]:
+        """A value that differs after any commit to the store, by this process or another: SQLite's
+        ``data_version`` (commits by other connections) and this thread's connection's own changes."""
+        conn = self.conn
+        return conn.execute("PRAGMA data_version").fetchone()[0], conn.total_changes
 
     def status_counts(self) -> dict[str, int]:
         counts = {"pending": 0, "embedded": 0, "indexed": 0, "failed": 0}
