@@ -65,7 +65,7 @@ def test_a_delete_by_another_process_is_seen_at_the_next_request(client, coll):
     assert client.get("/items/coffee.png").status_code == 404
 
 
-def test_an_ingest_through_the_api_is_found_by_the_same_query_next(client, coll, tmp_path):
+def test_an_ingest_by_another_handle_is_found_by_the_same_query_next(client, coll, tmp_path):
     """A cached 'no good match' must not hide an item ingested since (a write by this server)."""
     params = {"q": "zanzibar lighthouse", "alpha": 0, "limit": 5}
     assert "lighthouse.png" not in ids(client.get("/search", params=params))
