@@ -173,7 +173,9 @@ class Searcher:
         if narrow is None or key_filter.count(limit=narrow + 1) <= narrow:
             allowed = key_filter.keys()
             return candidates(self.engine, legs, k, allowed) if len(allowed) else allowed
-        return filtered_candidates(self.engine, legs, k, key_filter.mask, narrow + 1)
+        known = key_filter.cached_count()
+        return filtered_candidates(self.engine, legs, k, key_filter.mask, known or narrow + 1,
+                                   exactly=known is not None)
 
     def _keyword_ranking(self, query: Query, k: int, key_filter: KeyFilter | None) -> list[int]:
         if not (query.keyword and query.text):
