@@ -108,7 +108,7 @@ def test_filter_matching_nothing_returns_nothing(strategy):
 def fresh_filters(collection, monkeypatch):
     """The collection with no filter read yet, and a record of the SQL statements that read
     ``fields`` (what a filter costs)."""
-    monkeypatch.setattr(collection.store, "_filters", FilterCache())
+    monkeypatch.setattr(collection.store, "filter_cache", FilterCache())
     statements: list[str] = []
     conn = collection.store.conn
     conn.set_trace_callback(lambda sql: statements.append(sql) if "FROM fields" in sql else None)

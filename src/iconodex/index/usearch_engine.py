@@ -349,10 +349,11 @@ class UsearchEngine:
                         allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if len(allowed) <= BRUTE_FORCE_FILTER:
             vectors, present = self.get(space, allowed)
-            keys, vectors = allowed[present], vectors[present]
+            if not present.all():  # copied only when some allowed keys have no vector
+                allowed, vectors = allowed[present], vectors[present]
             scores = vectors @ query
-            order = np.argsort(-scores)[:k]
-            return keys[order], scores[order].astype(np.float32)
+            order = _top(scores, k)
+            return allowed[order], scores[order].astype(np.float32)
         # A large allowed set: over-fetch from the ANN index and filter, widening until enough.
         allowed_set = set(allowed.tolist())
         fetch = k * 4
@@ -391,6 +392,14 @@ class UsearchEngine:
             self._indexes.clear()
             self._rows.clear()
             self._writable.clear()
+
+
+def _top(scores: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the ``k`` best ``scores``, best first, without sorting all of them."""
+    if len(scores) > k:
+        best = np.argpartition(-scores, k - 1)[:k]
+        return best[np.argsort(-scores[best], kind="stable")]
+    return np.argsort(-scores, kind="stable")
 
 
 ENGINES.register("usearch", UsearchEngine)

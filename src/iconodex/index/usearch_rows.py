@@ -42,12 +42,14 @@ class FileRows:
 
     def get(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(vectors as float32, present mask) for ``keys`` (uint64)."""
-        out = np.zeros((len(keys), self._matrix.shape[1]), dtype=np.float32)
         if len(self._keys) == 0 or len(keys) == 0:
-            return out, np.zeros(len(keys), dtype=bool)
+            return np.zeros((len(keys), self._matrix.shape[1]), dtype=np.float32), np.zeros(len(keys), dtype=bool)
         at = np.minimum(np.searchsorted(self._keys, keys), len(self._keys) - 1)
         present = self._keys[at] == keys
-        out[present] = self._matrix[self._rows[at[present]]]
+        if present.all():  # one copy, the usual case (a filter's keys are indexed)
+            return np.asarray(self._matrix.take(self._rows[at], axis=0), dtype=np.float32), present
+        out = np.zeros((len(keys), self._matrix.shape[1]), dtype=np.float32)
+        out[present] = self._matrix.take(self._rows[at[present]], axis=0)
         return out, present
 
 

@@ -29,9 +29,10 @@ MAX_QUERY_CHARS = 1000
 MIN_CANDIDATES = 50
 MAX_CANDIDATES = 2000
 TEXT_CACHE_SIZE = 1024
-# A filter matching at most this many items is scored exactly (reading its keys and vectors costs
-# less than the ANN walk); a broader one goes through the index. Tuned on bench_filtered.py.
-EXACT_FILTER_BELOW = 5_000
+# A filter matching at most this many items is scored exactly (gathering their vectors costs less
+# than an ANN walk as deep as their share implies); a broader one goes through the index. Tuned on
+# bench_filtered.py; at most the engine's own brute-force bound (usearch: 20,000).
+EXACT_FILTER_BELOW = 10_000
 
 
 @dataclass(slots=True)

@@ -66,7 +66,7 @@ class ItemStore:
         self._grams_present: bool | None = None
         self._generation = 0
         self._generation_lock = threading.Lock()
-        self._filters = FilterCache()
+        self.filter_cache = FilterCache()  # shared by this store's threads
         if not read_only:
             schema = resources.files(__package__).joinpath("schema.sql").read_text()
             self.conn.executescript(schema)
@@ -444,7 +444,7 @@ class ItemStore:
     def key_filter(self, where: dict[str, list[str]]) -> KeyFilter:
         """``where`` as a filter a search can ask a count, keys, or candidates' matches; its keys,
         once read, are kept until the store changes."""
-        return KeyFilter(self.conn, where, self._filters, self.generation())
+        return KeyFilter(self.conn, where, self.filter_cache, self.generation())
 
     def keyword_search(self, text: str, limit: int) -> list[int]:
         """Keys whose catalogue text matches ``text``, best first (BM25, the title weighing twice

@@ -25,7 +25,8 @@ FilterName = tuple[tuple[str, tuple[str, ...]], ...]
 class FilterCache:
     """The sorted keys of recently used filters, valid for one store ``generation`` (see
     ``ItemStore.generation``): the first lookup with a newer generation empties it. Least recently
-    used filters leave first once their keys pass ``budget`` bytes. Shared by a store's threads."""
+    used filters leave first once their keys pass ``budget`` bytes; with a budget of 0 nothing is
+    kept, and a broad filter is never read whole. Shared by a store's threads."""
 
     def __init__(self, budget: int = FILTER_CACHE_BYTES) -> None:
         self._budget = budget
@@ -57,7 +58,7 @@ class FilterCache:
     def asked_before(self, name: FilterName, generation: int) -> bool:
         """Whether ``name`` was asked about since the store last changed; remembers it now."""
         with self._lock:
-            if not self._current(generation):
+            if not self._current(generation) or self._budget == 0:
                 return False
             if name in self._seen:
                 return True
