@@ -146,6 +146,18 @@ def test_a_broad_filter_is_read_whole_only_when_it_comes_back(fresh_filters):
     assert runs[2] == runs[3] == []
 
 
+def test_a_text_search_with_a_new_broad_filter_reads_none_of_its_keys(fresh_filters):
+    """Its candidates and its keyword matches are both checked in SQLite: one search asks once."""
+    coll, statements = fresh_filters
+    coll.searcher.exact_filter_below = 100
+    try:
+        found = coll.search("lighthouse", where={"most": "yes"}, limit=10, min_score=0)
+    finally:
+        coll.searcher.exact_filter_below = EXACT_FILTER_BELOW
+    assert found and any("keyword_rank" in r.scores for r in found)
+    assert statements and not any("group_concat" in sql for sql in statements)
+
+
 def test_a_narrow_filter_reads_no_more_than_before(fresh_filters):
     coll, statements = fresh_filters
     assert len(coll.search(like="item-3", where={"rare": "yes"}, limit=10)) > 0

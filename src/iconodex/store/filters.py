@@ -93,6 +93,7 @@ class KeyFilter:
         self._all = " INTERSECT ".join(sql for sql, _ in self._clauses)
         self._params = [param for _, params in self._clauses for param in params]
         self._keys: np.ndarray | None = None
+        self._whole: bool | None = None  # whether mask reads the keys, decided once per search
 
     def keys(self, limit: int | None = None) -> np.ndarray:
         """The matching keys, sorted (the first ``limit`` of them)."""
@@ -124,7 +125,9 @@ class KeyFilter:
         keys = np.asarray(keys, dtype=np.int64)
         if len(keys) == 0:
             return np.zeros(0, dtype=bool)
-        if self.cached_count() is not None or self._cache.asked_before(self.name, self._generation):
+        if self._whole is None:
+            self._whole = self.cached_count() is not None or self._cache.asked_before(self.name, self._generation)
+        if self._whole:
             allowed = self.keys()
             found = np.minimum(np.searchsorted(allowed, keys), max(len(allowed) - 1, 0))
             return allowed[found] == keys if len(allowed) else np.zeros(len(keys), dtype=bool)
