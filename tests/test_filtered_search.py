@@ -158,6 +158,15 @@ def test_a_text_search_with_a_new_broad_filter_reads_none_of_its_keys(fresh_filt
     assert statements and not any("group_concat" in sql for sql in statements)
 
 
+def test_filters_written_differently_share_their_keys_and_each_clause_applies(fresh_filters):
+    coll, statements = fresh_filters
+    every = coll.store.key_filter({"most": ["yes"], "some": ["yes", "no"]}).keys()
+    statements.clear()
+    assert np.array_equal(coll.store.key_filter({" Some": ["NO", "yes", "no"], "MOST": ["Yes"]}).keys(), every)
+    assert statements == []
+    assert len(coll.store.key_filter({"most": ["yes"], "Most": ["no"]}).keys()) == 0
+
+
 def test_a_narrow_filter_reads_no_more_than_before(fresh_filters):
     coll, statements = fresh_filters
     assert len(coll.search(like="item-3", where={"rare": "yes"}, limit=10)) > 0

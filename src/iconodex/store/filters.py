@@ -84,9 +84,7 @@ class KeyFilter:
         self._conn = conn
         self._cache = cache if cache is not None else FilterCache()
         self._generation = generation
-        wanted = {name.strip().lower(): sorted({value.strip().lower() for value in values})
-                  for name, values in where.items()}
-        self.name: FilterName = tuple(sorted((name, tuple(values)) for name, values in wanted.items()))
+        self.name = _canonical(where)
         self._clauses: list[tuple[str, list[str]]] = [
             (f"SELECT key FROM fields WHERE field = ? AND value IN ({','.join('?' * len(values))})",
              [name, *values]) for name, values in self.name]
@@ -147,3 +145,11 @@ class KeyFilter:
         params = [param for _, clause_params in self._clauses for param in [*clause_params, listed]]
         matching = np.fromiter((row[0] for row in self._conn.execute(sql, params)), dtype=np.int64)
         return np.isin(keys, matching)
+
+
+def _canonical(where: dict[str, list[str]]) -> FilterName:
+    """One clause per field as given ("Creator" and "creator" both apply), matched case-insensitively,
+    in one order: the same filter however it was written."""
+    clauses = ((name.strip().lower(), tuple(sorted({value.strip().lower() for value in values})))
+               for name, values in where.items())
+    return tuple(sorted(clauses))
