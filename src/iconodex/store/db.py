@@ -123,6 +123,7 @@ class ItemStore:
         if conn is not None:
             conn.close()
             self._local.conn = None
+            self._local.stamp = None  # the next connection's counts start afresh: a change
 
     # -- settings -----------------------------------------------------------------------------
 
