@@ -31,8 +31,8 @@ MAX_CANDIDATES = 2000
 TEXT_CACHE_SIZE = 1024
 # A filter matching at most this many items is scored exactly (gathering their vectors costs less
 # than an ANN walk as deep as their share implies); a broader one goes through the index. Tuned on
-# bench_filtered.py; at most the engine's own brute-force bound (usearch: 20,000).
-EXACT_FILTER_BELOW = 10_000
+# bench_filtered.py: at 100k items a 9 % filter took 4.1 ms through the index, 9.2 ms scored exactly.
+EXACT_FILTER_BELOW = 5_000
 
 
 @dataclass(slots=True)
