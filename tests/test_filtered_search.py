@@ -3,12 +3,16 @@ whether the filter is narrow (its items scored exactly) or broad (found through 
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 
 from iconodex import Collection
 from iconodex.records import ImageRef, SourceRecord
-from iconodex.store.filters import KeyFilter
+from iconodex.search.searcher import EXACT_FILTER_BELOW
+from iconodex.store import ItemStore
+from iconodex.store.filters import FilterCache
 
 N = 3000
 SHARES = {"rare": 0.002, "some": 0.1, "most": 0.6}
@@ -100,16 +104,133 @@ def test_filter_matching_nothing_returns_nothing(strategy):
     assert strategy.search(like="item-1", where={"some": "maybe"}) == []
 
 
-def test_broad_filter_reads_none_of_its_keys(collection, monkeypatch):
-    """A filter matching most items is answered without reading its keys from SQLite: only the
-    candidates are checked against it."""
-    read = []
-    keys = KeyFilter.keys
-    monkeypatch.setattr(KeyFilter, "keys", lambda self, limit=None: read.append(limit) or keys(self, limit))
-    monkeypatch.setattr(collection.searcher, "exact_filter_below", 100)
-    found = collection.search(like="item-3", where={"most": "yes"}, limit=10)
-    assert len(found) == 10 and read == []
-    assert len(collection.search(like="item-3", where={"rare": "yes"}, limit=10)) > 0 and read == [None]
+@pytest.fixture()
+def fresh_filters(collection, monkeypatch):
+    """The collection with no filter read yet, and a record of the SQL statements that read
+    ``fields`` (what a filter costs)."""
+    monkeypatch.setattr(collection.store, "filter_cache", FilterCache())
+    statements: list[str] = []
+    conn = collection.store.conn
+    conn.set_trace_callback(lambda sql: statements.append(sql) if "FROM fields" in sql else None)
+    yield collection, statements
+    conn.set_trace_callback(None)
+
+
+def test_a_repeated_narrow_filter_reads_its_keys_once(fresh_filters):
+    coll, statements = fresh_filters
+    first = coll.search(like="item-3", where={"some": "yes"}, limit=10)
+    assert statements
+    statements.clear()
+    for like in ("item-3", "item-4", "item-5"):
+        found = coll.search(like=like, where={"some": "yes"}, limit=10)
+        assert len(found) == 10
+    assert statements == []
+    assert [r.key for r in coll.search(like="item-3", where={"some": "yes"}, limit=10)] == [r.key for r in first]
+
+
+def test_a_broad_filter_is_read_whole_only_when_it_comes_back(fresh_filters):
+    """The first search with a broad filter checks only its candidates in SQLite (no key list);
+    the second reads its keys once; later ones run no SQL for it."""
+    coll, statements = fresh_filters
+    coll.searcher.exact_filter_below = 100
+    try:
+        runs = []
+        for like in ("item-3", "item-4", "item-5", "item-6"):
+            statements.clear()
+            assert len(coll.search(like=like, where={"most": "yes"}, limit=10)) == 10
+            runs.append(list(statements))
+    finally:
+        coll.searcher.exact_filter_below = EXACT_FILTER_BELOW
+    assert runs[0] and all("json_each" in sql or "count(*)" in sql for sql in runs[0])
+    assert sum("group_concat" in sql for sql in runs[1]) == 1
+    assert runs[2] == runs[3] == []
+
+
+def test_a_text_search_with_a_new_broad_filter_reads_none_of_its_keys(fresh_filters):
+    """Its candidates and its keyword matches are both checked in SQLite: one search asks once."""
+    coll, statements = fresh_filters
+    coll.searcher.exact_filter_below = 100
+    try:
+        found = coll.search("lighthouse", where={"most": "yes"}, limit=10, min_score=0)
+    finally:
+        coll.searcher.exact_filter_below = EXACT_FILTER_BELOW
+    assert found and any("keyword_rank" in r.scores for r in found)
+    assert statements and not any("group_concat" in sql for sql in statements)
+
+
+def test_filters_written_differently_share_their_keys_and_each_clause_applies(fresh_filters):
+    coll, statements = fresh_filters
+    every = coll.store.key_filter({"most": ["yes"], "some": ["yes", "no"]}).keys()
+    statements.clear()
+    assert np.array_equal(coll.store.key_filter({" Some": ["NO", "yes", "no"], "MOST": ["Yes"]}).keys(), every)
+    assert statements == []
+    assert len(coll.store.key_filter({"most": ["yes"], "Most": ["no"]}).keys()) == 0
+
+
+def test_a_narrow_filter_reads_no_more_than_before(fresh_filters):
+    coll, statements = fresh_filters
+    assert len(coll.search(like="item-3", where={"rare": "yes"}, limit=10)) > 0
+    assert sum("group_concat" in sql for sql in statements) == 1
+
+
+def _writable_collection(path, n: int = 300) -> Collection:
+    rng = np.random.default_rng(11)
+    coll = Collection.create(path, dims=64)
+    _add(coll, rng, range(n))
+    return coll
+
+
+def _add(coll: Collection, rng: np.random.Generator, numbers, fields: dict | None = None) -> list[int]:
+    dims = coll.model.spaces[coll.similar_space]
+    run, _ = coll.store.begin_run("synthetic", "synthetic", "synthetic", {})
+    records = [_record(rng, i) for i in numbers]
+    for record in records:
+        record.metadata.update(fields or {})
+    coll.store.upsert_records(records, "synthetic", run)
+    keys = list(coll.store.keys_for_ids([r.id for r in records]).values())
+    vectors = rng.standard_normal((len(keys), dims)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    coll.commit_chunk({coll.similar_space: dict(zip(keys, vectors, strict=True))}, keys, {}, {}, [])
+    coll.index_keys(keys)
+    coll.store.mark_indexed(keys)
+    coll.engine.flush()
+    return keys
+
+
+@pytest.mark.parametrize("below", [None, 0], ids=["narrow path", "broad path"])
+def test_a_filtered_search_sees_items_added_and_deleted_after_its_filter_was_read(tmp_path, below):
+    with _writable_collection(tmp_path / "coll") as coll:
+        coll.searcher.exact_filter_below = below
+        where = {"most": "yes", "colour": "teal"}
+        for like in ("item-1", "item-2", "item-3"):  # read (and kept) while nothing matches
+            assert coll.search(like=like, where=where, limit=50) == []
+        added = _add(coll, np.random.default_rng(12), range(1000, 1040), {"most": ["yes"], "colour": ["teal"]})
+        for like in ("item-1", "item-2"):
+            assert sorted(r.key for r in coll.search(like=like, where=where, limit=50)) == sorted(added)
+        coll.delete([f"item-{i}" for i in range(1000, 1020)])
+        for like in ("item-1", "item-2"):
+            assert sorted(r.key for r in coll.search(like=like, where=where, limit=50)) == sorted(added[20:])
+
+
+def test_a_filter_sees_what_another_connection_wrote(tmp_path):
+    """Another process (here: another store on the same file) or another thread of this one
+    writing: the next read of a filter kept by this store sees it."""
+    with _writable_collection(tmp_path / "coll") as coll:
+        where = {"colour": ["teal"]}
+        assert coll.store.key_filter(where).keys().tolist() == []
+        other = ItemStore(tmp_path / "coll" / "iconodex.db")
+        other.upsert_records([_record(np.random.default_rng(1), 2000)], "synthetic", 1)
+        with other.transaction() as conn:
+            conn.execute("INSERT INTO fields (key, field, value, label) VALUES (?, 'colour', 'teal', 'Teal')",
+                         (other.keys_for_ids(["item-2000"])["item-2000"],))
+        other.close()
+        assert len(coll.store.key_filter(where).keys()) == 1
+        assert coll.store.key_filter(where).mask(coll.store.key_filter(where).keys()).all()
+        thread = threading.Thread(target=lambda: coll.store.delete_keys(coll.store.key_filter(where).keys().tolist()))
+        thread.start()
+        thread.join()
+        assert coll.store.key_filter(where).keys().tolist() == []
+        assert coll.store.key_filter(where).count() == 0
 
 
 def test_key_filter_answers_agree_with_the_full_key_list(collection):

@@ -31,11 +31,15 @@ from .files import (
     saved_name,
     write_manifest,
 )
+from .usearch_rows import FileRows, file_rows
 
 # Search-time expansion 128: recall@10 0.988 at p50 0.65 ms on 1M × 256 clustered vectors
 # (64 gave 0.932); see docs/benchmarks.md.
 EXACT_BELOW = 20_000  # below this many vectors, exact search is as fast and has perfect recall
 BRUTE_FORCE_FILTER = 20_000  # an allowed set this small is scored directly instead of over-fetched
+# From this many keys, ``get`` reads a memory-mapped file's rows directly (``usearch_rows``); below,
+# ``Index.get``'s per-key arrays cost less than mapping the file's keys once.
+FILE_ROWS_FROM = 256
 FILES_RECHECK_S = 1.0  # how often open files are stat'ed for in-place changes (the manifest: every call)
 
 
@@ -60,6 +64,7 @@ class UsearchEngine:
         self._stamp: tuple = (None, None)  # (manifest stat, open files' stats) when last followed
         self._files_checked = 0.0
         self._records: dict[str, SpaceFile] = {}
+        self._rows: dict[str, tuple[Index, FileRows | None]] = {}  # per space: the view they were read for
         self._refresh()
 
     # -- files --------------------------------------------------------------------------------
@@ -122,6 +127,7 @@ class UsearchEngine:
 
     def _forget(self, space: str) -> None:
         self._indexes.pop(space, None)
+        self._rows.pop(space, None)
         self._writable.discard(space)
         self._damaged.pop(space, None)
 
@@ -295,12 +301,30 @@ class UsearchEngine:
         if len(keys) == 0:
             return out, present
         index = self._index(space)
+        rows = self._file_rows(space, index) if len(keys) >= FILE_ROWS_FROM else None
+        if rows is not None:
+            return rows.get(keys)
         mask = np.asarray(index.contains(keys), dtype=bool)
         if mask.any():
             fetched = index.get(keys[mask], dtype=np.float32)
             out[mask] = np.asarray(fetched, dtype=np.float32).reshape(-1, dims)
         present[:] = mask
         return out, present
+
+    def _file_rows(self, space: str, index: Index) -> FileRows | None:
+        """The rows of the file ``index`` views (None for an index loaded to be written)."""
+        with self._lock:
+            cached = self._rows.get(space)
+            if cached is not None and cached[0] is index:
+                return cached[1]
+            record = self._records.get(space)
+            view = space not in self._writable and record is not None and record.file
+            try:
+                rows = file_rows(self.directory / str(record.file), index) if view else None
+            except (OSError, ValueError):  # replaced meanwhile: Index.get still reads the view
+                rows = None
+            self._rows[space] = (index, rows)
+            return rows
 
     def search(self, space: str, query: np.ndarray, k: int,
                allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -325,10 +349,11 @@ class UsearchEngine:
                         allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if len(allowed) <= BRUTE_FORCE_FILTER:
             vectors, present = self.get(space, allowed)
-            keys, vectors = allowed[present], vectors[present]
+            if not present.all():  # copied only when some allowed keys have no vector
+                allowed, vectors = allowed[present], vectors[present]
             scores = vectors @ query
-            order = np.argsort(-scores)[:k]
-            return keys[order], scores[order].astype(np.float32)
+            order = _top(scores, k)
+            return allowed[order], scores[order].astype(np.float32)
         # A large allowed set: over-fetch from the ANN index and filter, widening until enough.
         allowed_set = set(allowed.tolist())
         fetch = k * 4
@@ -365,7 +390,16 @@ class UsearchEngine:
     def close(self) -> None:
         with self._lock:
             self._indexes.clear()
+            self._rows.clear()
             self._writable.clear()
+
+
+def _top(scores: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the ``k`` best ``scores``, best first, without sorting all of them."""
+    if len(scores) > k:
+        best = np.argpartition(-scores, k - 1)[:k]
+        return best[np.argsort(-scores[best], kind="stable")]
+    return np.argsort(-scores, kind="stable")
 
 
 ENGINES.register("usearch", UsearchEngine)

@@ -52,14 +52,19 @@ def candidates(engine: VectorEngine, legs: Sequence[Leg], k: int, allowed: np.nd
 
 
 def filtered_candidates(engine: VectorEngine, legs: Sequence[Leg], k: int,
-                        matches: Callable[[np.ndarray], np.ndarray], matching_at_least: int) -> np.ndarray:
+                        matches: Callable[[np.ndarray], np.ndarray], matching_at_least: int,
+                        *, exactly: bool = False) -> np.ndarray:
     """Union of every leg's top-k keys among those ``matches`` accepts, from ANN searches: the
     first k accepted in a leg's ranking are its filtered top-k, so a leg searches deeper (by the
-    share of accepted keys seen so far) only until it has k, or has walked the whole space."""
+    share of accepted keys seen so far) only until it has k, or has walked the whole space. When
+    the filter is known to match ``exactly`` ``matching_at_least`` items, the first search is
+    already as deep as their share implies."""
     found = []
     for leg in legs:
         size = engine.count(leg.space) if leg.weight > 0 else 0
         fetch = min(size, k * 4)
+        if exactly and size:
+            fetch = min(size, max(k, math.ceil(k * OVERFETCH * size / max(matching_at_least, 1))))
         while fetch:
             keys = engine.search(leg.space, leg.vector, fetch)[0]
             kept = keys[matches(keys)]

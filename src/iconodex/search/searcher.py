@@ -29,8 +29,9 @@ MAX_QUERY_CHARS = 1000
 MIN_CANDIDATES = 50
 MAX_CANDIDATES = 2000
 TEXT_CACHE_SIZE = 1024
-# A filter matching at most this many items is scored exactly (reading its keys and vectors costs
-# less than the ANN walk); a broader one goes through the index. Tuned on bench_filtered.py.
+# A filter matching at most this many items is scored exactly (gathering their vectors costs less
+# than an ANN walk as deep as their share implies); a broader one goes through the index. Tuned on
+# bench_filtered.py: at 100k items a 9 % filter took 4.1 ms through the index, 9.2 ms scored exactly.
 EXACT_FILTER_BELOW = 5_000
 
 
@@ -173,7 +174,9 @@ class Searcher:
         if narrow is None or key_filter.count(limit=narrow + 1) <= narrow:
             allowed = key_filter.keys()
             return candidates(self.engine, legs, k, allowed) if len(allowed) else allowed
-        return filtered_candidates(self.engine, legs, k, key_filter.mask, narrow + 1)
+        known = key_filter.cached_count()
+        return filtered_candidates(self.engine, legs, k, key_filter.mask, known or narrow + 1,
+                                   exactly=known is not None)
 
     def _keyword_ranking(self, query: Query, k: int, key_filter: KeyFilter | None) -> list[int]:
         if not (query.keyword and query.text):

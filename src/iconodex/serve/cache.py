@@ -55,7 +55,8 @@ class AnswerCache:
         if state.settings.private and not inside:  # the route answers 401/403
             await self.app(scope, receive, send)
             return
-        self._follow(state.coll.store.change_mark)
+        mark = state.coll.store.generation
+        self._follow(mark())
         key = (scope["path"], scope["query_string"], request.headers.get("host"), scope["scheme"],
                scope.get("root_path", ""), inside)
         kept = self._answers.get(key)
@@ -63,18 +64,19 @@ class AnswerCache:
             self._answers.move_to_end(key)
             await _replay(send, *kept)
             return
-        await self.app(scope, receive, self._keeping(key, send))
+        await self.app(scope, receive, self._keeping(key, send, mark))
 
-    def _follow(self, mark: Callable[[], Hashable]) -> None:
-        now = mark()
+    def _follow(self, now: Hashable) -> None:
         if now != self._mark:
             self._answers.clear()
             self._bytes = 0
             self._mark = now
 
-    def _keeping(self, key: Hashable, send: Send) -> Send:
-        """``send``, remembering a complete 200 answer sent in one body message (as JSON answers are)."""
+    def _keeping(self, key: Hashable, send: Send, mark: Callable[[], Hashable]) -> Send:
+        """``send``, remembering a complete 200 answer sent in one body message (as JSON answers are),
+        unless the store changed while it was computed (it may hold the older state)."""
         start: Message | None = None
+        asked_at = self._mark
 
         async def keeping(message: Message) -> None:
             nonlocal start
@@ -82,7 +84,7 @@ class AnswerCache:
                 start = message if message["status"] == 200 else None
                 message = {**message, "headers": [*message.get("headers", []), (CACHE_HEADER, b"miss")]}
             elif message["type"] == "http.response.body" and start is not None:
-                if not message.get("more_body", False):
+                if not message.get("more_body", False) and mark() == asked_at == self._mark:
                     self._keep(key, start, message.get("body", b""))
                 start = None
             await send(message)

@@ -24,7 +24,7 @@ from ..ranking import fused_ranking
 from ..records import ImageRef, SourceRecord
 from ..redact import public_options, public_text
 from .codec import blob_to_vector, dumps, image_from_json, image_to_json, vector_to_blob
-from .filters import KeyFilter
+from .filters import FilterCache, KeyFilter
 from .items import Item
 from .text import field_rows, fts_body, gram_columns, gram_match, keyword_match
 
@@ -64,6 +64,9 @@ class ItemStore:
         self.read_only = read_only
         self._local = threading.local()
         self._grams_present: bool | None = None
+        self._generation = 0
+        self._generation_lock = threading.Lock()
+        self.filter_cache = FilterCache()  # shared by this store's threads
         if not read_only:
             schema = resources.files(__package__).joinpath("schema.sql").read_text()
             self.conn.executescript(schema)
@@ -97,12 +100,30 @@ class ItemStore:
             conn.rollback()
             raise
         conn.commit()
+        self._changed()
+
+    def generation(self) -> int:
+        """A number that grows whenever what this store holds may have changed: at a commit through
+        :meth:`transaction`, and when this thread's connection sees another connection's commit
+        (another thread's or process's; ``PRAGMA data_version``) or a write of its own made outside
+        it. What was read at one generation is current as long as the number stays the same."""
+        conn = self.conn
+        stamp = (conn.execute("PRAGMA data_version").fetchone()[0], conn.total_changes)
+        if getattr(self._local, "stamp", None) != stamp:  # a new connection counts as a change too
+            self._local.stamp = stamp
+            self._changed()
+        return self._generation
+
+    def _changed(self) -> None:
+        with self._generation_lock:
+            self._generation += 1
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
             self._local.conn = None
+            self._local.stamp = None  # the next connection's counts start afresh: a change
 
     # -- settings -----------------------------------------------------------------------------
 
@@ -419,12 +440,6 @@ class ItemStore:
         rows = self.conn.execute("SELECT * FROM items WHERE status = 'failed' ORDER BY id LIMIT ?", (limit or -1,))
         return [Item.from_row(row) for row in rows]
 
-    def change_mark(self) -> tuple[int, int]:
-        """A value that differs after any commit to the store, by this process or another: SQLite's
-        ``data_version`` (commits by other connections) and this thread's connection's own changes."""
-        conn = self.conn
-        return conn.execute("PRAGMA data_version").fetchone()[0], conn.total_changes
-
     def status_counts(self) -> dict[str, int]:
         counts = {"pending": 0, "embedded": 0, "indexed": 0, "failed": 0}
         for status, n in self.conn.execute("SELECT status, count(*) FROM items GROUP BY status"):
@@ -436,8 +451,9 @@ class ItemStore:
         return self.key_filter(where).keys()
 
     def key_filter(self, where: dict[str, list[str]]) -> KeyFilter:
-        """``where`` as a filter a search can ask a few keys, a count, or candidates' matches."""
-        return KeyFilter(self.conn, where)
+        """``where`` as a filter a search can ask a count, keys, or candidates' matches; its keys,
+        once read, are kept until the store changes."""
+        return KeyFilter(self.conn, where, self.filter_cache, self.generation())
 
     def keyword_search(self, text: str, limit: int) -> list[int]:
         """Keys whose catalogue text matches ``text``, best first (BM25, the title weighing twice
