@@ -124,19 +124,23 @@ def decode_image(
     min_side: int = DEFAULT_MIN_SIDE,
     *,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    final_resize: bool = True,
 ) -> Image.Image:
     """Decode to an RGB image reduced (never enlarged) so its *shorter* side is ``min_side``.
 
     A model resizes the shorter side to its input size and centre-crops, so anything larger than
     ``min_side`` on the short side is wasted work. EXIF orientation is applied; transparency is
     composited on white; animations and multi-page files give their first frame.
+    ``final_resize=False`` stops after the cheap reductions (JPEG's DCT scaling, integer box
+    reduction), leaving the shorter side between ``min_side`` and about twice that: for a caller
+    that resamples anyway (a model's own resize), so the picture is resampled once, not twice.
     Raises ``DecodeError`` (one line; prefixed with the file name for paths).
     """
     if isinstance(data, (bytes, bytearray, memoryview)):
-        return _decode_bytes(bytes(data), min_side, max_pixels)
+        return _decode_bytes(bytes(data), min_side, max_pixels, final_resize)
     path = Path(data)
     try:
-        return _decode_bytes(_read_file(path), min_side, max_pixels)
+        return _decode_bytes(_read_file(path), min_side, max_pixels, final_resize)
     except DecodeError as exc:
         raise DecodeError(f"{path}: {exc}") from None
 
@@ -153,7 +157,7 @@ def _read_file(path: Path) -> bytes:
         raise DecodeError(describe_os_error(exc)) from None
 
 
-def _decode_bytes(raw: bytes, min_side: int, max_pixels: int) -> Image.Image:
+def _decode_bytes(raw: bytes, min_side: int, max_pixels: int, final_resize: bool) -> Image.Image:
     if not raw:
         raise DecodeError("empty file (0 bytes)")
     try:
@@ -166,8 +170,8 @@ def _decode_bytes(raw: bytes, min_side: int, max_pixels: int) -> Image.Image:
                 _draft_for(img, min_side)
                 with DECODE_BUDGET.reserve(_decoded_bytes(img)):
                     img.load()
-                    picture = _oriented(_shrunk(img, min_side), _orientation(img))
-                    return _reduce(_to_rgb(picture), min_side)
+                    picture = _to_rgb(_oriented(_shrunk(img, min_side), _orientation(img)))
+                    return _reduce(picture, min_side) if final_resize else picture
     except DecodeError:
         raise
     except UnidentifiedImageError:

@@ -10,19 +10,24 @@ from __future__ import annotations
 
 import logging
 import os
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from ..errors import IconodexError
+from ..fetch.prefetch import Prefetch
 from ..registry import Registry
 from ..store import WorkItem
 from .documents import document_text
 
 if TYPE_CHECKING:
+    from PIL import Image
+
     from ..collection import Collection
     from ..config import Settings
     from ..fetch.images import ImageFetcher
@@ -30,6 +35,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 TEXT_BATCH = 64
+CHUNKS_AHEAD = 1  # chunks read and queued beyond the one being embedded
+AHEAD = 128  # decoded pictures waiting at most (~150 KB each once fitted to a model): bounds memory
 
 
 @dataclass
@@ -69,63 +76,126 @@ EXECUTORS.register_lazy("dask", "iconodex.ingest.cluster")
 
 
 class ChunkEmbedder:
-    """Fetch + decode a chunk's pictures in threads while the model embeds them in batches, then
-    embed its texts. ``model`` and ``fetcher`` are called on first need: a chunk with nothing to
-    embed loads no model."""
+    """Fetch + decode chunks' pictures in threads while the model embeds them in batches, then embed
+    each chunk's texts. Over a stream of chunks, the next chunk's pictures are fetched and decoded
+    while the current one's are embedded, its texts embedded and its result committed. ``model`` and
+    ``fetcher`` are called on first need: a chunk with nothing to embed loads no model."""
 
     def __init__(self, model: Callable[[], Encoder], fetcher: Callable[[], ImageFetcher], settings: Settings,
                  text_template: str | None) -> None:
-        self._model = model
-        self._fetcher = fetcher
+        self.model = model
+        self.fetcher = fetcher
         self.settings = settings
         self.text_template = text_template
 
     def embed(self, work: list[WorkItem]) -> ChunkResult:
-        result = ChunkResult()
-        self._embed_images([w for w in work if w.need_image and w.item.image], result)
-        result.drop_text = self._embed_texts([w for w in work if w.need_text and w.key not in result.failed],
-                                             result.vectors)
+        """One chunk (a cluster worker's task)."""
+        ((_, result),) = self.embed_chunks([work])
         return result
 
-    def _embed_images(self, work: list[WorkItem], result: ChunkResult) -> None:
-        if not work:
-            return
-        vectors, failed, hashes = result.vectors, result.failed, result.hashes
-        model = self._model()
-        batch_keys: list[int] = []
-        batch_images: list = []
-
-        def flush() -> None:
-            for keys, found in _embed_isolating(model, batch_keys, batch_images, failed):
-                for space, matrix in found.items():
-                    vectors.setdefault(space, {}).update(zip(keys, matrix, strict=True))
-            batch_keys.clear()
-            batch_images.clear()
-
-        refs = [w.item.image for w in work]
-        fit = getattr(model, "fit_image", None)  # resize + crop in the fetch threads when the model allows
-        for position, outcome in self._fetcher().fetch_many(refs, workers=_fetch_workers(refs, self.settings.workers),
-                                                            transform=fit):
-            key = work[position].key
-            if isinstance(outcome, BaseException):
-                failed[key] = str(outcome) or type(outcome).__name__
-                continue
-            hashes[key] = outcome.content_hash
-            batch_keys.append(key)
-            batch_images.append(outcome.image)
-            if len(batch_images) >= self.settings.batch_size:
-                flush()
-        if batch_images:
-            flush()
+    def embed_chunks(self, chunks: Iterable[list[WorkItem]]) -> Iterator[tuple[list[WorkItem], ChunkResult]]:
+        """Each chunk with its result, in order, each once. The chunk after the current one is read
+        from ``chunks`` (and its pictures queued) before the current one is yielded."""
+        pending = iter(chunks)
+        open_chunks: deque[_OpenChunk] = deque()
+        stream = _PictureStream(self)
+        try:
+            for _ in range(1 + CHUNKS_AHEAD):
+                stream.open(next(pending, None), open_chunks)
+            while open_chunks:
+                head = open_chunks[0]
+                stream.finish_pictures(head)
+                head.result.drop_text = self._embed_texts(head.texts(), head.result.vectors)
+                open_chunks.popleft()
+                stream.open(next(pending, None), open_chunks)
+                yield head.work, head.result
+        finally:
+            stream.close()
 
     def _embed_texts(self, work: list[WorkItem], vectors: dict) -> list[int]:
         documents = [(w.key, document_text(w.item, self.text_template)) for w in work]
         with_text = [(key, text) for key, text in documents if text]
         for start in range(0, len(with_text), TEXT_BATCH):
             batch = with_text[start:start + TEXT_BATCH]
-            matrix = self._model().embed_texts([text for _, text in batch], query=False)
+            matrix = self.model().embed_texts([text for _, text in batch], query=False)
             vectors.setdefault("text", {}).update(zip([key for key, _ in batch], matrix, strict=True))
         return [key for key, text in documents if not text]
+
+
+@dataclass(eq=False)  # compared and hashed by identity: a prefetch tag
+class _OpenChunk:
+    """A chunk whose pictures are on their way; ``waiting`` counts those not back yet."""
+
+    work: list[WorkItem]
+    result: ChunkResult = field(default_factory=ChunkResult)
+    waiting: int = 0
+
+    def pictures(self) -> list[WorkItem]:
+        return [w for w in self.work if w.need_image and w.item.image]
+
+    def texts(self) -> list[WorkItem]:
+        return [w for w in self.work if w.need_text and w.key not in self.result.failed]
+
+
+class _PictureStream:
+    """The pictures of the open chunks: fetched by a ``Prefetch`` (started with the first chunk that
+    has any), embedded in batches that may span two chunks, each vector filed under its own chunk."""
+
+    def __init__(self, embedder: ChunkEmbedder) -> None:
+        self.embedder = embedder
+        self.batch_size = embedder.settings.batch_size
+        self._prefetch: Prefetch | None = None
+        self._batch: list[tuple[_OpenChunk, int, Image.Image]] = []
+
+    def open(self, work: list[WorkItem] | None, open_chunks: deque[_OpenChunk]) -> None:
+        if work is None:
+            return
+        chunk = _OpenChunk(work)
+        pictures = chunk.pictures()
+        chunk.waiting = len(pictures)
+        if pictures:
+            self._started(pictures).submit(((chunk, w.key), w.item.image) for w in pictures)
+        open_chunks.append(chunk)
+
+    def finish_pictures(self, head: _OpenChunk) -> None:
+        """Take outcomes (of any open chunk) until every picture of ``head`` is back and embedded."""
+        while head.waiting:
+            (chunk, key), outcome = self._prefetch.take()  # type: ignore[union-attr]  # started: head waits
+            chunk.waiting -= 1
+            if isinstance(outcome, BaseException):
+                chunk.result.failed[key] = str(outcome) or type(outcome).__name__
+                continue
+            chunk.result.hashes[key] = outcome.content_hash
+            self._batch.append((chunk, key, outcome.image))
+            if len(self._batch) >= self.batch_size:
+                self._flush()
+        if any(chunk is head for chunk, _, _ in self._batch):
+            self._flush()
+
+    def close(self) -> None:
+        if self._prefetch is not None:
+            self._prefetch.close()
+
+    def _started(self, pictures: list[WorkItem]) -> Prefetch:
+        if self._prefetch is None:
+            fetcher, model = self.embedder.fetcher(), self.embedder.model()
+            fit = getattr(model, "fit_image", None)  # resize + crop in the fetch threads when the model allows
+            fetch = fetcher.fetch if fit is None else partial(fetcher.fetch_fitted, transform=fit)
+            workers = _fetch_workers([w.item.image for w in pictures], self.embedder.settings.workers)
+            self._prefetch = Prefetch(fetch, workers, max(2 * workers, AHEAD))
+        return self._prefetch
+
+    def _flush(self) -> None:
+        entries, self._batch = self._batch, []
+        done, failures = _embed_isolating(self.embedder.model(), [image for _, _, image in entries])
+        for position, reason in failures.items():
+            chunk, key, _ = entries[position]
+            chunk.result.failed[key] = reason
+        for positions, found in done:
+            for space, matrix in found.items():
+                for position, row in zip(positions, matrix, strict=True):
+                    chunk, key, _ = entries[position]
+                    chunk.result.vectors.setdefault(space, {})[key] = row
 
 
 class LocalExecutor:
@@ -137,8 +207,7 @@ class LocalExecutor:
                                       collection.settings, collection.text_template)
 
     def embed_chunks(self, chunks: Iterable[list[WorkItem]]) -> Iterator[tuple[list[WorkItem], ChunkResult]]:
-        for work in chunks:
-            yield work, self.embedder.embed(work)
+        return self.embedder.embed_chunks(chunks)
 
     def close(self) -> None:
         pass
@@ -167,16 +236,17 @@ def _fetch_workers(refs: list, configured: int) -> int:
     return configured
 
 
-def _embed_isolating(model, keys: list[int], images: list, failed: dict[int, str]) -> list[tuple[list[int], dict]]:
-    """Embed a batch; if it fails, embed one by one so a single bad picture fails alone."""
+def _embed_isolating(model: Encoder, images: list[Image.Image]) -> tuple[list[tuple[list[int], dict]], dict[int, str]]:
+    """Embed a batch; if it fails, embed one by one so a single bad picture fails alone. Returns
+    (positions, vectors by space) per model call, and the reason for each position that failed."""
     try:
-        return [(list(keys), model.embed_images(images))]
+        return [(list(range(len(images))), model.embed_images(images))], {}
     except Exception:
         log.debug("batch failed; isolating the bad picture", exc_info=True)
-    done = []
-    for key, image in zip(keys, images, strict=True):
+    done, failed = [], {}
+    for position, image in enumerate(images):
         try:
-            done.append(([key], model.embed_images([image])))
+            done.append(([position], model.embed_images([image])))
         except Exception as exc:
-            failed[key] = f"embed: {exc}" if isinstance(exc, IconodexError) else f"embed: {type(exc).__name__}: {exc}"
-    return done
+            failed[position] = f"embed: {exc}" if isinstance(exc, IconodexError) else f"embed: {type(exc).__name__}: {exc}"
+    return done, failed
