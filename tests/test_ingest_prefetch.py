@@ -18,6 +18,7 @@ from PIL import Image
 from iconodex.collection import Collection
 from iconodex.fetch.decode import decode_image
 from iconodex.fetch.images import ImageFetcher
+from iconodex.ingest.embedder import ChunkEmbedder
 from iconodex.ingest.executors import LocalExecutor
 from iconodex.ingest.pipeline import Pipeline
 from iconodex.models.preprocess import ImageSpec, centre_crop, fit_image, shortest_edge_size
@@ -97,6 +98,39 @@ def test_every_chunk_comes_back_once_with_its_own_vectors_and_a_bad_picture_fail
         failed = {names[key]: reason for _, result in returned for key, reason in result.failed.items()}
     assert sorted(failed) == ["p05.jpg", "p08.jpg"]
     assert "truncated" in failed["p05.jpg"] and "HTML" in failed["p08.jpg"]
+
+
+class _Recorded:
+    """The collection's own encoder, noting the order of its calls (it does all the work itself)."""
+
+    def __init__(self, encoder) -> None:
+        self.encoder, self.calls = encoder, []
+
+    def __getattr__(self, name):
+        return getattr(self.encoder, name)
+
+    def embed_images(self, images):
+        self.calls.append(("pictures", len(images)))
+        return self.encoder.embed_images(images)
+
+    def embed_texts(self, texts, *, query):
+        self.calls.append(("texts", len(texts)))
+        return self.encoder.embed_texts(texts, query=query)
+
+
+def test_texts_are_embedded_while_the_model_waits_for_pictures(tmp_path):
+    with scripted_server() as server, Collection.create(tmp_path / "coll", settings={"batch_size": 2}) as coll:
+        urls = [server.route(f"/p{i}.jpg", Reply(200, jpeg_bytes((80, 60), (30 * i, 90, 200)), delay=0.4))
+                for i in range(4)]
+        listing = tmp_path / "pictures.csv"
+        listing.write_text("id,title,image\n" + "".join(f"p{i},a blue picture number {i},{url}\n"
+                                                         for i, url in enumerate(urls)))
+        recorded = _Recorded(coll.model)
+        embedder = ChunkEmbedder(lambda: recorded, lambda: coll.fetcher, coll.settings, None)
+        ((work, result),) = embedder.embed_chunks(_pending_chunks(coll, str(listing), 10))
+    assert recorded.calls[0] == ("texts", 4), recorded.calls  # before the first slow picture came back
+    assert sum(n for kind, n in recorded.calls if kind == "pictures") == 4
+    assert set(result.vectors["text"]) == set(result.vectors["image"]) == {w.key for w in work}
 
 
 def test_a_jpeg_fetched_for_a_model_is_resampled_once_from_its_reduced_decode(tmp_path):

@@ -44,9 +44,12 @@ class Prefetch:
         for entry in tagged:
             self._todo.put(entry)
 
-    def take(self) -> tuple[Hashable, Outcome]:
-        """The next finished picture (blocks until one is)."""
-        tag, outcome = self._done.get()
+    def take(self, *, wait: bool = True) -> tuple[Hashable, Outcome] | None:
+        """The next finished picture; blocks until one is, or with ``wait=False`` is None if none is yet."""
+        try:
+            tag, outcome = self._done.get(block=wait)
+        except queue.Empty:
+            return None
         self._room.release()
         return tag, outcome
 
