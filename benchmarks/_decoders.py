@@ -21,18 +21,27 @@ os.environ.setdefault("VIPS_CONCURRENCY", "1")  # one thread, like the others: i
 Decoder = Callable[[bytes, int], Image.Image]
 
 
-def pillow_draft(raw: bytes, side: int) -> Image.Image:
-    """What ingest does: Pillow's draft mode (1/2, 1/4, 1/8), orientation, RGB; no resampling."""
+def ingest_decode(raw: bytes, side: int) -> Image.Image:
+    """What ingest does: ``decode_image`` (simplejpeg when installed), orientation, RGB; no resampling."""
     from iconodex.fetch.decode import decode_image
 
     return decode_image(raw, side, final_resize=False)
 
 
-def pillow_draft_resampled(raw: bytes, side: int) -> Image.Image:
-    """What ingest did before: the same, then a bicubic resize to ``side`` (a second resampling)."""
-    from iconodex.fetch.decode import decode_image
+def pillow_draft(raw: bytes, side: int, final_resize: bool = False) -> Image.Image:
+    """``decode_image`` without simplejpeg: Pillow's draft mode (1/2, 1/4, 1/8)."""
+    from iconodex.fetch import decode
 
-    return decode_image(raw, side)
+    installed, decode.SCALED_JPEG = decode.SCALED_JPEG, None
+    try:
+        return decode.decode_image(raw, side, final_resize=final_resize)
+    finally:
+        decode.SCALED_JPEG = installed
+
+
+def pillow_draft_resampled(raw: bytes, side: int) -> Image.Image:
+    """What ingest did before: Pillow's draft, then a bicubic resize to ``side`` (a second resampling)."""
+    return pillow_draft(raw, side, final_resize=True)
 
 
 def _scaled(width: int, height: int, side: int, factors: list[tuple[int, int]]) -> tuple[int, int]:
@@ -105,8 +114,9 @@ def available() -> dict[str, Decoder | str]:
         pass
     found: dict[str, Decoder | str] = {
         "Pillow draft, resampled twice (before)": pillow_draft_resampled,
-        "Pillow draft (default)": pillow_draft,
-        "simplejpeg, DCT scaling": simplejpeg_scaled,
+        "Pillow draft (without the jpeg extra)": pillow_draft,
+        "decode_image with simplejpeg (default with the jpeg extra)": ingest_decode,
+        "simplejpeg alone, DCT scaling": simplejpeg_scaled,
         "PyTurboJPEG, scaling_factor": turbojpeg_scaled,
         "pyvips, shrink-on-load": vips_shrink_on_load,
         "pyvips thumbnail (its own lanczos3 resize)": vips_thumbnail,

@@ -1,9 +1,11 @@
 """Turn bytes or a file into a small RGB picture a model can use, or a one-line reason why not.
 
-Models look at ~224 px, so decoding a 12 MP JPEG at full size wastes most of the work: JPEG's
-``draft`` mode lets libjpeg decode at 1/2, 1/4 or 1/8 scale directly. Everything else is decoded
-and at once box-reduced by an integer factor, before any mode conversion, so a 36 MP 16-bit PNG
-costs its own 72 MB and no float or RGB copies of it. Sizes are read from the header *before*
+Models look at ~224 px, so decoding a 12 MP JPEG at full size wastes most of the work: libjpeg
+can decode at a reduced scale directly, through ``simplejpeg`` when it is installed (the ``jpeg``
+extra: any M/8 scale, straight into an array, the fastest of the decoders bench_ingest.py compares)
+or else Pillow's ``draft`` mode (1/2, 1/4 or 1/8); a file simplejpeg finds fault with goes to
+Pillow. Everything else is decoded and at once box-reduced by an integer factor, before any mode
+conversion, so a 36 MP 16-bit PNG costs its own 72 MB and no float or RGB copies of it. Sizes are read from the header *before*
 any pixel is decoded, so a decompression bomb costs nothing, and concurrent decodes share one
 memory budget (``DECODE_BUDGET``), so eight big uploads at once wait in turn instead of adding up.
 """
@@ -17,7 +19,7 @@ import os
 import re
 import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -25,6 +27,11 @@ import numpy as np
 from PIL import ExifTags, Image, UnidentifiedImageError
 
 from ..errors import DecodeError
+
+try:  # optional (the ``jpeg`` extra): Pillow decodes JPEGs without it, a little slower
+    import simplejpeg as SCALED_JPEG
+except ImportError:  # pragma: no cover - depends on the install
+    SCALED_JPEG = None
 
 DEFAULT_MAX_PIXELS = 100_000_000
 DEFAULT_MIN_SIDE = 224
@@ -167,10 +174,11 @@ def _decode_bytes(raw: bytes, min_side: int, max_pixels: int, final_resize: bool
             warnings.simplefilter("ignore", UserWarning)  # Pillow's notes on damaged metadata
             with Image.open(io.BytesIO(raw)) as img:
                 _refuse_bombs(img, max_pixels)
-                _draft_for(img, min_side)
+                scaled = _scaled_jpeg(img, raw, min_side)
+                _draft_for(img, min_side)  # also the budget's measure: at least simplejpeg's scale
                 with DECODE_BUDGET.reserve(_decoded_bytes(img)):
-                    img.load()
-                    picture = _to_rgb(_oriented(_shrunk(img, min_side), _orientation(img)))
+                    loaded = scaled() if scaled is not None else _loaded(img)
+                    picture = _to_rgb(_oriented(_shrunk(loaded, min_side), _orientation(img)))
                     return _reduce(picture, min_side) if final_resize else picture
     except DecodeError:
         raise
@@ -204,6 +212,31 @@ def _bomb_reason(exc: Image.DecompressionBombError) -> str:
     match = _BOMB_PIXELS.search(str(exc))
     size = f"{int(match.group(1)) / 1e6:.0f} megapixels" if match else "too many pixels"
     return f"refused: {size}, above Pillow's limit (a decompression bomb?)"
+
+
+def _scaled_jpeg(img: Image.Image, raw: bytes, min_side: int) -> Callable[[], Image.Image] | None:
+    """simplejpeg's decode of a plain (YCbCr or grey) JPEG at the smallest M/8 scale that keeps the
+    shorter side ≥ ``min_side``, falling back to Pillow, drafted by then, for a file it finds fault
+    with (it is stricter: "extraneous bytes before marker" is an error there); None where Pillow decodes."""
+    if SCALED_JPEG is None or img.format != "JPEG" or img.mode not in ("RGB", "L"):
+        return None
+    width, height = img.size
+    scale = min(1.0, min_side / min(width, height))
+    size = {"min_width": math.ceil(width * scale), "min_height": math.ceil(height * scale)}
+
+    def decode() -> Image.Image:
+        try:
+            pixels = SCALED_JPEG.decode_jpeg(raw, colorspace="RGB" if img.mode == "RGB" else "GRAY", **size)
+        except ValueError:
+            return _loaded(img)  # drafted already (the budget's measure)
+        return Image.fromarray(pixels if img.mode == "RGB" else pixels[:, :, 0])
+
+    return decode
+
+
+def _loaded(img: Image.Image) -> Image.Image:
+    img.load()
+    return img
 
 
 def _draft_for(img: Image.Image, min_side: int) -> None:
