@@ -21,7 +21,7 @@ from iconodex.fetch.images import ImageFetcher
 from iconodex.ingest.embedder import ChunkEmbedder
 from iconodex.ingest.executors import LocalExecutor
 from iconodex.ingest.pipeline import Pipeline
-from iconodex.models.preprocess import ImageSpec, centre_crop, fit_image, shortest_edge_size
+from iconodex.models.preprocess import ImageSpec, fit_image
 from iconodex.progress import Stages
 from iconodex.records import ImageRef
 from iconodex.sources import open_source
@@ -150,16 +150,3 @@ def test_a_jpeg_fetched_for_a_model_is_resampled_once_from_its_reduced_decode(tm
     full = np.asarray(fit_image(Image.open(io.BytesIO(raw)).convert("RGB"), CLIP_LIKE), np.float32)
     twice = fit_image(decode_image(raw, 256), CLIP_LIKE)  # the two resamplings ingest used to do
     assert np.abs(np.asarray(fetched.image, np.float32) - full).mean() < np.abs(np.asarray(twice, np.float32) - full).mean()
-
-
-@pytest.mark.parametrize("name", ["astronaut.png", "coffee.png", "chelsea.png"])
-@pytest.mark.parametrize("round_crop", [False, True])
-def test_fit_image_resamples_only_the_crop_yet_equals_resize_then_crop(name, round_crop):
-    spec = ImageSpec(size=(256, 256), mode="shortest", crop=(224, 224), mean=(0.0,) * 3, std=(1.0,) * 3,
-                     resample=Image.Resampling.BICUBIC, round_crop=round_crop)
-    for size in ((517, 389), (389, 517), (412, 309), (300, 300)):
-        picture = Image.open(SKIMAGE / name).convert("RGB").resize(size)
-        whole = picture.resize(shortest_edge_size(picture.size, 256), Image.Resampling.BICUBIC)
-        expected = np.asarray(centre_crop(whole, (224, 224), round_crop), np.int16)
-        difference = np.abs(np.asarray(fit_image(picture, spec), np.int16) - expected)
-        assert difference.max() <= 1 and (difference > 0).mean() < 1e-3, size
