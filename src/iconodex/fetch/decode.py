@@ -2,10 +2,11 @@
 
 Models look at ~224 px, so decoding a 12 MP JPEG at full size wastes most of the work: libjpeg
 can decode at a reduced scale directly, through ``simplejpeg`` when it is installed (the ``jpeg``
-extra: any M/8 scale, straight into an array, the fastest of the decoders bench_ingest.py compares)
-or else Pillow's ``draft`` mode (1/2, 1/4 or 1/8); a file simplejpeg finds fault with goes to
-Pillow. Everything else is decoded and at once box-reduced by an integer factor, before any mode
-conversion, so a 36 MP 16-bit PNG costs its own 72 MB and no float or RGB copies of it. Sizes are read from the header *before*
+extra: any M/8 scale, straight into an array; as fast as Pillow at the same scale, faster where a
+finer step fits, bench_ingest.py) or else Pillow's ``draft`` mode (1/2, 1/4 or 1/8); a file
+simplejpeg finds fault with goes to Pillow. Everything else is decoded and at once box-reduced by
+an integer factor, before any mode conversion, so a 36 MP 16-bit PNG costs its own 72 MB and no
+float or RGB copies of it. Sizes are read from the header *before*
 any pixel is decoded, so a decompression bomb costs nothing, and concurrent decodes share one
 memory budget (``DECODE_BUDGET``), so eight big uploads at once wait in turn instead of adding up.
 """
