@@ -2,8 +2,8 @@
 
 Models look at ~224 px, so decoding a 12 MP JPEG at full size wastes most of the work: libjpeg
 can decode at a reduced scale directly, through ``simplejpeg`` when it is installed (the ``jpeg``
-extra: any M/8 scale, straight into an array; as fast as Pillow at the same scale, faster where a
-finer step fits, bench_ingest.py) or else Pillow's ``draft`` mode (1/2, 1/4 or 1/8); a file
+extra: any M/8 scale, straight into an array; at the same scale it costs what Pillow does,
+bench_ingest.py) or else Pillow's ``draft`` mode (1/2, 1/4 or 1/8); a file
 simplejpeg finds fault with goes to Pillow. Everything else is decoded and at once box-reduced by
 an integer factor, before any mode conversion, so a 36 MP 16-bit PNG costs its own 72 MB and no
 float or RGB copies of it. Sizes are read from the header *before*
@@ -29,7 +29,7 @@ from PIL import ExifTags, Image, UnidentifiedImageError
 
 from ..errors import DecodeError
 
-try:  # optional (the ``jpeg`` extra): Pillow decodes JPEGs without it, a little slower
+try:  # optional (the ``jpeg`` extra): without it Pillow decodes JPEGs, at 1/2, 1/4 or 1/8 scale only
     import simplejpeg as SCALED_JPEG
 except ImportError:  # pragma: no cover - depends on the install
     SCALED_JPEG = None
