@@ -1,9 +1,12 @@
 """Turn bytes or a file into a small RGB picture a model can use, or a one-line reason why not.
 
-Models look at ~224 px, so decoding a 12 MP JPEG at full size wastes most of the work: JPEG's
-``draft`` mode lets libjpeg decode at 1/2, 1/4 or 1/8 scale directly. Everything else is decoded
-and at once box-reduced by an integer factor, before any mode conversion, so a 36 MP 16-bit PNG
-costs its own 72 MB and no float or RGB copies of it. Sizes are read from the header *before*
+Models look at ~224 px, so decoding a 12 MP JPEG at full size wastes most of the work: libjpeg
+can decode at a reduced scale directly, through ``simplejpeg`` when it is installed (the ``jpeg``
+extra: any M/8 scale, straight into an array; at the same scale it costs what Pillow does,
+bench_ingest.py) or else Pillow's ``draft`` mode (1/2, 1/4 or 1/8); a file
+simplejpeg finds fault with goes to Pillow. Everything else is decoded and at once box-reduced by
+an integer factor, before any mode conversion, so a 36 MP 16-bit PNG costs its own 72 MB and no
+float or RGB copies of it. Sizes are read from the header *before*
 any pixel is decoded, so a decompression bomb costs nothing, and concurrent decodes share one
 memory budget (``DECODE_BUDGET``), so eight big uploads at once wait in turn instead of adding up.
 """
@@ -17,7 +20,7 @@ import os
 import re
 import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -25,6 +28,11 @@ import numpy as np
 from PIL import ExifTags, Image, UnidentifiedImageError
 
 from ..errors import DecodeError
+
+try:  # optional (the ``jpeg`` extra): without it Pillow decodes JPEGs, at 1/2, 1/4 or 1/8 scale only
+    import simplejpeg as SCALED_JPEG
+except ImportError:  # pragma: no cover - depends on the install
+    SCALED_JPEG = None
 
 DEFAULT_MAX_PIXELS = 100_000_000
 DEFAULT_MIN_SIDE = 224
@@ -124,19 +132,23 @@ def decode_image(
     min_side: int = DEFAULT_MIN_SIDE,
     *,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    final_resize: bool = True,
 ) -> Image.Image:
     """Decode to an RGB image reduced (never enlarged) so its *shorter* side is ``min_side``.
 
     A model resizes the shorter side to its input size and centre-crops, so anything larger than
     ``min_side`` on the short side is wasted work. EXIF orientation is applied; transparency is
     composited on white; animations and multi-page files give their first frame.
+    ``final_resize=False`` stops after the cheap reductions (JPEG's DCT scaling, integer box
+    reduction), leaving the shorter side between ``min_side`` and about twice that: for a caller
+    that resamples anyway (a model's own resize), so the picture is resampled once, not twice.
     Raises ``DecodeError`` (one line; prefixed with the file name for paths).
     """
     if isinstance(data, (bytes, bytearray, memoryview)):
-        return _decode_bytes(bytes(data), min_side, max_pixels)
+        return _decode_bytes(bytes(data), min_side, max_pixels, final_resize)
     path = Path(data)
     try:
-        return _decode_bytes(_read_file(path), min_side, max_pixels)
+        return _decode_bytes(_read_file(path), min_side, max_pixels, final_resize)
     except DecodeError as exc:
         raise DecodeError(f"{path}: {exc}") from None
 
@@ -153,7 +165,7 @@ def _read_file(path: Path) -> bytes:
         raise DecodeError(describe_os_error(exc)) from None
 
 
-def _decode_bytes(raw: bytes, min_side: int, max_pixels: int) -> Image.Image:
+def _decode_bytes(raw: bytes, min_side: int, max_pixels: int, final_resize: bool) -> Image.Image:
     if not raw:
         raise DecodeError("empty file (0 bytes)")
     try:
@@ -163,11 +175,12 @@ def _decode_bytes(raw: bytes, min_side: int, max_pixels: int) -> Image.Image:
             warnings.simplefilter("ignore", UserWarning)  # Pillow's notes on damaged metadata
             with Image.open(io.BytesIO(raw)) as img:
                 _refuse_bombs(img, max_pixels)
-                _draft_for(img, min_side)
+                scaled = _scaled_jpeg(img, raw, min_side)
+                _draft_for(img, min_side)  # also the budget's measure: at least simplejpeg's scale
                 with DECODE_BUDGET.reserve(_decoded_bytes(img)):
-                    img.load()
-                    picture = _oriented(_shrunk(img, min_side), _orientation(img))
-                    return _reduce(_to_rgb(picture), min_side)
+                    loaded = scaled() if scaled is not None else _loaded(img)
+                    picture = _to_rgb(_oriented(_shrunk(loaded, min_side), _orientation(img)))
+                    return _reduce(picture, min_side) if final_resize else picture
     except DecodeError:
         raise
     except UnidentifiedImageError:
@@ -200,6 +213,31 @@ def _bomb_reason(exc: Image.DecompressionBombError) -> str:
     match = _BOMB_PIXELS.search(str(exc))
     size = f"{int(match.group(1)) / 1e6:.0f} megapixels" if match else "too many pixels"
     return f"refused: {size}, above Pillow's limit (a decompression bomb?)"
+
+
+def _scaled_jpeg(img: Image.Image, raw: bytes, min_side: int) -> Callable[[], Image.Image] | None:
+    """simplejpeg's decode of a plain (YCbCr or grey) JPEG at the smallest M/8 scale that keeps the
+    shorter side ≥ ``min_side``, falling back to Pillow, drafted by then, for a file it finds fault
+    with (it is stricter: "extraneous bytes before marker" is an error there); None where Pillow decodes."""
+    if SCALED_JPEG is None or img.format != "JPEG" or img.mode not in ("RGB", "L"):
+        return None
+    width, height = img.size
+    scale = min(1.0, min_side / min(width, height))
+    size = {"min_width": math.ceil(width * scale), "min_height": math.ceil(height * scale)}
+
+    def decode() -> Image.Image:
+        try:
+            pixels = SCALED_JPEG.decode_jpeg(raw, colorspace="RGB" if img.mode == "RGB" else "GRAY", **size)
+        except ValueError:
+            return _loaded(img)  # drafted already (the budget's measure)
+        return Image.fromarray(pixels if img.mode == "RGB" else pixels[:, :, 0])
+
+    return decode
+
+
+def _loaded(img: Image.Image) -> Image.Image:
+    img.load()
+    return img
 
 
 def _draft_for(img: Image.Image, min_side: int) -> None:

@@ -53,16 +53,32 @@ class ImageFetcher:
         self.max_pixels = max_pixels
         self.check_path = check_path  # raises for paths this fetcher must not read (a confined ingest)
 
-    def fetch(self, ref: ImageRef) -> FetchedImage:
-        """Fetch and decode one picture; raises ``FetchError`` or ``DecodeError`` (one line)."""
+    def fetch(self, ref: ImageRef, *, final_resize: bool = True) -> FetchedImage:
+        """Fetch and decode one picture; raises ``FetchError`` or ``DecodeError`` (one line).
+        ``final_resize=False``: see ``decode_image`` (for a caller that resizes the picture itself)."""
+        data, where = self._read(ref)
+        return self._decode(data, where, final_resize)
+
+    def fetch_fitted(self, ref: ImageRef, transform: Callable[[Image.Image], Image.Image]) -> FetchedImage:
+        """Fetch, decode and ``transform`` (a model's resize and crop) one picture, which is then
+        resampled once: by ``transform``, from the cheaply reduced decode."""
+        fetched = self.fetch(ref, final_resize=False)
+        try:
+            image = transform(fetched.image)
+        except OSError as exc:  # PIL decodes lazily: a truncated file can fail only now
+            raise DecodeError(f"{fetched.source_url}: {exc}") from None
+        return replace(fetched, image=image)
+
+    def _read(self, ref: ImageRef) -> tuple[bytes, str]:
+        """The picture's bytes and where they were read."""
         if ref.kind == "path":
             if self.check_path is not None:
                 self.check_path(ref.location)
-            return self._decode(self._read_path(ref.location), ref.location)
+            return self._read_path(ref.location), ref.location
         if ref.kind == "url":
-            return self._fetch_url(ref.location)
+            return self._get(ref.location), ref.location
         if ref.kind == "iiif":
-            return self._fetch_iiif(ref)
+            return self._read_iiif(ref)
         raise FetchError(f"{ref.location}: unknown image kind {ref.kind!r}")
 
     def fetch_many(
@@ -75,7 +91,7 @@ class ImageFetcher:
         lazily and memory stays bounded. ``transform`` (e.g. the model's resize and crop) runs in
         the worker thread too, so the thread that feeds the model only stacks and runs it.
         """
-        fetch = self.fetch if transform is None else partial(self._fetch_transformed, transform=transform)
+        fetch = self.fetch if transform is None else partial(self.fetch_fitted, transform=transform)
         pending: dict[Future[FetchedImage], int] = {}
         todo = enumerate(refs)
         with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="fetch") as pool:
@@ -83,16 +99,8 @@ class ImageFetcher:
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
-                    yield pending.pop(future), _outcome(future)
+                    yield pending.pop(future), settle(future)
                 self._top_up(pool, fetch, pending, todo, 2 * max(1, workers))
-
-    def _fetch_transformed(self, ref: ImageRef, transform: Callable[[Image.Image], Image.Image]) -> FetchedImage:
-        fetched = self.fetch(ref)
-        try:
-            image = transform(fetched.image)
-        except OSError as exc:  # PIL decodes lazily: a truncated file can fail only now
-            raise DecodeError(f"{fetched.source_url}: {exc}") from None
-        return replace(fetched, image=image)
 
     @staticmethod
     def _top_up(
@@ -107,22 +115,20 @@ class ImageFetcher:
             if len(pending) >= limit:
                 return
 
-    def _fetch_url(self, url: str) -> FetchedImage:
-        return self._decode(self._get(url), url)
-
-    def _fetch_iiif(self, ref: ImageRef) -> FetchedImage:
+    def _read_iiif(self, ref: ImageRef) -> tuple[bytes, str]:
         """Ask for a sized image; a server that refuses it (a level-0 one, a 1.1 one asked for
         ``default``, one with size limits) gets its info.json read once and a request it serves."""
+        sized = iiif_image.image_url(ref, self.min_side)
         try:
-            return self._fetch_url(iiif_image.image_url(ref, self.min_side))
+            return self._get(sized), sized
         except FetchError as exc:
             if not _is_client_error(exc) or ref.sizes:
                 raise
             first_error = exc
         retry = self._described_request(ref, first_error)
         if isinstance(retry, str):
-            return self._fetch_url(retry)
-        return self._decode(iiif_tiles.assemble(retry, self._get), service_base(ref.location))
+            return self._get(retry), retry
+        return iiif_tiles.assemble(retry, self._get), service_base(ref.location)
 
     def _described_request(self, ref: ImageRef, first_error: FetchError) -> str | iiif_tiles.TiledPicture:
         try:
@@ -146,9 +152,9 @@ class ImageFetcher:
         except OSError as exc:
             raise FetchError(f"{location}: cannot read ({describe_os_error(exc)})") from None
 
-    def _decode(self, data: bytes, where: str) -> FetchedImage:
+    def _decode(self, data: bytes, where: str, final_resize: bool) -> FetchedImage:
         try:
-            image = decode_image(data, self.min_side, max_pixels=self.max_pixels)
+            image = decode_image(data, self.min_side, max_pixels=self.max_pixels, final_resize=final_resize)
         except DecodeError as exc:
             shown = mask_url(where) if "://" in where else where
             raise DecodeError(f"{shown}: {exc}") from None
@@ -160,7 +166,8 @@ def _is_client_error(exc: FetchError) -> bool:
     return exc.status is not None and 400 <= exc.status < 500 and exc.status != 429
 
 
-def _outcome(future: Future[FetchedImage]) -> FetchedImage | IconodexError:
+def settle(future: Future[FetchedImage]) -> FetchedImage | IconodexError:
+    """A finished fetch's picture or its one-line error (a bug becomes a logged ``FetchError``)."""
     try:
         return future.result()
     except IconodexError as exc:
