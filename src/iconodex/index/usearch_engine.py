@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
-from usearch.index import Index
+from usearch.index import Index, ScalarKind
 
 from ..errors import IndexDamagedError
 from . import ENGINES
@@ -36,6 +36,7 @@ from .files import (
 # (64 gave 0.932); see docs/benchmarks.md.
 EXACT_BELOW = 20_000  # below this many vectors, exact search is as fast and has perfect recall
 BRUTE_FORCE_FILTER = 20_000  # an allowed set this small is scored directly instead of over-fetched
+EXACT_DTYPES = (ScalarKind.F32, ScalarKind.F64)
 FILES_RECHECK_S = 1.0  # how often open files are stat'ed for in-place changes (the manifest: every call)
 
 
@@ -286,6 +287,11 @@ class UsearchEngine:
     def spaces(self) -> dict[str, int]:
         self._refresh()
         return self._dims
+
+    def exact_vectors(self, space: str) -> bool:
+        """Whether ``get`` returns the vectors as they were added: an f16 or i8 index keeps rounded
+        copies (the file's own dtype counts, whatever this engine would make now)."""
+        return space not in self._records or self._index(space).dtype in EXACT_DTYPES
 
     def get(self, space: str, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         keys = np.asarray(keys, dtype=np.uint64)
