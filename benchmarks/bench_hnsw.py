@@ -184,22 +184,27 @@ def dataset(cache: Path, n: int, dims: int, queries: int, k: int) -> tuple[np.nd
 
 
 def build_all(found: list[Candidate], data: np.ndarray, folder: Path, threads: int) -> dict[str, dict]:
-    """Build what is missing; returns each file's build record (seconds, threads, bytes)."""
+    """Build what is missing; returns each file's build record (seconds, threads, load, nice, bytes).
+    The record file is re-read before each write: another run may be building other files."""
     log = folder / "builds.json"
-    builds = json.loads(log.read_text()) if log.exists() else {}
     for candidate in found:
         path = folder / candidate.file
-        if isinstance(candidate, Engine):
+        if isinstance(candidate, Engine) or (candidate.file in _builds(log) and path.exists()):
             continue
-        if candidate.file not in builds or not path.exists():
-            print(f"building {candidate.file} …", flush=True)
-            start = time.perf_counter()
-            candidate.build(np.asarray(data), path, threads)
-            builds[candidate.file] = {"seconds": time.perf_counter() - start, "threads": threads,
-                                      "load": os.getloadavg()[0]}
-            log.write_text(json.dumps(builds, indent=1))
-        builds[candidate.file]["bytes"] = _size(path)
+        print(f"building {candidate.file} …", flush=True)
+        start = time.perf_counter()
+        candidate.build(np.asarray(data), path, threads)
+        record = {"seconds": time.perf_counter() - start, "threads": threads, "load": os.getloadavg()[0],
+                  "nice": os.nice(0)}
+        log.write_text(json.dumps({**_builds(log), candidate.file: record}, indent=1))
+    builds = _builds(log)
+    for name in builds:
+        builds[name]["bytes"] = _size(folder / name)
     return builds
+
+
+def _builds(log: Path) -> dict[str, dict]:
+    return json.loads(log.read_text()) if log.exists() else {}
 
 
 def _size(path: Path) -> int:
@@ -249,7 +254,8 @@ def summary(found: list[Candidate], chosen: dict[str, Result], builds: dict[str,
         rows.append([r.index, f"M={candidate.connectivity} ef={r.ef}",
                      f"{r.recall:.3f}" + ("" if r.recall >= target else " (below)"), f"{r.p50:.3f}", f"{r.p95:.3f}",
                      f"{r.p50 / base.p50:.2f}×" if base else "-", f"{built['bytes'] / n:.0f}",
-                     f"{built['seconds']:.0f}", f"{built['seconds'] / faiss_build:.2f}×" if faiss_build else "-"])
+                     f"{built['seconds']:.0f}" + (" (niced)" if built.get("nice") else ""),
+                     f"{built['seconds'] / faiss_build:.2f}×" if faiss_build else "-"])
     header = ["index", "setting", "recall@10", "p50 ms", "p95 ms", "p50 vs faiss", "bytes/item", "build s",
               "build vs faiss"]
     return markdown_table(header, rows)
