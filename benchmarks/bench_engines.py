@@ -29,6 +29,7 @@ from iconodex.index.usearch_engine import UsearchEngine
 
 SPACE = "vectors"
 BATCH = 10_000
+EF = 128  # search expansion in both engines (MilvusEngine searches at ef 128)
 
 
 @dataclass
@@ -68,11 +69,11 @@ def measure(name: str, engine, build_s: float, per_item: float | None, queries: 
 
 
 def run_usearch(data: np.ndarray, folder: Path, *args) -> Result:
-    writer = UsearchEngine(folder / "usearch", exact_below=0)
+    writer = UsearchEngine(folder / "usearch", exact_below=0, expansion_search=EF)
     build_s = fill(writer, data)
     per_item = writer.memory_bytes() / len(data)
     writer.close()
-    reader = UsearchEngine(folder / "usearch", exact_below=0, read_only=True)  # as a search server opens it
+    reader = UsearchEngine(folder / "usearch", exact_below=0, expansion_search=EF, read_only=True)  # as a search server opens it
     return measure("usearch (embedded)", reader, build_s, per_item, *args)
 
 

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from _serve_fixtures import SKIMAGE_DATA
@@ -24,10 +25,11 @@ ICONODEX = [sys.executable, "-c", "from iconodex.cli import main; main()"]
 WORDS = ("red", "boat", "harbour", "portrait", "map", "garden", "church", "bridge", "horse", "market")
 
 
-def synthetic_collection(path: Path, items: int = 1500, seed: int = 7) -> Collection:
+def synthetic_collection(path: Path, items: int = 1500, seed: int = 7, **create: Any) -> Collection:
     """An offline-model collection of ``items`` records with titles and random unit vectors in
-    every space of the model (made without images, in about a second)."""
-    coll = Collection.create(path)
+    every space of the model (made without images, in about a second), made with the ``create``
+    options of :meth:`Collection.create`."""
+    coll = Collection.create(path, **create)
     rng = np.random.default_rng(seed)
     records = [SourceRecord(id=f"item-{n:05d}", image=None, title=" ".join(rng.choice(WORDS, 3))) for n in range(items)]
     writer = ImportWriter(coll, ImportReport("synthetic"), "synthetic", "synthetic")

@@ -77,7 +77,20 @@ class CheckedEngine:
         return self._read("count", space)
 
     def get(self, space: str, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if not self._exact_vectors(space):
+            # An f16 or i8 index only proposes candidates; their scores (a rescoring pass over the
+            # searcher's 4×-deep candidates) come from the store's exact vectors.
+            return self.exact.get(space, keys)
         return self._read("get", space, keys)
+
+    def _exact_vectors(self, space: str) -> bool:
+        exact_vectors = getattr(self.inner, "exact_vectors", None)
+        if exact_vectors is None:
+            return True
+        try:
+            return exact_vectors(space)
+        except (KeyError, IndexDamagedError):  # answered by _read: exactly, from the store
+            return True
 
     def search(self, space: str, query: np.ndarray, k: int,
                allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
-from usearch.index import Index
+from usearch.index import Index, ScalarKind
 
 from ..errors import IndexDamagedError
 from . import ENGINES
@@ -33,19 +33,22 @@ from .files import (
 )
 from .usearch_rows import FileRows, file_rows
 
-# Search-time expansion 128: recall@10 0.988 at p50 0.65 ms on 1M × 256 clustered vectors
-# (64 gave 0.932); see docs/benchmarks.md.
+# Search-time expansion 96, the smallest measured with recall@10 ≥ 0.95 on 1M × 256 clustered vectors at
+# M=16: 0.980 at p50 0.80 ms against 0.996 at 0.93 ms for 128 (64 gives 0.933); docs/benchmarks.md, hnsw-1m.
+# It is a search-time setting: files saved with any other setting open with it.
+SEARCH_EXPANSION = 96
 EXACT_BELOW = 20_000  # below this many vectors, exact search is as fast and has perfect recall
 BRUTE_FORCE_FILTER = 20_000  # an allowed set this small is scored directly instead of over-fetched
 # From this many keys, ``get`` reads a memory-mapped file's rows directly (``usearch_rows``); below,
 # ``Index.get``'s per-key arrays cost less than mapping the file's keys once.
 FILE_ROWS_FROM = 256
+EXACT_DTYPES = (ScalarKind.F32, ScalarKind.F64)
 FILES_RECHECK_S = 1.0  # how often open files are stat'ed for in-place changes (the manifest: every call)
 
 
 class UsearchEngine:
     def __init__(self, directory: Path, *, dtype: str = "f32", connectivity: int = 16,
-                 expansion_add: int = 128, expansion_search: int = 128, exact_below: int = EXACT_BELOW,
+                 expansion_add: int = 128, expansion_search: int = SEARCH_EXPANSION, exact_below: int = EXACT_BELOW,
                  read_only: bool = False) -> None:
         self.directory = Path(directory)
         self.read_only = read_only
@@ -292,6 +295,11 @@ class UsearchEngine:
     def spaces(self) -> dict[str, int]:
         self._refresh()
         return self._dims
+
+    def exact_vectors(self, space: str) -> bool:
+        """Whether ``get`` returns the vectors as they were added: an f16 or i8 index keeps rounded
+        copies (the file's own dtype counts, whatever this engine would make now)."""
+        return space not in self._records or self._index(space).dtype in EXACT_DTYPES
 
     def get(self, space: str, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         keys = np.asarray(keys, dtype=np.uint64)

@@ -1,0 +1,319 @@
+"""HNSW like for like: USearch (f32, f16, i8 with and without exact rescoring) against FAISS
+``IndexHNSWFlat`` on the same clustered unit vectors, with the same graph (M, efConstruction 128),
+the same build threads, one thread and one query per call at search time, every index opened
+memory-mapped where the library allows, and the queries INTERLEAVED (each query runs on every
+index in turn, in a rotating order) so background load falls on all of them alike.
+
+Each index is built once and saved under ``--cache`` with its build time; later runs reuse it, so
+a measured run can be split into builds and queries. Per index, the latency reported is the p50 at
+the smallest search expansion ``ef`` whose recall@10 reaches the target.
+
+    python benchmarks/bench_hnsw.py --n 50000 --no-write                       # a quick look
+    python benchmarks/bench_hnsw.py --n 1000000 --indexes usearch-f32,faiss --build-only
+    python benchmarks/bench_hnsw.py --n 1000000 --indexes usearch-f32,faiss   # queries, reusing both
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from _report import markdown_table, percentiles, write_section
+from bench_search import exact_top, make_data, recall
+from usearch.index import Index
+
+from iconodex.index.files import Manifest, SpaceFile, file_checksum, saved_name, write_manifest
+from iconodex.index.usearch_engine import UsearchEngine
+
+EF_CONSTRUCTION = 128
+SPACE = "vectors"
+RESCORE_DEPTH = 4  # an i8 index with rescoring returns k × this many candidates, rescored in f32
+
+
+@dataclass
+class Result:
+    index: str
+    ef: int
+    recall: float
+    p50: float
+    p95: float
+
+
+class Candidate:
+    """One index as the benchmark sees it: build and save once, open memory-mapped, search one query."""
+
+    name = ""
+    file = ""
+
+    def __init__(self, connectivity: int) -> None:
+        self.connectivity = connectivity
+
+    def build(self, data: np.ndarray, path: Path, threads: int) -> None:
+        raise NotImplementedError
+
+    def open(self, path: Path, data: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def set_ef(self, ef: int) -> None:
+        raise NotImplementedError
+
+    def search(self, query: np.ndarray, k: int) -> np.ndarray:
+        raise NotImplementedError
+
+
+class Usearch(Candidate):
+    """The library call the engine makes (``Index.search``, ``threads=1``), on a ``view`` of the file."""
+
+    def __init__(self, connectivity: int, dtype: str, rescore: bool = False) -> None:
+        super().__init__(connectivity)
+        self.dtype, self.rescore = dtype, rescore
+        self.name = f"usearch {dtype}" + (" + f32 rescoring" if rescore else "")
+        self.file = f"usearch-{dtype}-M{connectivity}.usearch"
+
+    def build(self, data: np.ndarray, path: Path, threads: int) -> None:
+        index = Index(ndim=data.shape[1], metric="cos", dtype=self.dtype, connectivity=self.connectivity,
+                      expansion_add=EF_CONSTRUCTION)
+        index.add(np.arange(len(data), dtype=np.uint64), data, threads=threads)
+        index.save(str(path))
+
+    def open(self, path: Path, data: np.ndarray) -> None:
+        self.index = Index.restore(str(path), view=True)
+        self.data = data  # rescoring reads the candidates' f32 rows, as the searcher reads them from SQLite
+
+    def set_ef(self, ef: int) -> None:
+        self.index.expansion_search = ef
+
+    def search(self, query: np.ndarray, k: int) -> np.ndarray:
+        if not self.rescore:
+            return self.index.search(query, k, threads=1).keys
+        keys = np.sort(self.index.search(query, k * RESCORE_DEPTH, threads=1).keys.astype(np.int64))
+        scores = self.data[keys] @ query
+        return keys[np.argsort(-scores)[:k]]
+
+
+class Engine(Usearch):
+    """iconodex's engine itself (read-only, as a server opens it) on the same f32 file, named in a
+    manifest: the library call plus the engine's own checks and conversions."""
+
+    def __init__(self, connectivity: int) -> None:
+        super().__init__(connectivity, "f32")
+        self.name = "iconodex engine (usearch f32)"
+        self.folder = Path()
+
+    def build(self, data: np.ndarray, path: Path, threads: int) -> None:
+        raise RuntimeError("the engine reuses the usearch-f32 file: list usearch-f32 before engine")
+
+    def open(self, path: Path, data: np.ndarray) -> None:
+        self.folder = path.parent / f"engine-M{self.connectivity}"
+        self.folder.mkdir(exist_ok=True)
+        checksum = file_checksum(path)
+        name = saved_name(SPACE, checksum)
+        if not (self.folder / name).exists():
+            os.link(path, self.folder / name)
+        write_manifest(self.folder, Manifest(1, {SPACE: SpaceFile(data.shape[1], name, path.stat().st_size,
+                                                                  len(data), checksum)}))
+
+    def set_ef(self, ef: int) -> None:
+        self.engine = UsearchEngine(self.folder, expansion_search=ef, exact_below=0, read_only=True)
+        self.engine.search(SPACE, np.zeros(self.engine.spaces()[SPACE], np.float32), 1)  # checksum once
+
+    def search(self, query: np.ndarray, k: int) -> np.ndarray:
+        return self.engine.search(SPACE, query, k)[0]
+
+
+class Faiss(Candidate):
+    """``IndexHNSWFlat`` (inner product on unit vectors = cosine), read back with ``IO_FLAG_MMAP``."""
+
+    name = "faiss HNSWFlat"
+
+    def __init__(self, connectivity: int) -> None:
+        super().__init__(connectivity)
+        self.file = f"faiss-M{connectivity}.index"
+
+    def build(self, data: np.ndarray, path: Path, threads: int) -> None:
+        import faiss
+
+        faiss.omp_set_num_threads(threads)
+        index = faiss.IndexHNSWFlat(data.shape[1], self.connectivity, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = EF_CONSTRUCTION
+        index.add(data)
+        faiss.write_index(index, str(path))
+
+    def open(self, path: Path, data: np.ndarray) -> None:
+        import faiss
+
+        faiss.omp_set_num_threads(1)
+        self.index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
+
+    def set_ef(self, ef: int) -> None:
+        self.index.hnsw.efSearch = ef
+
+    def search(self, query: np.ndarray, k: int) -> np.ndarray:
+        return self.index.search(query[None, :], k)[1][0]
+
+
+def candidates(names: list[str], connectivity: int) -> list[Candidate]:
+    known = {"usearch-f32": lambda: Usearch(connectivity, "f32"), "usearch-f16": lambda: Usearch(connectivity, "f16"),
+             "usearch-i8": lambda: Usearch(connectivity, "i8"),
+             "usearch-i8-rescored": lambda: Usearch(connectivity, "i8", rescore=True),
+             "engine": lambda: Engine(connectivity), "faiss": lambda: Faiss(connectivity)}
+    return [known[name]() for name in names if name]
+
+
+# -- data and builds (cached) ------------------------------------------------------------------
+
+def dataset(cache: Path, n: int, dims: int, queries: int, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Vectors (memory-mapped .npy), held-out queries from the same clusters, exact top-k."""
+    stem = cache / f"clustered-{n}x{dims}"
+    if not Path(f"{stem}.npy").exists():
+        both = make_data("clustered", n + queries, dims, seed=1)
+        np.save(f"{stem}-queries.npy", both[n:])
+        np.save(f"{stem}.npy", both[:n])
+        del both
+    data = np.load(f"{stem}.npy", mmap_mode="r")
+    held_out = np.load(f"{stem}-queries.npy")[:queries]
+    truth_file = Path(f"{stem}-truth{queries}.npy")
+    if not truth_file.exists():
+        np.save(truth_file, exact_top(np.asarray(data), held_out, k))
+    return data, held_out, np.load(truth_file)
+
+
+def build_all(found: list[Candidate], data: np.ndarray, folder: Path, threads: int) -> dict[str, dict]:
+    """Build what is missing; returns each file's build record (seconds, threads, load, nice, bytes).
+    The record file is re-read before each write: another run may be building other files."""
+    log = folder / "builds.json"
+    for candidate in found:
+        path = folder / candidate.file
+        if isinstance(candidate, Engine) or (candidate.file in _builds(log) and path.exists()):
+            continue
+        print(f"building {candidate.file} …", flush=True)
+        start = time.perf_counter()
+        candidate.build(np.asarray(data), path, threads)
+        record = {"seconds": time.perf_counter() - start, "threads": threads, "load": os.getloadavg()[0],
+                  "nice": os.nice(0)}
+        log.write_text(json.dumps({**_builds(log), candidate.file: record}, indent=1))
+    builds = _builds(log)
+    for name in builds:
+        builds[name]["bytes"] = _size(folder / name)
+    return builds
+
+
+def _builds(log: Path) -> dict[str, dict]:
+    return json.loads(log.read_text()) if log.exists() else {}
+
+
+def _size(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*")) if path.is_dir() else path.stat().st_size
+
+
+# -- queries (interleaved) ---------------------------------------------------------------------
+
+def sweep(found: list[Candidate], queries: np.ndarray, truth: np.ndarray, efs: list[int], k: int) -> list[Result]:
+    results = []
+    for ef in efs:
+        for candidate in found:
+            candidate.set_ef(ef)
+            candidate.search(queries[0], k)  # warm
+        seconds: list[list[float]] = [[] for _ in found]
+        answers: list[list[np.ndarray]] = [[] for _ in found]
+        for number, query in enumerate(queries):
+            for turn in range(len(found)):
+                which = (number + turn) % len(found)
+                start = time.perf_counter()
+                keys = found[which].search(query, k)
+                seconds[which].append(time.perf_counter() - start)
+                answers[which].append(np.asarray(keys, dtype=np.int64))
+        for which, candidate in enumerate(found):
+            results.append(Result(candidate.name, ef, recall(answers[which], truth), *percentiles(seconds[which])))
+        print(" | ".join(f"{r.index} ef={r.ef} r={r.recall:.3f} {r.p50:.3f} ms" for r in results[-len(found):]), flush=True)
+    return results
+
+
+def at_target(results: list[Result], target: float) -> dict[str, Result]:
+    """Per index, the smallest ef reaching the target (or its best recall if none does)."""
+    chosen = {}
+    for name in dict.fromkeys(r.index for r in results):
+        mine = [r for r in results if r.index == name]
+        good = [r for r in mine if r.recall >= target]
+        chosen[name] = min(good, key=lambda r: r.ef) if good else max(mine, key=lambda r: r.recall)
+    return chosen
+
+
+def summary(found: list[Candidate], chosen: dict[str, Result], builds: dict[str, dict], n: int,
+            target: float) -> str:
+    base = chosen.get(Faiss.name)
+    faiss_build = builds.get(next((c.file for c in found if isinstance(c, Faiss)), ""), {}).get("seconds")
+    rows = []
+    for candidate in found:
+        r, built = chosen[candidate.name], builds[candidate.file]
+        rows.append([r.index, f"M={candidate.connectivity} ef={r.ef}",
+                     f"{r.recall:.3f}" + ("" if r.recall >= target else " (below)"), f"{r.p50:.3f}", f"{r.p95:.3f}",
+                     f"{r.p50 / base.p50:.2f}×" if base else "-", f"{built['bytes'] / n:.0f}",
+                     f"{built['seconds']:.0f}" + (" (niced)" if built.get("nice") else ""),
+                     f"{built['seconds'] / faiss_build:.2f}×" if faiss_build else "-"])
+    header = ["index", "setting", "recall@10", "p50 ms", "p95 ms", "p50 vs faiss", "bytes/item", "build s",
+              "build vs faiss"]
+    return markdown_table(header, rows)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=1_000_000)
+    parser.add_argument("--dims", type=int, default=256)
+    parser.add_argument("--queries", type=int, default=500)
+    parser.add_argument("--k", type=int, default=10)
+    parser.add_argument("--connectivity", type=int, default=16, help="M, the same for every index")
+    parser.add_argument("--ef", default="32,48,64,96,128,192,256", help="search expansions to sweep")
+    parser.add_argument("--target", type=float, default=0.95)
+    parser.add_argument("--indexes", default="usearch-f32,usearch-f16,usearch-i8,usearch-i8-rescored,engine,faiss")
+    parser.add_argument("--threads", type=int, default=os.cpu_count(), help="build threads, the same for all")
+    parser.add_argument("--cache", type=Path, default=Path(os.environ.get("BENCH_CACHE", "/tmp/bench-hnsw")))
+    parser.add_argument("--build-only", action="store_true")
+    parser.add_argument("--section", default="hnsw", help="docs/benchmarks.md section to write")
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+    args.ef = [int(v) for v in args.ef.split(",")]
+    return args
+
+
+def main() -> None:
+    args = parse_args()
+    args.cache.mkdir(parents=True, exist_ok=True)
+    data, queries, truth = dataset(args.cache, args.n, args.dims, args.queries, args.k)
+    folder = args.cache / f"n{args.n}"
+    folder.mkdir(exist_ok=True)
+    found = candidates(args.indexes.split(","), args.connectivity)
+    builds = build_all(found, data, folder, args.threads)
+    if args.build_only:
+        print(json.dumps(builds, indent=1))
+        return
+    for candidate in found:
+        candidate.open(folder / candidate.file, data)
+    results = sweep(found, queries, truth, args.ef, args.k)
+    table = summary(found, at_target(results, args.target), builds, args.n, args.target)
+    full = markdown_table(["index", "ef", "recall@10", "p50 ms", "p95 ms"],
+                          [[r.index, r.ef, f"{r.recall:.3f}", f"{r.p50:.3f}", f"{r.p95:.3f}"] for r in results])
+    print(f"\n{table}\n\n{full}")
+    body = (f"{NOTES}\n{args.n:,} × {args.dims} clustered unit vectors, {args.queries} held-out queries, k={args.k}, "
+            f"latency at the smallest ef with recall@{args.k} ≥ {args.target}:\n\n{table}\n\n"
+            f"<details><summary>full sweep</summary>\n\n{full}\n\n</details>\n")
+    if not args.no_write:
+        write_section(args.section, f"HNSW like for like, {args.n:,} × {args.dims} (bench_hnsw.py)", body)
+
+
+NOTES = """Same graph for all (M, efConstruction 128, cosine), built with the same threads; at search time one
+thread, one query per call, the queries interleaved across indexes. USearch files are opened as views
+(memory-mapped), FAISS with `IO_FLAG_MMAP`. "i8 + f32 rescoring" asks the i8 index for 4×k candidates and
+reorders them by exact f32 dot products read from a memory-mapped copy of the vectors (iconodex's
+searcher rescores candidates from SQLite the same way). Bytes/item is the saved file over the item count;
+"iconodex engine" is `UsearchEngine` read-only (the library call plus the manifest `stat` and conversions).
+"""
+
+
+if __name__ == "__main__":
+    main()
