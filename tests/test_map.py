@@ -38,10 +38,16 @@ def _vectors(rng: np.random.Generator, labels: np.ndarray, centres: np.ndarray) 
     return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
 
 
+def item_links(item: str) -> dict[str, str]:
+    """A catalogue page and a IIIF manifest, as a IIIF or Omeka S source records them."""
+    return {"page": f"https://museum.example/objects/{item}", "manifest": f"https://museum.example/iiif/{item}.json"}
+
+
 def add_items(coll: Collection, labels: np.ndarray, first: int, rng: np.random.Generator,
-              centres: np.ndarray) -> list[str]:
+              centres: np.ndarray, links: bool = False) -> list[str]:
     records = [SourceRecord(id=f"item-{first + i}", image=None, title=f"{CATEGORIES[label]} view {first + i}",
-                            metadata={"place": f"{CATEGORIES[label]} county"})
+                            metadata={"place": f"{CATEGORIES[label]} county"},
+                            links=item_links(f"item-{first + i}") if links else {})
                for i, label in enumerate(labels.tolist())]
     run, _ = coll.store.begin_run("labelled", "synthetic", "synthetic", {})
     coll.store.upsert_records(records, "labelled", run)
