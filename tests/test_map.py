@@ -17,7 +17,7 @@ import pytest
 import skimage
 from _cli import run_cli
 from _serve_fixtures import serve
-from PIL import Image
+from PIL import Image, ImageOps
 
 from iconodex import Collection
 from iconodex.errors import NotFoundError
@@ -53,7 +53,8 @@ def add_items(coll: Collection, labels: np.ndarray, first: int, rng: np.random.G
     coll.store.upsert_records(records, "labelled", run)
     key_of = coll.store.keys_for_ids([r.id for r in records])
     keys = [key_of[r.id] for r in records]
-    coll.commit_chunk({"visual": dict(zip(keys, _vectors(rng, labels, centres), strict=True))}, keys, {}, {}, [])
+    hashes = {key: f"{CATEGORIES[label]}-{key}" for key, label in zip(keys, labels.tolist(), strict=True)}  # as fetched
+    coll.commit_chunk({"visual": dict(zip(keys, _vectors(rng, labels, centres), strict=True))}, keys, {}, hashes, [])
     coll.index_keys(keys)
     coll.store.mark_indexed(keys)
     return [r.id for r in records]
@@ -137,6 +138,38 @@ def test_rerun_places_new_items_into_the_kept_layout(labelled, tmp_path):
         assert build_map(coll, refit=True).refitted
 
 
+def test_an_item_whose_picture_changed_moves_to_its_new_neighbours(labelled, tmp_path):
+    _, labels, centres, _ = labelled
+    path = _copy(labelled, tmp_path)
+    with Collection.open(path) as coll:
+        before = {p["id"]: (p["x"], p["y"]) for p in map_points(coll.store)}
+        add_items(coll, np.array([3]), 0, np.random.default_rng(2), centres)  # item-0: a harbour, now a locomotive
+        report = build_map(coll)
+        after = {p["id"]: (p["x"], p["y"]) for p in map_points(coll.store)}
+    assert not report.refitted and report.placed == 1 and report.kept == len(labels) - 1
+    assert all(after[item] == point for item, point in before.items() if item != "item-0")
+    locomotives = np.array([before[f"item-{i}"] for i in np.flatnonzero(labels == 3)])
+    harbours = np.array([before[f"item-{i}"] for i in np.flatnonzero(labels == 0) if i != 0])
+    here = np.array(after["item-0"])
+    assert np.linalg.norm(locomotives - here, axis=1).min() < np.linalg.norm(harbours - here, axis=1).min()
+
+
+def test_a_map_made_before_pictures_were_recorded_keeps_every_point(labelled, tmp_path):
+    path = _copy(labelled, tmp_path)
+    with Collection.open(path) as coll:
+        build_atlases(coll)
+        before = {p["id"]: (p["x"], p["y"]) for p in map_points(coll.store)}
+    with sqlite3.connect(path / "iconodex.db") as conn:  # as schema version 3 left it
+        conn.execute("ALTER TABLE map_points DROP COLUMN picture")
+        cells = json.loads(conn.execute("SELECT cells FROM map_atlases").fetchone()[0])
+        conn.execute("UPDATE map_atlases SET cells = ?", (json.dumps([key for key, _ in cells]),))
+        conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    conn.close()
+    with Collection.open(path) as coll:
+        report = build_map(coll)
+        assert report.placed == 0 and {p["id"]: (p["x"], p["y"]) for p in map_points(coll.store)} == before
+
+
 def test_deleted_items_leave_the_map(labelled, tmp_path):
     path = _copy(labelled, tmp_path)
     with Collection.open(path) as coll:
@@ -216,6 +249,25 @@ def test_atlas_draws_readable_pictures_and_a_grey_cell_for_one_that_is_gone(tmp_
     gone_cell = np.asarray(sheet.crop((CELL + 4, 4, 2 * CELL - 4, CELL - 4)), dtype=float)  # JPEG blurs edges
     assert cat_cell.std() > 10  # a picture, not a flat cell
     assert np.abs(gone_cell - EMPTY).max() < 8
+
+
+def test_an_atlas_redraws_the_cell_of_a_picture_that_changed(tmp_path):
+    data = Path(skimage.__file__).parent / "data"
+    with Collection.create(tmp_path / "c") as coll:
+        keys = None
+        for picture in ("chelsea.png", "coffee.png"):  # the catalogue's record now points at another file
+            run, _ = coll.store.begin_run("one", "synthetic", "synthetic", {})
+            coll.store.upsert_records([SourceRecord(id="item", title="item", image=ImageRef("path", str(data / picture)))],
+                                      "one", run)
+            keys = np.array(list(coll.store.keys_for_ids(["item"]).values()))
+            write_map(coll.store, keys, np.array([[0.0, 0.0]]), np.array([-1]), {}, [0, 0, 1])
+            assert build_atlases(coll) == 1
+        cell = Image.open(io.BytesIO(atlas_jpeg(coll.store, 0))).convert("RGB").crop((0, 0, CELL, CELL))
+    coffee = ImageOps.fit(Image.open(data / "coffee.png").convert("RGB"), (CELL, CELL))
+    cat = ImageOps.fit(Image.open(data / "chelsea.png").convert("RGB"), (CELL, CELL))
+    difference = {name: np.abs(np.asarray(cell, float) - np.asarray(picture, float)).mean()
+                  for name, picture in (("coffee", coffee), ("cat", cat))}
+    assert difference["coffee"] < difference["cat"] / 2, difference
 
 
 def test_offline_model_clusters_are_also_named_by_their_imagenet_class(sample_collection):
