@@ -187,6 +187,16 @@ def test_map_command_reports_and_a_collection_without_vectors_is_one_line(labell
     assert status == 2 and err.count("\n") == 1 and "ingest some first" in err
 
 
+def test_perplexity_option_lays_the_map_out_anew(labelled, tmp_path, capsys):
+    path = _copy(labelled, tmp_path)
+    with Collection.open(path, read_only=True) as coll:
+        before = {p["id"]: (p["x"], p["y"]) for p in map_points(coll.store)}
+    status, out, _ = run_cli(capsys, "map", "-c", str(path), "--perplexity", "30")
+    assert status == 0 and "600 placed (new layout)" in out
+    with Collection.open(path, read_only=True) as coll:
+        assert {p["id"]: (p["x"], p["y"]) for p in map_points(coll.store)} != before
+
+
 def test_reading_a_collection_never_mapped_is_one_line_error(tmp_path):
     Collection.create(tmp_path / "c").close()
     with sqlite3.connect(tmp_path / "c" / "iconodex.db") as conn:  # a store from before the map tables
