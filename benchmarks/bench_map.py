@@ -141,7 +141,10 @@ def report(results: dict[str, dict]) -> str:
                             "same-cluster map neighbours (original)"], rows)
     return (f"{DIMS}-d unit vectors around {CLUSTERS} cluster centres; each fit in its own process, 2 threads; "
             "opentsne is iconodex's layout (perplexity map.PERPLEXITY), opentsne-p30 the customary perplexity 30; "
-            f"UMAP's time includes numba's compilation, as a first `iconodex map` would pay it.\n\n{table}\n\n"
+            f"UMAP's time includes numba's compilation, as a first `iconodex map` would pay it. Rows come from "
+            "`bench_map.py --sizes N [--methods …]` runs under the benchmark lock (a size, or some of its methods, "
+            "per run; `load at start` says how busy the box was), gathered with `--report-only`.\n\n"
+            f"{table}\n\n"
             + "\n".join(ratios))
 
 
