@@ -8,12 +8,14 @@ cluster (against the same share in the original space).
 
     .venv/bin/python benchmarks/bench_map.py --sizes 10000 100000
     .venv/bin/python benchmarks/bench_map.py --sizes 3000 --no-write   # a quick look
+    .venv/bin/python benchmarks/bench_map.py --sizes 100000 --methods umap   # one fit, results kept in --results
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -27,7 +29,7 @@ CLUSTERS = 50
 NOISE = 0.14  # per dimension, around unit cluster centres: ~0.94 of 10-NN share a cluster
 SAMPLE = 1000
 K = 10
-METHODS = ("opentsne", "umap")
+METHODS = ("opentsne", "opentsne-p30", "umap")  # iconodex's layout (perplexity map.PERPLEXITY), the customary 30
 
 
 def clustered(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -40,10 +42,11 @@ def clustered(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 
 def fit(method: str, vectors: np.ndarray) -> np.ndarray:
-    if method == "opentsne":
-        from iconodex.map import fit_layout
+    if method.startswith("opentsne"):
+        from iconodex.map import PERPLEXITY, fit_layout
 
-        return fit_layout(vectors)[0]
+        _, _, perplexity = method.partition("-p")
+        return fit_layout(vectors, perplexity=float(perplexity or PERPLEXITY))[0]
     import umap
 
     return umap.UMAP(n_components=2, metric="cosine", n_jobs=2, random_state=None).fit_transform(vectors)
@@ -59,6 +62,7 @@ def nearest(space: np.ndarray, queries: np.ndarray, cosine: bool) -> np.ndarray:
 
 def child(method: str, n: int) -> dict[str, float]:
     vectors, labels = clustered(n)
+    load = os.getloadavg()[0]  # fits run one per process, sometimes in separate runs: each says how busy the box was
     started = time.perf_counter()
     points = fit(method, vectors).astype(np.float64)
     seconds = time.perf_counter() - started
@@ -66,7 +70,7 @@ def child(method: str, n: int) -> dict[str, float]:
     before = nearest(vectors, vectors[sample], cosine=True)
     after = nearest(points, points[sample], cosine=False)
     kept = np.mean([len(set(a) & set(b)) / K for a, b in zip(before, after, strict=True)])
-    return {"seconds": seconds, "peak_mb": peak_rss_mb(), "kept": float(kept),
+    return {"seconds": seconds, "load": load, "peak_mb": peak_rss_mb(), "kept": float(kept),
             "same_map": float((labels[after] == labels[sample][:, None]).mean()),
             "same_original": float((labels[before] == labels[sample][:, None]).mean())}
 
@@ -74,6 +78,8 @@ def child(method: str, n: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--methods", nargs="+", default=list(METHODS),
+                        help="opentsne (iconodex's settings), opentsne-pN (perplexity N), umap")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per fit")
     parser.add_argument("--results", type=Path, default=Path("bench_map.json"), help="kept as each fit ends")
     parser.add_argument("--no-write", action="store_true")
@@ -94,7 +100,7 @@ def main() -> None:
         return
     results = json.loads(args.results.read_text()) if args.results.exists() else {}
     for n in args.sizes:
-        for method in METHODS:
+        for method in args.methods:
             key = f"{method}/{n}"
             if key in results or args.report_only:
                 continue
@@ -117,20 +123,28 @@ def report(results: dict[str, dict]) -> str:
     for key, r in sorted(results.items(), key=lambda kv: (int(kv[0].split("/")[1]), kv[0])):
         method, n = key.split("/")
         if "timeout" in r:
-            rows.append([f"{int(n):,}", method, f"> {r['timeout']:.0f}", "–", "–", "–", "–"])
+            rows.append([f"{int(n):,}", method, f"> {r['timeout']:.0f}", "–", "–", "–", "–", "–"])
             continue
-        rows.append([f"{int(n):,}", method, f"{r['seconds']:.1f}", f"{r['peak_mb']:.0f}", f"{r['kept']:.3f}",
+        rows.append([f"{int(n):,}", method, f"{r['seconds']:.1f}", f"{r.get('load', float('nan')):.1f}",
+                     f"{r['peak_mb']:.0f}", f"{r['kept']:.3f}",
                      f"{r['kept'] / r['seconds'] * 100:.2f}", f"{r['same_map']:.3f} ({r['same_original']:.3f})"])
     ratios = []
     for n in sorted({int(k.split("/")[1]) for k in results}):
-        tsne, other = results.get(f"opentsne/{n}", {}), results.get(f"umap/{n}", {})
-        if "seconds" in tsne and "seconds" in other:
-            ratios.append(f"{n:,} items: UMAP takes {other['seconds'] / tsne['seconds']:.2f}× openTSNE's time and keeps "
-                          f"{other['kept'] / tsne['kept']:.2f}× its share of true neighbours.")
-    table = markdown_table(["items", "method", "seconds", "peak MB", "10-NN kept", "kept per 100 s",
+        ours = results.get(f"opentsne/{n}", {})
+        for method in METHODS[1:]:
+            other = results.get(f"{method}/{n}", {})
+            if "seconds" in ours and "seconds" in other:
+                ratios.append(f"{n:,} items: {method} takes {other['seconds'] / ours['seconds']:.2f}× the time of "
+                              f"iconodex's openTSNE and keeps {other['kept'] / ours['kept']:.2f}× its share of true "
+                              "neighbours.")
+    table = markdown_table(["items", "method", "seconds", "load at start", "peak MB", "10-NN kept", "kept per 100 s",
                             "same-cluster map neighbours (original)"], rows)
     return (f"{DIMS}-d unit vectors around {CLUSTERS} cluster centres; each fit in its own process, 2 threads; "
-            f"UMAP's time includes numba's compilation, as a first `iconodex map` would pay it.\n\n{table}\n\n"
+            "opentsne is iconodex's layout (perplexity map.PERPLEXITY), opentsne-p30 the customary perplexity 30; "
+            f"UMAP's time includes numba's compilation, as a first `iconodex map` would pay it. Rows come from "
+            "`bench_map.py --sizes N [--methods …]` runs under the benchmark lock (a size, or some of its methods, "
+            "per run; `load at start` says how busy the box was), gathered with `--report-only`.\n\n"
+            f"{table}\n\n"
             + "\n".join(ratios))
 
 

@@ -17,7 +17,7 @@ import pytest
 import skimage
 from _cli import run_cli
 from _serve_fixtures import serve
-from PIL import Image
+from PIL import Image, ImageOps
 
 from iconodex import Collection
 from iconodex.errors import NotFoundError
@@ -38,16 +38,23 @@ def _vectors(rng: np.random.Generator, labels: np.ndarray, centres: np.ndarray) 
     return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
 
 
+def item_links(item: str) -> dict[str, str]:
+    """A catalogue page and a IIIF manifest, as a IIIF or Omeka S source records them."""
+    return {"page": f"https://museum.example/objects/{item}", "manifest": f"https://museum.example/iiif/{item}.json"}
+
+
 def add_items(coll: Collection, labels: np.ndarray, first: int, rng: np.random.Generator,
-              centres: np.ndarray) -> list[str]:
+              centres: np.ndarray, links: bool = False) -> list[str]:
     records = [SourceRecord(id=f"item-{first + i}", image=None, title=f"{CATEGORIES[label]} view {first + i}",
-                            metadata={"place": f"{CATEGORIES[label]} county"})
+                            metadata={"place": f"{CATEGORIES[label]} county"},
+                            links=item_links(f"item-{first + i}") if links else {})
                for i, label in enumerate(labels.tolist())]
     run, _ = coll.store.begin_run("labelled", "synthetic", "synthetic", {})
     coll.store.upsert_records(records, "labelled", run)
     key_of = coll.store.keys_for_ids([r.id for r in records])
     keys = [key_of[r.id] for r in records]
-    coll.commit_chunk({"visual": dict(zip(keys, _vectors(rng, labels, centres), strict=True))}, keys, {}, {}, [])
+    hashes = {key: f"{CATEGORIES[label]}-{key}" for key, label in zip(keys, labels.tolist(), strict=True)}  # as fetched
+    coll.commit_chunk({"visual": dict(zip(keys, _vectors(rng, labels, centres), strict=True))}, keys, {}, hashes, [])
     coll.index_keys(keys)
     coll.store.mark_indexed(keys)
     return [r.id for r in records]
@@ -131,6 +138,38 @@ def test_rerun_places_new_items_into_the_kept_layout(labelled, tmp_path):
         assert build_map(coll, refit=True).refitted
 
 
+def test_an_item_whose_picture_changed_moves_to_its_new_neighbours(labelled, tmp_path):
+    _, labels, centres, _ = labelled
+    path = _copy(labelled, tmp_path)
+    with Collection.open(path) as coll:
+        before = {p["id"]: (p["x"], p["y"]) for p in map_points(coll.store)}
+        add_items(coll, np.array([3]), 0, np.random.default_rng(2), centres)  # item-0: a harbour, now a locomotive
+        report = build_map(coll)
+        after = {p["id"]: (p["x"], p["y"]) for p in map_points(coll.store)}
+    assert not report.refitted and report.placed == 1 and report.kept == len(labels) - 1
+    assert all(after[item] == point for item, point in before.items() if item != "item-0")
+    locomotives = np.array([before[f"item-{i}"] for i in np.flatnonzero(labels == 3)])
+    harbours = np.array([before[f"item-{i}"] for i in np.flatnonzero(labels == 0) if i != 0])
+    here = np.array(after["item-0"])
+    assert np.linalg.norm(locomotives - here, axis=1).min() < np.linalg.norm(harbours - here, axis=1).min()
+
+
+def test_a_map_made_before_pictures_were_recorded_keeps_every_point(labelled, tmp_path):
+    path = _copy(labelled, tmp_path)
+    with Collection.open(path) as coll:
+        build_atlases(coll)
+        before = {p["id"]: (p["x"], p["y"]) for p in map_points(coll.store)}
+    with sqlite3.connect(path / "iconodex.db") as conn:  # as schema version 3 left it
+        conn.execute("ALTER TABLE map_points DROP COLUMN picture")
+        cells = json.loads(conn.execute("SELECT cells FROM map_atlases").fetchone()[0])
+        conn.execute("UPDATE map_atlases SET cells = ?", (json.dumps([key for key, _ in cells]),))
+        conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    conn.close()
+    with Collection.open(path) as coll:
+        report = build_map(coll)
+        assert report.placed == 0 and {p["id"]: (p["x"], p["y"]) for p in map_points(coll.store)} == before
+
+
 def test_deleted_items_leave_the_map(labelled, tmp_path):
     path = _copy(labelled, tmp_path)
     with Collection.open(path) as coll:
@@ -146,6 +185,16 @@ def test_map_command_reports_and_a_collection_without_vectors_is_one_line(labell
     Collection.create(tmp_path / "empty").close()
     status, out, err = run_cli(capsys, "map", "-c", str(tmp_path / "empty"))
     assert status == 2 and err.count("\n") == 1 and "ingest some first" in err
+
+
+def test_perplexity_option_lays_the_map_out_anew(labelled, tmp_path, capsys):
+    path = _copy(labelled, tmp_path)
+    with Collection.open(path, read_only=True) as coll:
+        before = {p["id"]: (p["x"], p["y"]) for p in map_points(coll.store)}
+    status, out, _ = run_cli(capsys, "map", "-c", str(path), "--perplexity", "30")
+    assert status == 0 and "600 placed (new layout)" in out
+    with Collection.open(path, read_only=True) as coll:
+        assert {p["id"]: (p["x"], p["y"]) for p in map_points(coll.store)} != before
 
 
 def test_reading_a_collection_never_mapped_is_one_line_error(tmp_path):
@@ -210,6 +259,25 @@ def test_atlas_draws_readable_pictures_and_a_grey_cell_for_one_that_is_gone(tmp_
     gone_cell = np.asarray(sheet.crop((CELL + 4, 4, 2 * CELL - 4, CELL - 4)), dtype=float)  # JPEG blurs edges
     assert cat_cell.std() > 10  # a picture, not a flat cell
     assert np.abs(gone_cell - EMPTY).max() < 8
+
+
+def test_an_atlas_redraws_the_cell_of_a_picture_that_changed(tmp_path):
+    data = Path(skimage.__file__).parent / "data"
+    with Collection.create(tmp_path / "c") as coll:
+        keys = None
+        for picture in ("chelsea.png", "coffee.png"):  # the catalogue's record now points at another file
+            run, _ = coll.store.begin_run("one", "synthetic", "synthetic", {})
+            coll.store.upsert_records([SourceRecord(id="item", title="item", image=ImageRef("path", str(data / picture)))],
+                                      "one", run)
+            keys = np.array(list(coll.store.keys_for_ids(["item"]).values()))
+            write_map(coll.store, keys, np.array([[0.0, 0.0]]), np.array([-1]), {}, [0, 0, 1])
+            assert build_atlases(coll) == 1
+        cell = Image.open(io.BytesIO(atlas_jpeg(coll.store, 0))).convert("RGB").crop((0, 0, CELL, CELL))
+    coffee = ImageOps.fit(Image.open(data / "coffee.png").convert("RGB"), (CELL, CELL))
+    cat = ImageOps.fit(Image.open(data / "chelsea.png").convert("RGB"), (CELL, CELL))
+    difference = {name: np.abs(np.asarray(cell, float) - np.asarray(picture, float)).mean()
+                  for name, picture in (("coffee", coffee), ("cat", cat))}
+    assert difference["coffee"] < difference["cat"] / 2, difference
 
 
 def test_offline_model_clusters_are_also_named_by_their_imagenet_class(sample_collection):

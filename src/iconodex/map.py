@@ -36,12 +36,17 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 MIN_FIT = 32  # items: fewer get a PCA layout
+# t-SNE's neighbourhood size: 10 keeps more of each item's nearest neighbours next to it than the
+# customary 30, in less time (docs/map.md, "Neighbourhoods"); larger values favour the layout of groups
+PERPLEXITY = 10.0
 MIN_CLUSTER = 5  # items per HDBSCAN cluster (at least); grows with the collection
 NAME_WORDS = 3
 WORD = re.compile(r"[^\W\d_]{3,}", re.UNICODE)
 STOP_WORDS = frozenset("the and for with from this that are was were his her its our their des les une der die "
                        "das und von mit del los las por con una".split())
 FIELD = 1000.0  # the layout is scaled into [0, FIELD]² so clients need no bounds
+# an item's picture as the store knows it: its reference and the hash of its fetched bytes
+PICTURE = "coalesce(items.image_key, '') || ' ' || coalesce(items.content_hash, '')"
 
 
 @dataclass(slots=True)
@@ -55,12 +60,12 @@ class MapReport:
 # -- layout -----------------------------------------------------------------------------------
 
 
-def fit_layout(vectors: np.ndarray, seed: int = 0) -> tuple[np.ndarray, Any]:
+def fit_layout(vectors: np.ndarray, seed: int = 0, perplexity: float = PERPLEXITY) -> tuple[np.ndarray, Any]:
     """2-D points for ``vectors`` (rows unit-normalised) and a model that can place new ones."""
     if len(vectors) < MIN_FIT:
         return _pca_fit(vectors)
     TSNE = require("openTSNE", "map", "the map's layout").TSNE
-    perplexity = float(min(30, max(5, (len(vectors) - 1) // 3)))
+    perplexity = float(min(perplexity, max(2, (len(vectors) - 1) // 3)))
     embedding = TSNE(perplexity=perplexity, metric="cosine", n_jobs=2, random_state=seed).fit(vectors)
     return np.asarray(embedding, dtype=np.float64), embedding
 
@@ -181,11 +186,11 @@ def model_path(coll: Collection) -> Path:
     return Path(coll.path) / "map" / "layout.pkl"
 
 
-def build_map(coll: Collection, *, refit: bool = False, seed: int = 0) -> MapReport:
+def build_map(coll: Collection, *, refit: bool = False, seed: int = 0, perplexity: float = PERPLEXITY) -> MapReport:
     """Lay out the collection's similar space, cluster it, name the clusters and store it all.
 
-    Without ``refit``, items already on the map keep their points and new ones are placed into the
-    fitted layout; items no longer in the collection leave it."""
+    Without ``refit``, items already on the map keep their points and new ones, and those whose
+    picture changed, are placed into the fitted layout; items no longer in the collection leave it."""
     store = coll.store
     keys, vectors = _all_vectors(coll)
     if not len(keys):
@@ -195,7 +200,7 @@ def build_map(coll: Collection, *, refit: bool = False, seed: int = 0) -> MapRep
     model = _load_model(path) if known and store.get_meta("map_transform") else None
     refitted = model is None
     if refitted:
-        raw, model = fit_layout(vectors, seed)
+        raw, model = fit_layout(vectors, seed, perplexity)
         _save_model(path, model)
         points, transform = _scaled(raw)
         new_keys = keys
@@ -243,14 +248,16 @@ def _save_model(path: Path, model: Any) -> None:
 
 
 def _stored_points(store: ItemStore) -> dict[int, tuple[float, float]]:
-    rows = store.conn.execute("SELECT key, x, y FROM map_points")
+    """The points still valid: of items whose picture is the one they were placed for."""
+    rows = store.conn.execute(f"SELECT p.key, p.x, p.y FROM map_points p JOIN items ON items.key = p.key "
+                              f"WHERE p.picture IS NULL OR p.picture = {PICTURE}")
     return {int(key): (x, y) for key, x, y in rows}
 
 
 def write_map(store: ItemStore, keys: np.ndarray, points: np.ndarray, labels: np.ndarray,
               names: dict[int, tuple[str, list[str]]], transform: list[float]) -> None:
-    """Replace the stored map in one transaction: a point and cluster per key, the named clusters
-    (centre and extent from their points), and the (x offset, y offset, scale) into the field."""
+    """Replace the stored map in one transaction: a point, cluster and picture per key, the named
+    clusters (centre and extent from their points), and the (x offset, y offset, scale) into the field."""
     rows = [(int(k), float(x), float(y), int(c)) for k, (x, y), c in zip(keys, points, labels, strict=True)]
     clusters = []
     for cluster, (name, terms) in names.items():
@@ -261,6 +268,7 @@ def write_map(store: ItemStore, keys: np.ndarray, points: np.ndarray, labels: np
     with store.transaction() as conn:
         conn.execute("DELETE FROM map_points")
         conn.executemany("INSERT INTO map_points (key, x, y, cluster) VALUES (?, ?, ?, ?)", rows)
+        conn.execute(f"UPDATE map_points SET picture = (SELECT {PICTURE} FROM items WHERE items.key = map_points.key)")
         conn.execute("DELETE FROM map_clusters")
         conn.executemany("INSERT INTO map_clusters (cluster, name, terms, size, x, y, extent) "
                          "VALUES (?, ?, ?, ?, ?, ?, ?)", clusters)

@@ -28,21 +28,30 @@ PER_ATLAS = ROW * ROW
 EMPTY = (200, 200, 200)  # a picture that cannot be had
 
 
-def mapped_keys(store: ItemStore) -> list[int]:
+Cell = tuple[int, "str | None"]  # (item key, the picture it shows: map_points.picture)
+
+
+def mapped_cells(store: ItemStore) -> list[Cell]:
     """The mapped items in cell order (key order: a later ingest's items go at the end)."""
-    return [int(row[0]) for row in store.conn.execute("SELECT key FROM map_points ORDER BY key")]
+    return [(int(key), picture) for key, picture in store.conn.execute("SELECT key, picture FROM map_points ORDER BY key")]
+
+
+def _stored_cells(text: str) -> list[Cell]:
+    """An atlas's cells as stored; a bare key (atlases drawn before pictures were recorded) shows
+    the picture the map point was made from."""
+    return [(cell, None) if isinstance(cell, int) else (int(cell[0]), cell[1]) for cell in json.loads(text)]
 
 
 def build_atlases(coll: Collection) -> int:
     """Bring the atlases in line with the map; returns how many were (re)drawn."""
     store = coll.store
-    keys = mapped_keys(store)
-    stored = {row[0]: json.loads(row[1]) for row in store.conn.execute("SELECT atlas, cells FROM map_atlases")}
-    old_cells = {key: (atlas, i) for atlas, cells in stored.items() for i, key in enumerate(cells)}
+    wanted_cells = mapped_cells(store)
+    stored = {row[0]: _stored_cells(row[1]) for row in store.conn.execute("SELECT atlas, cells FROM map_atlases")}
+    old_cells = {cell: (atlas, i) for atlas, cells in stored.items() for i, cell in enumerate(cells)}
     drawn = 0
-    wanted = (len(keys) + PER_ATLAS - 1) // PER_ATLAS
+    wanted = (len(wanted_cells) + PER_ATLAS - 1) // PER_ATLAS
     for atlas in range(wanted):
-        cells = keys[atlas * PER_ATLAS:(atlas + 1) * PER_ATLAS]
+        cells = wanted_cells[atlas * PER_ATLAS:(atlas + 1) * PER_ATLAS]
         if stored.get(atlas) == cells:
             continue
         jpeg = _draw(coll, cells, old_cells)
@@ -69,13 +78,15 @@ def atlas_count(store: ItemStore) -> int:
     return int(store.conn.execute("SELECT count(*) FROM map_atlases").fetchone()[0])
 
 
-def _draw(coll: Collection, cells: list[int], old_cells: dict[int, tuple[int, int]]) -> bytes:
+def _draw(coll: Collection, cells: list[Cell], old_cells: dict[Cell, tuple[int, int]]) -> bytes:
+    """A sheet of ``cells``; a thumbnail of the same picture already on a sheet is copied from it."""
     sheet = Image.new("RGB", (SIDE, SIDE), EMPTY)
-    items = coll.store.get_many(cells)
+    items = coll.store.get_many([key for key, _ in cells])
     old_sheets: dict[int, Image.Image] = {}
-    for i, key in enumerate(cells):
-        if key in old_cells:
-            atlas, cell = old_cells[key]
+    for i, (key, picture) in enumerate(cells):
+        drawn_before = old_cells.get((key, picture)) or old_cells.get((key, None))
+        if drawn_before is not None:
+            atlas, cell = drawn_before
             if atlas not in old_sheets:
                 old_sheets[atlas] = Image.open(io.BytesIO(atlas_jpeg(coll.store, atlas))).convert("RGB")
             thumb = old_sheets[atlas].crop(_box(cell))

@@ -1,6 +1,7 @@
 """``iconodex map --html``: the map page as one file that opens from disk, like ``iconodex preview``.
 The points, clusters and thumbnail atlases are inlined (atlases as data: URIs), as are map.js and
-map.css; without a server, its search filters titles and "similar" means nearest on the map."""
+map.css; without a server, its search filters titles, "similar" means nearest on the map, and the item
+panel shows the links the catalogue gave (page, manifest, IIIF viewers)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ from typing import TYPE_CHECKING
 
 from .map import map_clusters, map_points
 from .map_atlas import CELL, PER_ATLAS, ROW, atlas_count, atlas_jpeg
+from .serve.views import viewer_links
 
 if TYPE_CHECKING:
     from .collection import Collection
+    from .store import ItemStore
 
 STATIC = resources.files("iconodex.serve").joinpath("static")
 
@@ -26,6 +29,7 @@ def offline_map_html(coll: Collection) -> str:
                for i in range(atlas_count(store))]
     data = {"ids": [r["id"] for r in rows], "titles": [r["title"] for r in rows], "x": [r["x"] for r in rows],
             "y": [r["y"] for r in rows], "cluster": [r["cluster"] for r in rows], "clusters": map_clusters(store),
+            "links": _links(store),
             "atlas": {"count": len(sources), "cell": CELL, "row": ROW, "per_atlas": PER_ATLAS, "sources": sources}}
     page = STATIC.joinpath("map.html").read_text(encoding="utf-8")
     style = STATIC.joinpath("map.css").read_text(encoding="utf-8")
@@ -36,6 +40,17 @@ def offline_map_html(coll: Collection) -> str:
     inline = (f'<script type="application/json" id="map-data">{payload}</script>\n'
               f"<script>\n{_script_safe(script)}</script>\n</body>")
     return page.replace("</body>", inline)
+
+
+def _links(store: ItemStore) -> list[dict[str, str]]:
+    """Each mapped item's web links and IIIF viewers, in map order: what the served panel shows."""
+    rows = store.conn.execute("SELECT i.links FROM map_points p JOIN items i ON i.key = p.key ORDER BY p.key")
+    shown = []
+    for (text,) in rows:
+        links = {name: href for name, href in json.loads(text or "{}").items()
+                 if isinstance(href, str) and href.startswith(("http://", "https://"))}
+        shown.append({**links, **viewer_links(links)})
+    return shown
 
 
 def _script_safe(text: str) -> str:

@@ -535,8 +535,16 @@ def _add_map_tables(conn: sqlite3.Connection) -> None:
                  "cells TEXT NOT NULL)")
 
 
+def _add_map_pictures(conn: sqlite3.Connection) -> None:
+    """Version 4: which picture each map point was made from (``iconodex.map.PICTURE``), so a re-run
+    places an item whose picture changed anew; NULL (mapped before) counts as unchanged."""
+    if "picture" not in {row[1] for row in conn.execute("PRAGMA table_info(map_points)")}:
+        conn.execute("ALTER TABLE map_points ADD COLUMN picture TEXT")
+
+
 # version → the step that reaches it from the one before; version 1 is schema.sql as first released
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {2: _add_gram_index, 3: _add_map_tables}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {2: _add_gram_index, 3: _add_map_tables,
+                                                               4: _add_map_pictures}
 SCHEMA_VERSION = max(MIGRATIONS)
 GRAMS_VERSION = 2
 

@@ -13,6 +13,7 @@
   const inline = document.getElementById("map-data");
   const offline = inline !== null;
   const WORLD = 1000;
+  const HIGHLIGHTS = 50; // search results marked on the map
   const THUMBS_FROM = 32; // on-screen pixels per picture from which thumbnails are drawn (about 1k fit a screen)
   const state = { n: 0, ids: [], titles: [], x: null, y: null, cluster: null, clusters: [], atlas: null,
                   sheets: [], view: { scale: 1, tx: 0, ty: 0 }, size: 1, highlighted: new Set(),
@@ -28,7 +29,7 @@
   async function load() {
     const data = offline ? JSON.parse(inline.textContent) : await getJson("map/points");
     state.clusters = offline ? data.clusters : (await getJson("map/clusters")).clusters;
-    Object.assign(state, { n: data.ids.length, ids: data.ids, titles: data.titles, atlas: data.atlas,
+    Object.assign(state, { n: data.ids.length, ids: data.ids, titles: data.titles, atlas: data.atlas, links: data.links || [],
                            x: Float32Array.from(data.x), y: Float32Array.from(data.y),
                            cluster: Int32Array.from(data.cluster) });
     state.index = new Map(state.ids.map((id, i) => [id, i]));
@@ -48,8 +49,8 @@
   }
 
   const url = (path) => new URL(path, document.baseURI.replace(/map(\.html)?([?#].*)?$/, "")).href;
-  async function getJson(path) {
-    const response = await fetch(url(path), { headers: { Accept: "application/json" } });
+  async function getJson(path, options = {}) {
+    const response = await fetch(url(path), { ...options, headers: { Accept: "application/json" } });
     const body = await response.json();
     if (!response.ok) throw new Error(body.error || response.statusText);
     return body;
@@ -105,7 +106,7 @@
     state.mode = side >= THUMBS_FROM ? "thumbnails" : "points";
     drawMarks(side);
     drawLabels(w);
-    if (selecting) { ctx.strokeStyle = "#fc0"; ctx.strokeRect(selecting.x0, selecting.y0, selecting.x1 - selecting.x0, selecting.y1 - selecting.y0); }
+    if (selecting) drawLasso(selecting);
     state.frames.push(performance.now() - started);
     if (state.frames.length > 240) state.frames.shift();
   }
@@ -164,6 +165,14 @@
       }
     }
   }
+  function drawLasso(outline) {
+    ctx.strokeStyle = "#fc0";
+    ctx.lineWidth = 1.5;
+    ctx.beginPath();
+    outline.forEach(([x, y], i) => (i ? ctx.lineTo(x, y) : ctx.moveTo(x, y)));
+    ctx.closePath();
+    ctx.stroke();
+  }
   function drawLabels(w) {
     ctx.font = "bold 13px system-ui, sans-serif";
     ctx.textAlign = "center";
@@ -197,12 +206,12 @@
   canvas.addEventListener("pointerdown", (event) => {
     const [sx, sy] = local(event);
     canvas.setPointerCapture(event.pointerId);
-    if (event.shiftKey) selecting = { x0: sx, y0: sy, x1: sx, y1: sy };
+    if (event.shiftKey) selecting = [[sx, sy]];
     else dragging = { sx, sy, tx: state.view.tx, ty: state.view.ty, moved: false };
   });
   canvas.addEventListener("pointermove", (event) => {
     const [sx, sy] = local(event);
-    if (selecting) { Object.assign(selecting, { x1: sx, y1: sy }); draw(); return; }
+    if (selecting) { selecting.push([sx, sy]); draw(); return; }
     if (dragging) {
       dragging.moved ||= Math.abs(sx - dragging.sx) + Math.abs(sy - dragging.sy) > 3;
       state.view.tx = dragging.tx + sx - dragging.sx;
@@ -230,11 +239,22 @@
   }, { passive: false });
   window.addEventListener("resize", resize);
 
-  function select({ x0, y0, x1, y1 }) {
-    const [ax, ay] = toWorld(Math.min(x0, x1), Math.min(y0, y1)), [bx, by] = toWorld(Math.max(x0, x1), Math.max(y0, y1));
-    state.selected = state.ids.filter((_, i) => state.x[i] >= ax && state.x[i] <= bx && state.y[i] >= ay && state.y[i] <= by);
+  function select(outline) { // the pictures inside the drawn outline (closed from its last point to its first)
+    const world = outline.map(([sx, sy]) => toWorld(sx, sy));
+    const xs = world.map((p) => p[0]), ys = world.map((p) => p[1]);
+    const [ax, bx, ay, by] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
+    state.selected = state.ids.filter((_, i) => state.x[i] >= ax && state.x[i] <= bx && state.y[i] >= ay && state.y[i] <= by
+                                                && inside(world, state.x[i], state.y[i]));
     for (const id of ["export-json", "export-csv"]) document.getElementById(id).disabled = !state.selected.length;
     say(`${state.selected.length} selected`);
+  }
+  function inside(polygon, x, y) { // even-odd rule: a ray to the right crosses the outline an odd number of times
+    let within = false;
+    for (let i = 0, j = polygon.length - 1; i < polygon.length; j = i++) {
+      const [xi, yi] = polygon[i], [xj, yj] = polygon[j];
+      if ((yi > y) !== (yj > y) && x < (xj - xi) * (y - yi) / (yj - yi) + xi) within = !within;
+    }
+    return within;
   }
   function download(name, type, text) {
     const link = document.createElement("a");
@@ -251,19 +271,43 @@
   document.getElementById("export-csv").addEventListener("click", () =>
     download("selection.csv", "text/csv", ["id,title", ...state.exportRows().map((r) => `${csvCell(r.id)},${csvCell(r.title)}`)].join("\n")));
 
-  document.getElementById("find").addEventListener("submit", async (event) => {
+  // -- search: highlight the results that are on the map and fly to them ---------------------
+  function highlight(ids, what, page = {}) {
+    state.highlighted = new Set(ids.filter((id) => state.index.has(id)));
+    say(state.highlighted.size ? `${state.highlighted.size} on the map for ${what}`
+      : page.no_good_match ? `no good match on the map for ${what}` : `nothing on the map for ${what}`);
+    state.flyTo([...state.highlighted]);
+    draw();
+  }
+  async function searchFor(run, what) {
+    say(`Searching for ${what}…`);
+    try { const page = await run(); highlight(page.results.map((r) => r.id), what, page); }
+    catch (error) { say(`search failed: ${error.message}`); }
+  }
+  document.getElementById("find").addEventListener("submit", (event) => {
     event.preventDefault();
     const q = document.getElementById("q").value.trim();
     if (!q) { state.highlighted = new Set(); draw(); return; }
-    try {
+    if (offline) { // no model in a page opened from disk: the titles that hold every word
       const words = q.toLowerCase().split(/\s+/);
-      const ids = offline ? state.ids.filter((id, i) => words.every((w) => (state.titles[i] || "").toLowerCase().includes(w)))
-        : (await getJson(`search?q=${encodeURIComponent(q)}&limit=50`)).results.map((r) => r.id);
-      state.highlighted = new Set(ids.filter((id) => state.index.has(id)));
-      say(`${state.highlighted.size} on the map for “${q}”`);
-      state.flyTo([...state.highlighted]);
-    } catch (error) { say(`search failed: ${error.message}`); }
+      highlight(state.ids.filter((_, i) => words.every((w) => (state.titles[i] || "").toLowerCase().includes(w))), `“${q}”`);
+      return;
+    }
+    searchFor(() => getJson(`search?q=${encodeURIComponent(q)}&limit=${HIGHLIGHTS}`), `“${q}”`);
   });
+  function searchPicture(file) {
+    if (offline || !file || !file.type.startsWith("image/")) return;
+    const form = new FormData();
+    form.append("image", file, file.name || "picture");
+    form.append("limit", String(HIGHLIGHTS));
+    searchFor(() => getJson("search", { method: "POST", body: form }), "your picture");
+  }
+  const picture = document.getElementById("picture"), pictureButton = document.getElementById("picture-button");
+  pictureButton.hidden = offline;
+  pictureButton.addEventListener("click", () => picture.click());
+  picture.addEventListener("change", () => { searchPicture(picture.files[0]); picture.value = ""; });
+  canvas.addEventListener("dragover", (event) => { if (!offline) event.preventDefault(); });
+  canvas.addEventListener("drop", (event) => { event.preventDefault(); searchPicture(event.dataTransfer.files[0]); });
 
   // -- item panel -------------------------------------------------------------------------
   async function openItem(id) {
@@ -277,6 +321,7 @@
     image.removeAttribute("src");
     if (offline) {
       image.src = cellImage(state.index.get(id));
+      showLinks(links, state.links[state.index.get(id)] || {});
       similarOffline(id).forEach((other) => similar.append(similarCard(other, cellImage(state.index.get(other)))));
       return;
     }
@@ -289,12 +334,15 @@
         meta.append(Object.assign(document.createElement("dt"), { textContent: key }),
                     Object.assign(document.createElement("dd"), { textContent: [].concat(value).join("; ") }));
       }
-      for (const [name, href] of Object.entries({ ...(item.links || {}), ...(item.viewers || {}) })) {
-        if (!/^https?:/.test(href)) continue;
-        links.append(Object.assign(document.createElement("a"), { href, textContent: name, rel: "noopener", target: "_blank" }), " ");
-      }
+      showLinks(links, { ...(item.links || {}), ...(item.viewers || {}) });
       like.results.forEach((r) => similar.append(similarCard(r.id, r.thumbnail)));
     } catch (error) { say(`cannot open ${id}: ${error.message}`); }
+  }
+  function showLinks(where, links) { // the catalogue's page, the manifest, IIIF viewers: web links only
+    for (const [name, href] of Object.entries(links)) {
+      if (!/^https?:/.test(href)) continue;
+      where.append(Object.assign(document.createElement("a"), { href, textContent: name, rel: "noopener", target: "_blank" }), " ");
+    }
   }
   function similarOffline(id) { // nearest on the map: the page has no vectors
     const i = state.index.get(id);
