@@ -211,6 +211,31 @@ def fit_ridge(x: np.ndarray, y: np.ndarray, strength: float) -> tuple[np.ndarray
     return weight, mean_y - mean_x @ weight
 
 
+def fit_contrastive(x: np.ndarray, y: np.ndarray, start: tuple[np.ndarray, np.ndarray], epochs: int,
+                    temperature: float = 0.05, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """W, b refined from ``start`` with a symmetric InfoNCE loss (CLIP's): each picture's projection should
+    be nearer its own target than the batch's other targets. CPU torch, fixed seed; training only."""
+    import torch
+
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    features, targets = torch.from_numpy(x.astype(np.float32)), torch.from_numpy(y.astype(np.float32))
+    weight = torch.nn.Parameter(torch.from_numpy(start[0].astype(np.float32)))
+    bias = torch.nn.Parameter(torch.from_numpy(start[1].astype(np.float32)))
+    optimiser = torch.optim.AdamW([weight, bias], lr=1e-3, weight_decay=1e-4)
+    for _ in range(epochs):
+        for batch in torch.randperm(len(features), generator=generator).split(512):
+            projected = torch.nn.functional.normalize(features[batch] @ weight + bias, dim=1)
+            logits = projected @ targets[batch].T / temperature
+            labels = torch.arange(len(batch))
+            loss = (torch.nn.functional.cross_entropy(logits, labels)
+                    + torch.nn.functional.cross_entropy(logits.T, labels)) / 2
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+    return weight.detach().double().numpy(), bias.detach().double().numpy()
+
+
 @dataclass
 class QuerySet:
     name: str
@@ -287,14 +312,19 @@ def train_variant(variant: str, args: argparse.Namespace, items: list[Item]) -> 
                 for kind in ("clipart", "emoji")}
     best = None
     for strength in LAMBDAS:
-        weight, bias = fit_ridge(feats["features"][train], targets, strength)
-        for alpha in ALPHAS:
-            value = summary(scores(sets, texts, pictures, weight, bias, alpha))
-            print(f"  {variant} λ={strength} a={alpha}: validation {value:.3f}", file=sys.stderr, flush=True)
-            if best is None or value > best[0]:
-                best = (value, strength, alpha, weight, bias)
-    _, strength, alpha, weight, bias = best
-    report = {"variant": variant, "lambda": strength, "alpha": alpha, "train pictures": len(train),
+        fitted = {"ridge": fit_ridge(feats["features"][train], targets, strength)}
+        for epochs in args.contrastive_epochs:
+            fitted[f"ridge + InfoNCE {epochs} epochs"] = fit_contrastive(
+                feats["features"][train], targets, fitted["ridge"], epochs)
+        for method, (weight, bias) in fitted.items():
+            for alpha in ALPHAS:
+                value = summary(scores(sets, texts, pictures, weight, bias, alpha))
+                print(f"  {variant} {method} λ={strength} a={alpha}: validation {value:.3f}", file=sys.stderr,
+                      flush=True)
+                if best is None or value > best[0]:
+                    best = (value, strength, alpha, weight, bias, method)
+    _, strength, alpha, weight, bias, method = best
+    report = {"variant": variant, "method": method, "lambda": strength, "alpha": alpha, "train pictures": len(train),
               "seconds per picture (busy machine)": float(feats["seconds"]), "weight": weight, "bias": bias}
     for name, a in (("conse", 0.0), ("projection", 1.0), ("combined", alpha)):
         report[f"validation {name}"] = scores(sets, texts, pictures, weight, bias, a)
@@ -317,6 +347,8 @@ def main() -> None:
     parser.add_argument("--train-languages", nargs="+", default=["en"], choices=LANGUAGES,
                         help="the emoji names a training target is made of (default: English)")
     parser.add_argument("--validation-languages", nargs="+", default=["en", "fr", "ja", "zh"], choices=LANGUAGES)
+    parser.add_argument("--contrastive-epochs", type=int, nargs="*", default=[],
+                        help="also refine each ridge map with InfoNCE for these many epochs (needs torch)")
     parser.add_argument("--write", action="store_true", help="write the chosen weights into the package")
     parser.add_argument("--json", type=Path, help="write the figures here")
     args = parser.parse_args()
