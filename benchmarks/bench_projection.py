@@ -58,8 +58,9 @@ def picture_legs(encoder: OfflineEncoder, sets: list[QuerySet], collections: dic
                 "projection alone": projection.combine(visual @ learned.weight + learned.bias, conse_vectors, 1.0),
                 f"combined, share {learned.alpha:g} (shipped)": learned.apply(visual, conse_vectors)}
         recalls = {name: recall_at_10(queries, qs.relevant, vectors, ids) for name, vectors in legs.items()}
-        ratio = recalls[list(legs)[2]] / max(recalls[list(legs)[0]], 1e-9)
-        rows.append([qs.name, len(qs.texts), *(f"{value:.3f}" for value in recalls.values()), f"{ratio:.1f}×"])
+        before, after = recalls[list(legs)[0]], recalls[list(legs)[2]]
+        ratio = f"{after / before:.1f}×" if before else "–"
+        rows.append([qs.name, len(qs.texts), *(f"{value:.3f}" for value in recalls.values()), ratio])
         print(" | ".join(map(str, rows[-1])), flush=True)
     return rows
 
@@ -98,7 +99,8 @@ def main() -> None:
     for entry in figures:
         validation = {name: np.mean(list(entry[f"validation {name}"].values())) for name in
                       ("conse", "projection", "combined")}
-        cost_rows.append([entry["variant"], entry["train pictures"], entry["lambda"], entry["alpha"],
+        cost_rows.append([entry["variant"], entry["train pictures"], entry.get("method", "ridge"), entry["lambda"],
+                          entry["alpha"],
                           *(f"{validation[name]:.3f}" for name in validation),
                           f"{cost[entry['variant']] * 1000:.1f}",
                           f"{cost[entry['variant']] / cost['lite0']:.2f}×"])
@@ -112,7 +114,7 @@ def main() -> None:
         "sets (the calibration split: Open Clip Art titles and the emoji names in the validation languages, "
         "where the ridge strength λ and the share were chosen, so optimistic alike for both) and the time "
         f"to decode and embed one picture here, same run ({len(files)} pictures, batches of 16, best of 2).\n\n"
-        + markdown_table(["variant", "train pictures", "λ", "share", "ConSE", "projection", "combined",
+        + markdown_table(["variant", "train pictures", "fit", "λ", "share", "ConSE", "projection", "combined",
                           "ms / picture", "cost ÷ Lite0"], cost_rows)
     )
     print(body)
