@@ -85,3 +85,25 @@ def test_a_collection_made_by_the_previous_offline_model_is_refused_in_one_line_
     lines = [line for line in err.splitlines() if line.strip()]
     assert code != 0 and len(lines) == 1, err
     assert "older 'offline' model (version 1" in lines[0] and "iconodex ingest" in lines[0], lines[0]
+
+
+def _benchmark_module(name: str):
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        return __import__(name)
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+
+
+def test_the_calibration_split_never_shares_a_picture_with_the_evaluation_split(tmp_path):
+    clipart = _benchmark_module("build_openclipart_eval")
+    for index in range(60):
+        (tmp_path / f"drawing{index}.png").write_bytes(b"")
+    evaluation = clipart.sample(tmp_path, 25, 0)
+    calibration = clipart.sample(tmp_path, 25, 0, skip=25)
+    assert len(evaluation) == len(calibration) == 25 and not set(evaluation) & set(calibration)
+    assert evaluation == clipart.sample(tmp_path, 25, 0)  # deterministic
+    pytest.importorskip("emoji", reason="pip install 'iconodex[eval]'")
+    emoji_eval = _benchmark_module("build_emoji_eval")
+    first, second = emoji_eval.chosen(300), emoji_eval.chosen(300, 300)
+    assert len(second) == 300 and not {c for c, _ in first} & {c for c, _ in second}
