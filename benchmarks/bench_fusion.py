@@ -7,11 +7,15 @@ queries: the picture leg (alpha 1), the catalogue leg (alpha 0), the keyword leg
 weighted mean the hybrid used first (alpha 0.5 + keyword) and the calibrated fusion (the default).
 Per set: recall@1 and recall@10, and whether the default hybrid is within 0.01 of the best single leg.
 Used with benchmarks/build_emoji_eval.py (one set per language) and build_openclipart_eval.py.
+
+``--json OUT`` keeps the figures; ``--before OUT`` (the figures of an earlier run, e.g. with the previous
+model's collections and code) puts them beside this run's, as ``before → after`` cells.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from _report import command_line, markdown_table, write_section
@@ -37,21 +41,34 @@ def verdict(recall: dict[str, dict[int, float]]) -> str:
     return "✓" if ok else "✗"
 
 
+def _cell(old: dict[int, float] | None, new: dict[int, float]) -> str:
+    now = f"{new[1]:.2f} / {new[10]:.2f}"
+    return f"{old[1]:.2f} / {old[10]:.2f} → {now}" if old else now
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("sets", nargs="+", metavar="NAME=COLL=QUERIES", help="a set's name, collection, queries")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    parser.add_argument("--json", type=Path, help="write every set's recall here")
+    parser.add_argument("--before", type=Path, help="an earlier run's --json: shown as before → after")
     args = parser.parse_args()
     names = [v.name for v in VARIANTS]
-    rows, models = [], set()
+    before = json.loads(args.before.read_text()) if args.before else {}
+    rows, models, kept = [], set(), {}
     for spec in args.sets:
         name, coll, queries = spec.split("=", 2)
         model, count, recall = measure(Path(coll), Path(queries))
         models.add(model)
-        cells = [f"{recall[v][1]:.2f} / {recall[v][10]:.2f}" for v in names]
-        rows.append([name, count, *cells, verdict(recall)])
+        kept[name] = {v: {str(k): value for k, value in recall[v].items()} for v in names}
+        old = {v: {int(k): value for k, value in ks.items()} for v, ks in before.get(name, {}).items()}
+        cells = [_cell(old.get(v), recall[v]) for v in names]
+        rows.append([name, count, *cells, (verdict(old) + " → " if old else "") + verdict(recall)])
         print(" | ".join(str(cell) for cell in rows[-1]), flush=True)
-    body = (f"Model {', '.join(sorted(models))}; recall@1 / recall@10 per ranking on the same queries; "
+    if args.json:
+        args.json.write_text(json.dumps(kept, indent=1))
+    body = (f"Model {', '.join(sorted(models))}; recall@1 / recall@10 per ranking on the same queries"
+            f"{' (before → after)' if before else ''}; "
             f"✓: the default (calibrated) hybrid is within {TOLERANCE} of the best single leg at both k.\n\n"
             + markdown_table(["set", "queries", *names, "hybrid ≥ best leg − 0.01"], rows))
     print(body)

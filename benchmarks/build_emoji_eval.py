@@ -13,6 +13,10 @@ with a JSON sidecar whose title is the English name (the catalogue text), and on
 language, ``queries_<lang>.jsonl``: each name as a text query → that emoji. The English set is the
 catalogue's own words; the others measure what the picture and a multilingual text leg add to, or
 take from, a catalogue in another language.
+
+``--split calibration`` takes the next ``--count`` emoji of the same order (into
+``_data/emoji-calibration/``): the fusion's leg scales are measured there and the offline projection
+is selected there; benchmarks/train_projection.py trains on the emoji outside both splits.
 """
 
 from __future__ import annotations
@@ -22,6 +26,10 @@ import hashlib
 import json
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "_data" / "emoji"
 FONT = Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
@@ -36,8 +44,12 @@ def readable(name: str) -> str:
     return name.strip(":").replace("_", " ").strip()
 
 
-def chosen(count: int) -> list[tuple[str, dict]]:
-    """``count`` single-character emoji with names in every language, in a stable pseudo-random order."""
+SPLITS = ("eval", "calibration")  # which block of the order: the first ``count``, or the next ``count``
+
+
+def chosen(count: int, skip: int = 0) -> list[tuple[str, dict]]:
+    """``count`` single-character emoji with names in every language, in a stable pseudo-random order,
+    after the first ``skip`` of that order."""
     import emoji
 
     emoji.config.load_language(list(LANGUAGES))  # the names in other languages load on demand
@@ -45,26 +57,31 @@ def chosen(count: int) -> list[tuple[str, dict]]:
                if data.get("status") == FULLY_QUALIFIED and len(char.rstrip("\ufe0f")) == 1
                and all(lang in data for lang in LANGUAGES)]
     singles.sort(key=lambda pair: hashlib.sha1(pair[0].encode()).hexdigest())
-    return singles[:count]
+    return singles[skip:skip + count]
 
 
-def render(char: str, target: Path) -> None:
+def drawn(char: str) -> Image.Image:
+    """One emoji (a sequence too: Pillow's raqm layout joins ZWJ sequences) drawn on white."""
     from PIL import Image, ImageDraw, ImageFont
 
     font = ImageFont.truetype(str(FONT), FONT_SIZE)
     canvas = Image.new("RGB", (CANVAS, CANVAS), "white")
     ImageDraw.Draw(canvas).text((CANVAS // 2, CANVAS // 2), char, font=font, embedded_color=True, anchor="mm")
-    canvas.save(target)
+    return canvas
 
 
-def build(out: Path, count: int) -> int:
+def render(char: str, target: Path) -> None:
+    drawn(char).save(target)
+
+
+def build(out: Path, count: int, split: str = "eval") -> int:
     if not FONT.is_file():
         raise SystemExit(f"{FONT} is missing: apt-get install -y fonts-noto-color-emoji")
     images = out / "images"
     shutil.rmtree(images, ignore_errors=True)
     images.mkdir(parents=True)
     queries: dict[str, list[str]] = {lang: [] for lang in LANGUAGES}
-    emoji_list = chosen(count)
+    emoji_list = chosen(count, SPLITS.index(split) * count)
     for char, data in emoji_list:
         stem = "-".join(f"{ord(c):x}" for c in char)
         render(char, images / f"{stem}.png")
@@ -81,8 +98,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--count", type=int, default=300, help="how many emoji (default 300)")
+    parser.add_argument("--split", choices=SPLITS, default="eval",
+                        help="eval: the held-out set; calibration: the next --count emoji of the same order "
+                             "(the leg scales and the projection's validation; default out: _data/emoji-calibration)")
     args = parser.parse_args()
-    print(f"{build(args.out, args.count)} emoji, {len(LANGUAGES)} languages → {args.out}")
+    if args.split != "eval" and args.out == DEFAULT_OUT:
+        args.out = DEFAULT_OUT.with_name(f"emoji-{args.split}")
+    print(f"{build(args.out, args.count, args.split)} emoji, {len(LANGUAGES)} languages → {args.out}")
 
 
 if __name__ == "__main__":

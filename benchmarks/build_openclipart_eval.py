@@ -14,6 +14,11 @@ the folder source reads, and writes two labelled sets for ``iconodex eval``:
   text, so the hybrid default measures how much the catalogue helps);
 * ``queries_category.jsonl`` — ``--like-per-category`` pictures per category as "more like this"
   queries, relevant: the other pictures of the same category.
+
+``--split calibration`` takes the *next* ``--per-category`` pictures of each category's ranking instead
+(into ``_data/openclipart-calibration/``): the fusion's leg scales are measured there and the offline
+projection is selected there, so neither ever sees the evaluation pictures
+(benchmarks/train_projection.py trains on the remaining pictures).
 """
 
 from __future__ import annotations
@@ -55,23 +60,27 @@ def svg_metadata(svg: Path) -> dict[str, object]:
             "keywords": sorted({k for k in keywords if k and k.lower() != "hash"})}
 
 
-def sample(folder: Path, count: int, seed: int) -> list[Path]:
-    """``count`` PNGs of one folder, chosen by a seeded hash of their names (stable across runs)."""
+SPLITS = ("eval", "calibration")  # which block of each category's ranking: the first, or the next one
+
+
+def sample(folder: Path, count: int, seed: int, skip: int = 0) -> list[Path]:
+    """``count`` PNGs of one folder, chosen by a seeded hash of their names (stable across runs),
+    after the first ``skip`` of that ranking (the calibration split starts where the eval split ends)."""
     def rank(path: Path) -> str:
         return hashlib.sha256(f"{seed}:{path.name}".encode()).hexdigest()
 
-    return sorted(sorted(folder.glob("*.png"), key=rank)[:count])
+    return sorted(sorted(folder.glob("*.png"), key=rank)[skip:skip + count])
 
 
 def build(png_root: Path, svg_root: Path, out: Path, per_category: int, like_per_category: int,
-          seed: int) -> dict[str, int]:
+          seed: int, split: str = "eval") -> dict[str, int]:
     images = out / "images"
     if images.exists():
         shutil.rmtree(images)
     by_category: dict[str, list[str]] = {}
     titles: dict[str, list[str]] = {}
     for category in CATEGORIES:
-        for png in sample(png_root / category, per_category, seed):
+        for png in sample(png_root / category, per_category, seed, SPLITS.index(split) * per_category):
             item_id = f"{category}/{png.name}"
             meta = svg_metadata(svg_root / category / f"{png.stem}.svg")
             target = images / item_id
@@ -107,10 +116,16 @@ def main() -> None:
     parser.add_argument("--per-category", type=int, default=25)
     parser.add_argument("--like-per-category", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--split", choices=SPLITS, default="eval",
+                        help="eval: the held-out set; calibration: the next pictures of each category "
+                             "(the leg scales and the projection's validation; default out: _data/openclipart-calibration)")
     args = parser.parse_args()
+    if args.split != "eval" and args.out == DEFAULT_OUT:
+        args.out = DEFAULT_OUT.with_name(f"openclipart-{args.split}")
     if not args.png_root.is_dir() or not args.svg_root.is_dir():
         parser.exit(2, "error: install the pictures first: apt-get install -y openclipart-png openclipart-svg\n")
-    counts = build(args.png_root, args.svg_root, args.out, args.per_category, args.like_per_category, args.seed)
+    counts = build(args.png_root, args.svg_root, args.out, args.per_category, args.like_per_category, args.seed,
+                   args.split)
     print(", ".join(f"{value} {name}" for name, value in counts.items()), f"→ {args.out}")
 
 

@@ -4,9 +4,13 @@
 
 For every text query of each labelled set, the similarity of the query to *every* indexed item is
 computed in each text-query leg (``text-query:image``: the query against the pictures;
-``text-query:text``: against the catalogue text). Per leg: the mean and standard deviation over all
-(query, item) pairs of all sets, and the separation d′: how many standard deviations the relevant
-pairs sit above that mean on average (how informative the leg is; the fusion weighs it by that). Copy them into
+``text-query:text``: against the catalogue text). Per leg: the mean over all (query, item) pairs of all
+sets; the spread *within* a query (the root mean square of each query's standard deviation over the
+items), since the fusion ranks one query's candidates and a leg whose level moves from query to query
+(the offline model's picture leg: every projected picture shares a direction with most queries) would
+otherwise look noisier than it ranks; and the separation d′: how many of those standard deviations the
+relevant items sit above their own query's mean, on average (how informative the leg is; the fusion
+weighs it by that). Copy them into
 ``iconodex.models.catalog.LEG_SCALES``; the result goes into the ``leg-scales`` section of
 docs/benchmarks.md. Legs not measured here (picture and more-like-this queries) are scaled by each
 query's own candidates.
@@ -42,8 +46,17 @@ def leg_samples(coll_path: Path, queries_path: Path) -> tuple[str, dict[str, np.
             projected = np.vstack([coll.project(space, q) for q in queries])
             sims = projected @ vectors[present].T
             wanted = np.asarray([[ids[int(key)] in line["relevant"] for key in keys[present]] for line in lines])
-            samples[leg], relevant[leg] = sims.ravel(), sims[wanted]
+            samples[leg], relevant[leg] = sims, wanted
         return coll.model_name, samples, relevant
+
+
+def leg_scale(sims: list[np.ndarray], wanted: list[np.ndarray]) -> tuple[float, float, float, int, int, float]:
+    """(mean, within-query std, d′, pairs, relevant pairs, 99th percentile) over every set's (queries × items)."""
+    values = np.concatenate([block.ravel() for block in sims])
+    within = float(np.sqrt(np.mean(np.concatenate([block.var(axis=1) for block in sims]))))
+    lifts = np.concatenate([(block - block.mean(axis=1, keepdims=True))[mask] for block, mask in zip(sims, wanted, strict=True)])
+    return (float(values.mean()), within, float(lifts.mean() / within), len(values), len(lifts),
+            float(np.percentile(values, 99)))
 
 
 def main() -> None:
@@ -55,16 +68,13 @@ def main() -> None:
     models = sorted({model for model, _, _ in measured})
     rows, scales = [], {}
     for leg in LEGS:
-        values = np.concatenate([samples[leg] for _, samples, _ in measured])
-        hits = np.concatenate([relevant[leg] for _, _, relevant in measured])
-        mean, std = float(values.mean()), float(values.std())
-        separation = float((hits.mean() - mean) / std)  # d′: how far right answers sit above the rest, in σ
+        mean, std, separation, pairs, hits, top = leg_scale([samples[leg] for _, samples, _ in measured],
+                                                            [relevant[leg] for _, _, relevant in measured])
         scales[leg] = (round(mean, 4), round(std, 4), round(separation, 2))
-        rows.append([f"`{leg}`", len(values), f"{mean:.4f}", f"{std:.4f}", f"{np.percentile(values, 99):.4f}",
-                     len(hits), f"{separation:.2f}"])
+        rows.append([f"`{leg}`", pairs, f"{mean:.4f}", f"{std:.4f}", f"{top:.4f}", hits, f"{separation:.2f}"])
     body = (f"Model {', '.join(models)}; the similarity of every text query to every indexed item, per leg. "
             f"`LEG_SCALES[{models[0]!r}] = {scales}`\n\n"
-            + markdown_table(["leg", "pairs", "mean", "std", "99th percentile", "relevant pairs",
+            + markdown_table(["leg", "pairs", "mean", "std within a query", "99th percentile", "relevant pairs",
                               "separation d′ (σ)"], rows))
     print(body)
     if not args.no_write:

@@ -178,9 +178,8 @@ class Collection:
                 recorded = self._config.get("identity")
                 changed = _identity_changes(recorded, encoder.describe()) if recorded is not None else []
                 if changed:
-                    raise ModelMismatchError(
-                        f"model {self.model_name!r} here differs from the one that made {self.path} "
-                        f"({', '.join(changed)} changed); its vectors cannot be mixed: re-ingest into a new collection")
+                    raise ModelMismatchError(_mismatch_message(self.path, self.model_name, recorded,
+                                                               encoder.describe(), changed))
                 self._model = encoder
             return self._model
 
@@ -544,6 +543,18 @@ def _secret_options(options: dict[str, Any]) -> dict[str, Any]:
 
 
 INFORMATIVE_IDENTITY = frozenset({"path", "precision", "device", "providers"})
+
+
+def _mismatch_message(path: Path, model: str, recorded: dict, current: dict, changed: list[str]) -> str:
+    """One line: what differs and what to do. A model whose pack version rose (the offline model's
+    learned projection, version 2) made vectors an upgrade of iconodex no longer makes."""
+    old, new = recorded.get("version"), current.get("version")
+    if "version" in changed and isinstance(old, int) and isinstance(new, int) and old < new:
+        return (f"{path} was made by an older {model!r} model (version {old}; this iconodex has version {new}, "
+                f"whose picture vectors differ): re-ingest its sources into a new collection "
+                f"(iconodex ingest SOURCE -c NEW_DIR), or keep using it with the iconodex that made it")
+    return (f"model {model!r} here differs from the one that made {path} ({', '.join(changed)} changed); "
+            f"its vectors cannot be mixed: re-ingest into a new collection")
 
 
 def _identity_changes(recorded: dict, current: dict) -> list[str]:

@@ -154,11 +154,15 @@ def class_names(coll: Collection, keys: np.ndarray, labels: np.ndarray) -> dict[
     found, vectors = coll.store.vectors_for("image", keys.tolist())
     by_key = dict(zip(found.tolist(), vectors, strict=True))
     classes, names = conse.class_embeddings(), conse.class_labels()
+    # The image space also holds the learned projection (offline model version 2), whose vectors share
+    # one direction: compare what sets a cluster apart from the whole map with centred class names.
+    classes = classes - classes.mean(axis=0)
+    overall = vectors.mean(axis=0) if len(vectors) else 0.0
     result: dict[int, str] = {}
     for cluster in sorted(set(labels.tolist()) - {-1}):
         members = [by_key[k] for k in keys[labels == cluster].tolist() if k in by_key]
         if members:
-            result[cluster] = names[int(np.argmax(classes @ np.mean(members, axis=0)))].split(",")[0]
+            result[cluster] = names[int(np.argmax(classes @ (np.mean(members, axis=0) - overall)))].split(",")[0]
     return result
 
 

