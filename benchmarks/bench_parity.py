@@ -7,7 +7,8 @@
    implementations, exported as the hub repositories were); worst absolute difference between
    iconodex's and the original's L2-normalised vectors over the test pictures and texts.
 2. Ingest decodes a picture reduced to at least ``fetch_side`` (libjpeg's DCT scaling, no resize)
-   and then runs the model's own resize, the only resampling; the other rows decode at larger sides.
+   and then runs the model's own resize, the only resampling; the other rows decode at other sides,
+   among them the ones ingest used before it kept twice the network's input in both resize modes.
    For each decode side: the worst difference to the original on the fully decoded JPEG, and the
    decode time of a 24-megapixel JPEG. The yardstick is what re-saving the same picture as JPEG
    quality 95 does to the original's vector.
@@ -40,6 +41,11 @@ from iconodex.models.catalog import CATALOG  # noqa: E402
 SKIMAGE = Path(__import__("skimage").__file__).parent / "data"
 LARGER = ("retina.jpg", "hubble_deep_field.jpg", "motorcycle_left.png", "rocket.jpg", "astronaut.png", "coffee.png")
 DECODED = ("clip-vit-b32", "openclip-vit-b32", "siglip2-base")
+
+
+def earlier_sides(size: int) -> tuple[tuple[str, int], ...]:
+    """Ingest's decode sides until 2026-11-25: 8/7 × input for squash models, 12/7 × for shortest-edge ones."""
+    return (("8/7 × input (squash, before)", size * 8 // 7), ("12/7 × input (shortest, before)", size * 12 // 7))
 
 
 def build_all(root: Path) -> dict:
@@ -99,7 +105,7 @@ def decode_rows(built: dict) -> list[list[str]]:
         resaved = original.images(sources)
         resave = f"{worst(resaved, reference):.1e} / {cosine_gap(resaved, reference):.1e}"
         size = encoder.spec.image.output_size[0]
-        for label, side in (("ingest (fetch_side)", fetch_side(encoder)), ("2 × input", 2 * size),
+        for label, side in (("ingest (fetch_side)", fetch_side(encoder)), *earlier_sides(size),
                             ("4 × input", 4 * size), ("full picture", 10**6)):
             fitted = [encoder.fit_image(decode_image(raw, side, max_pixels=10**9, final_resize=False)) for raw in raws]
             ours = encoder.embed_images(fitted)["image"]

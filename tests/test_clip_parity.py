@@ -78,3 +78,34 @@ def test_uform_pixels_equal_uforms_own_processor_except_its_portrait_squash(buil
             assert np.abs(ours - uform_pixels).max() > 1, label
         else:
             np.testing.assert_allclose(ours, uform_pixels, atol=1e-5, err_msg=label)
+
+
+def _jpeg_q95(picture) -> bytes:
+    import io
+
+    raw = io.BytesIO()
+    picture.convert("RGB").save(raw, format="JPEG", quality=95)
+    return raw.getvalue()
+
+
+@pytest.mark.parametrize("name", ["clip-vit-b32", "openclip-vit-b32", "siglip2-base"])
+def test_ingest_decoding_stays_within_1e4_cosine_of_the_full_decode(built, name):
+    """Ingest decodes a JPEG reduced by libjpeg's DCT scaling to ``fetch_side`` and lets the model's
+    resize do the only resampling; that must stay as close to the original on the full decode as
+    issue 13 asks (1 − cos < 1e-4), squash models (SigLIP) included."""
+    import io
+    from pathlib import Path
+
+    import skimage
+    from PIL import Image
+
+    from iconodex.fetch.decode import decode_image
+    from iconodex.models.base import fetch_side
+
+    original, encoder = built[name]
+    raws = [_jpeg_q95(Image.open(Path(skimage.__file__).parent / "data" / file)) for file in ("motorcycle_left.png", "rocket.jpg")]
+    full = [Image.open(io.BytesIO(raw)).convert("RGB") for raw in raws]
+    decoded = [decode_image(raw, fetch_side(encoder), final_resize=False) for raw in raws]
+    ours = encoder.embed_images([encoder.fit_image(picture) for picture in decoded])["image"]
+    gap = float((1 - (ours * original.images(full)).sum(axis=1)).max())
+    assert gap < 1e-4, f"{name}: 1 − cos {gap:.1e} at fetch side {fetch_side(encoder)}"

@@ -8,6 +8,7 @@ Matryoshka-trained models stay useful truncated; the UForm seed keeps 256) and r
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -27,9 +28,13 @@ from .runtime import CUDA, AdaptiveBatcher, OnnxTower, choose_providers
 
 log = logging.getLogger(__name__)
 
-# A fetcher delivering this many pixels on the long side leaves a 3:2 picture's short side at the
-# model's input size, so shortest-edge models never upsample.
-_LONG_SIDE_FACTOR = 1.5
+# Ingest decodes a picture whose shorter side is at least twice the network's input (``fetch_side``
+# adds its 8/7 back to this 7/4), in either resize mode: both a shortest-edge resize and a squash
+# bring the shorter side down to the input size. Squash models (SigLIP) used to get no margin (fetched
+# at 256 for 224): the model's resize, the only resampling, then reduced the DCT-scaled picture only
+# slightly and libjpeg's blockwise cut-off showed in the vectors (1 − cos 5.5e-4 against the full
+# decode; bench_parity.py, docs/benchmarks.md "parity-decoding").
+_DECODE_MARGIN = 2 * 7 / 8
 
 
 class ClipEncoder:
@@ -69,9 +74,7 @@ class ClipEncoder:
         self._text_batches = AdaptiveBatcher(start=32, limit=512)
 
     def _fetch_size(self) -> int:
-        image = self.spec.image
-        side = max(image.size)
-        return int(side * _LONG_SIDE_FACTOR) if image.mode == "shortest" else side
+        return math.ceil(max(self.spec.image.size) * _DECODE_MARGIN)
 
     @property
     def providers(self) -> list[str]:
