@@ -28,7 +28,7 @@ class Encoder(Protocol):
     spaces: dict[str, int]
     image_spaces: tuple[str, ...]
     similar_space: str
-    image_size: int  # the longer side, in pixels, the fetcher should deliver
+    image_size: int  # the input side the fetcher sizes for: pictures arrive with a shorter side of fetch_side(model)
 
     def embed_images(self, images: Sequence[Image.Image]) -> dict[str, np.ndarray]:
         """RGB PIL images → {space: (n, dim) float32}. One batch; the caller batches."""
