@@ -250,15 +250,6 @@ def test_a_text_query_where_no_item_has_a_vector_of_its_spaces_answers_without_c
     keyword hits, and must still answer (it once raised IndexError while ranking)."""
     rng = np.random.default_rng(3)
     with Collection.create(tmp_path / "coll", dims=64) as coll:
-        dims = coll.model.spaces[coll.similar_space]
-        run, _ = coll.store.begin_run("synthetic", "synthetic", "synthetic", {})
-        records = [_record(rng, i) for i in range(20)]
-        coll.store.upsert_records(records, "synthetic", run)
-        keys = list(coll.store.keys_for_ids([r.id for r in records]).values())
-        vectors = rng.standard_normal((len(keys), dims)).astype(np.float32)
-        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-        coll.commit_chunk({coll.similar_space: dict(zip(keys, vectors, strict=True))}, keys, {}, {}, [])
-        coll.index_keys(keys)
-        coll.store.mark_indexed(keys)
+        _add(coll, rng, range(20))
         assert "image" not in coll.spaces and "text" not in coll.spaces
         assert coll.search("lighthouse", min_score=0) == []
