@@ -22,7 +22,7 @@ from bench_query import QUERIES, WORDS
 
 from iconodex.records import SourceRecord
 from iconodex.store import ItemStore
-from iconodex.store.db import MIGRATIONS, SCHEMA_VERSION
+from iconodex.store.migrations import GRAMS_VERSION, MIGRATIONS
 from iconodex.store.text import fts_body, gram_match, keyword_match
 
 DATA = Path(__file__).resolve().parent / "_data"
@@ -137,7 +137,7 @@ def migration_seconds(store: ItemStore) -> float:
     conn.execute("BEGIN IMMEDIATE")
     try:
         start = time.perf_counter()
-        MIGRATIONS[SCHEMA_VERSION](conn)
+        MIGRATIONS[GRAMS_VERSION](conn)
         return time.perf_counter() - start
     finally:
         conn.rollback()

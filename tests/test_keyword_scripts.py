@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from iconodex import Collection
 from iconodex.records import SourceRecord
 from iconodex.store import ItemStore
-from iconodex.store.db import SCHEMA_VERSION
+from iconodex.store.migrations import SCHEMA_VERSION
 
 # picture → its catalogue entry; the pictures are the demo's, the titles say what a cataloguer might
 CATALOGUE = {
