@@ -73,3 +73,20 @@ def test_a_file_of_another_layout_gives_no_rows(tmp_path):
     assert file_rows(odd, view) is None
     odd.write_bytes(good.read_bytes()[:-4])  # the nodes do not add up to the file
     assert file_rows(odd, view) is None
+
+
+def test_once_mapped_a_files_rows_answer_small_reads_too_with_the_same_vectors(tmp_path):
+    keys = _saved_engine(tmp_path / "index", "f32")
+    reader = UsearchEngine(tmp_path / "index", read_only=True)
+    small = keys[:80]
+    before = reader.get("image", small)
+    assert "image" not in reader._rows  # a small read alone does not pay for mapping the file
+    reader.get("image", keys)  # a large read maps it
+    rows = reader._rows["image"][1]
+    assert rows is not None
+    calls = []
+    real_get = rows.get
+    rows.get = lambda wanted: calls.append(len(wanted)) or real_get(wanted)
+    after = reader.get("image", small)
+    assert calls == [len(small)]  # the mapped rows answered the small read
+    assert np.array_equal(before[1], after[1]) and np.array_equal(before[0], after[0])

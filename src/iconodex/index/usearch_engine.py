@@ -39,8 +39,9 @@ from .usearch_rows import FileRows, file_rows
 SEARCH_EXPANSION = 96
 EXACT_BELOW = 20_000  # below this many vectors, exact search is as fast and has perfect recall
 BRUTE_FORCE_FILTER = 20_000  # an allowed set this small is scored directly instead of over-fetched
-# From this many keys, ``get`` reads a memory-mapped file's rows directly (``usearch_rows``); below,
-# ``Index.get``'s per-key arrays cost less than mapping the file's keys once.
+# From this many keys, ``get`` maps a memory-mapped file's rows (``usearch_rows``) and reads them
+# directly; below, ``Index.get``'s per-key arrays cost less than mapping the file's keys — until a
+# larger read has mapped them, after which every read of that file uses them.
 FILE_ROWS_FROM = 256
 EXACT_DTYPES = (ScalarKind.F32, ScalarKind.F64)
 FILES_RECHECK_S = 1.0  # how often open files are stat'ed for in-place changes (the manifest: every call)
@@ -309,7 +310,7 @@ class UsearchEngine:
         if len(keys) == 0:
             return out, present
         index = self._index(space)
-        rows = self._file_rows(space, index) if len(keys) >= FILE_ROWS_FROM else None
+        rows = self._file_rows(space, index) if len(keys) >= FILE_ROWS_FROM else self._mapped_rows(space, index)
         if rows is not None:
             return rows.get(keys)
         mask = np.asarray(index.contains(keys), dtype=bool)
@@ -318,6 +319,12 @@ class UsearchEngine:
             out[mask] = np.asarray(fetched, dtype=np.float32).reshape(-1, dims)
         present[:] = mask
         return out, present
+
+    def _mapped_rows(self, space: str, index: Index) -> FileRows | None:
+        """The file's rows if a larger read already mapped them: mapping costs a pass over the keys
+        once, after which a gather beats ``Index.get`` at any size (a like search reads ~80 keys)."""
+        cached = self._rows.get(space)
+        return cached[1] if cached is not None and cached[0] is index else None
 
     def _file_rows(self, space: str, index: Index) -> FileRows | None:
         """The rows of the file ``index`` views (None for an index loaded to be written)."""
