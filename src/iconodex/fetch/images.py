@@ -10,9 +10,11 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future
+from contextlib import closing
 from dataclasses import dataclass, replace
 from functools import partial
+from itertools import islice
 from pathlib import Path
 
 from PIL import Image
@@ -91,29 +93,22 @@ class ImageFetcher:
         lazily and memory stays bounded. ``transform`` (e.g. the model's resize and crop) runs in
         the worker thread too, so the thread that feeds the model only stacks and runs it.
         """
-        fetch = self.fetch if transform is None else partial(self.fetch_fitted, transform=transform)
-        pending: dict[Future[FetchedImage], int] = {}
-        todo = enumerate(refs)
-        with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="fetch") as pool:
-            self._top_up(pool, fetch, pending, todo, 2 * max(1, workers))
-            while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    yield pending.pop(future), settle(future)
-                self._top_up(pool, fetch, pending, todo, 2 * max(1, workers))
+        from .prefetch import Prefetch  # prefetch builds on this module
 
-    @staticmethod
-    def _top_up(
-        pool: ThreadPoolExecutor,
-        fetch: Callable[[ImageRef], FetchedImage],
-        pending: dict[Future[FetchedImage], int],
-        todo: Iterator[tuple[int, ImageRef]],
-        limit: int,
-    ) -> None:
-        for index, ref in todo:
-            pending[pool.submit(fetch, ref)] = index
-            if len(pending) >= limit:
-                return
+        fetch = self.fetch if transform is None else partial(self.fetch_fitted, transform=transform)
+        limit = 2 * max(1, workers)
+        todo = enumerate(refs)
+        with closing(Prefetch(fetch, workers, ahead=limit)) as ahead:
+            in_flight = 0
+            for entry in islice(todo, limit):
+                ahead.submit([entry])
+                in_flight += 1
+            while in_flight:
+                yield ahead.take()
+                in_flight -= 1
+                for entry in islice(todo, 1):  # one taken, one more read from ``refs``
+                    ahead.submit([entry])
+                    in_flight += 1
 
     def _read_iiif(self, ref: ImageRef) -> tuple[bytes, str]:
         """Ask for a sized image; a server that refuses it (a level-0 one, a 1.1 one asked for
