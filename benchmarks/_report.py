@@ -76,6 +76,13 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> s
     return "\n".join(lines)
 
 
+def publish(name: str, title: str, body: str, *, write: bool, command: str | None = None) -> None:
+    """Print a benchmark's report and, unless told not to (``--no-write``), make it section ``name``."""
+    print(body, flush=True)
+    if write:
+        write_section(name, title, body, command)
+
+
 def write_section(name: str, title: str, body: str, command: str | None = None) -> None:
     """Replace (or append) section ``name`` of docs/benchmarks.md, stamped with machine, date and
     the command that produced it (this script's own command line unless ``command`` is given)."""

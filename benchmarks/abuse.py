@@ -30,7 +30,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-from _report import markdown_table, write_section
+from _report import markdown_table, publish
 from load_test import TEXTS, Server, _client, free_port, summarise, synthetic
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -239,19 +239,13 @@ def main() -> None:
         with Server(collection, free_port()) as server:
             server.wait_for("/health", lambda r: r.json().get("model") == "ready")
             body = uploads_report(asyncio.run(uploads_run(server)))
-        _emit("serve-uploads", "Server: big 16-bit picture uploads", body, args.no_write)
+        publish("serve-uploads", "Server: big 16-bit picture uploads", body, write=not args.no_write)
     if args.mode in ("load", "both"):
         with Server(collection, free_port()) as server:
             server.wait_for("/health", lambda r: r.json().get("model") == "ready")
             runs = asyncio.run(load_run(server, args.items, args.good, args.attackers, args.duration))
-        _emit("serve-abuse", "Server: load with abuse", load_report(runs, args.good, args.attackers, args.duration),
-              args.no_write)
-
-
-def _emit(section: str, title: str, body: str, no_write: bool) -> None:
-    print(body, flush=True)
-    if not no_write:
-        write_section(section, title, body)
+        publish("serve-abuse", "Server: load with abuse", load_report(runs, args.good, args.attackers, args.duration),
+                write=not args.no_write)
 
 
 def _raise_open_files(needed: int) -> None:

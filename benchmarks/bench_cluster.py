@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _report import markdown_table, write_section
+from _report import markdown_table, publish
 from bench_ingest import make_jpegs
 
 DASK = str(Path(sys.executable).with_name("dask"))
@@ -194,9 +194,7 @@ def main() -> None:
             (folder / path.name).symlink_to(path)
         best, overhead = measure(folder, tmp, args.chunk_size, args.repeats)
     body = report(args, best, overhead)
-    print(body)
-    if not args.no_write:
-        write_section("cluster", "Ingest on a Dask cluster (bench_cluster.py)", body)
+    publish("cluster", "Ingest on a Dask cluster (bench_cluster.py)", body, write=not args.no_write)
 
 
 if __name__ == "__main__":

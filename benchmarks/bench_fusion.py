@@ -18,7 +18,7 @@ import argparse
 import json
 from pathlib import Path
 
-from _report import command_line, markdown_table, write_section
+from _report import markdown_table, publish
 
 from iconodex import Collection
 from iconodex.evaluate import VARIANTS, evaluate, load_queries
@@ -71,10 +71,8 @@ def main() -> None:
             f"{' (before → after)' if before else ''}; "
             f"✓: the default (calibrated) hybrid is within {TOLERANCE} of the best single leg at both k.\n\n"
             + markdown_table(["set", "queries", *names, "hybrid ≥ best leg − 0.01"], rows))
-    print(body)
-    if not args.no_write:
-        write_section("fusion", f"Fusion: every leg alone and both hybrids ({', '.join(sorted(models))})", body,
-                      command_line())
+    publish("fusion", f"Fusion: every leg alone and both hybrids ({', '.join(sorted(models))})", body,
+            write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from _report import markdown_table, percentiles, write_section
+from _report import markdown_table, percentiles, publish
 from usearch.index import Index
 
 from iconodex.index.files import file_checksum, read_manifest
@@ -131,10 +131,8 @@ def main() -> None:
             + markdown_table(["through", "p50 µs", "p95 µs", "× USearch alone"], searching)
             + "\n\nThe checksum is paid once per file per process (a server: in the background at start-up, and "
             "when another process saves a new file); following other processes costs one `stat` per call.")
-    print(body)
-    if not args.no_write:
-        write_section("index-checks", "Index checks: checksum at open, freshness per search (bench_index_checks.py)",
-                      body)
+    publish("index-checks", "Index checks: checksum at open, freshness per search (bench_index_checks.py)",
+            body, write=not args.no_write)
 
 
 if __name__ == "__main__":

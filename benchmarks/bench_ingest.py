@@ -30,7 +30,7 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
-from _report import markdown_table, peak_rss_mb, write_section
+from _report import markdown_table, peak_rss_mb, publish
 from PIL import Image, ImageEnhance
 
 DATA = Path(__file__).resolve().parent / "_data" / "ingest-jpegs"
@@ -227,9 +227,7 @@ def main() -> None:
                              f"{1000 * r['cpu'] / r['items']:.1f}", f"{r['peak_rss_mb']:.0f}"] for name, count, r in runs])
     print(table)
     body = "\n\n".join([_intro(paths), table, _ratios(runs, rate), _ceiling(rate, cpu_ms), _decoder_table(decoders, n)])
-    print(body)
-    if not args.no_write:
-        write_section("ingest", "Ingest throughput (bench_ingest.py)", body)
+    publish("ingest", "Ingest throughput (bench_ingest.py)", body, write=not args.no_write)
 
 
 def _intro(paths: list[Path]) -> str:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from _report import markdown_table, percentiles, size_and_rounds, write_section
+from _report import markdown_table, percentiles, publish, size_and_rounds
 from bench_query import QUERIES, WORDS
 
 from iconodex.records import SourceRecord
@@ -183,9 +183,7 @@ def main() -> None:
             f"and a rare one costs a full scan): {short}. Adding the n-gram index to an old store of this size (the migration on open) took **{migrate:.1f} s**. Sizes: n-gram index "
             f"{sizes['fts_grams']:.1f} MB, word index {sizes['fts']:.1f} MB, trigram alternative "
             f"{sizes['trigram']:.1f} MB, items {sizes['items']:.1f} MB.\n\n{READING}\n")
-    print(body)
-    if not args.no_write:
-        write_section("keyword", "Keyword leg in every script (bench_keyword.py)", body)
+    publish("keyword", "Keyword leg in every script (bench_keyword.py)", body, write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _report import markdown_table, percentiles, write_section
+from _report import markdown_table, percentiles, publish
 from _synthetic import build_synthetic, clustered
 from bench_search import exact_top, recall
 
@@ -124,9 +124,7 @@ def main() -> None:
             f"k={K}, read-only collection, warm cache, interleaved. FAISS `IndexHNSWFlat` M={args.connectivity} "
             f"at efSearch {ef} (the smallest reaching recall@10 ≥ 0.95); the collection's recall@10 is "
             f"{ours:.3f}.\n\n{table}\n")
-    print(body)
-    if not args.no_write:
-        write_section("search-like", "More like this end to end (bench_like.py)", body)
+    publish("search-like", "More like this end to end (bench_like.py)", body, write=not args.no_write)
 
 
 if __name__ == "__main__":

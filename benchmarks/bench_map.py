@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _report import markdown_table, peak_rss_mb, write_section
+from _report import markdown_table, peak_rss_mb, publish
 
 DIMS = 256
 CLUSTERS = 50
@@ -91,9 +91,7 @@ def main() -> None:
         from _map_page import time_page
 
         body = time_page(args.page)
-        print(body)
-        if not args.no_write:
-            write_section("map-page", f"Map page at {args.page:,} items (headless Chromium)", body)
+        publish("map-page", f"Map page at {args.page:,} items (headless Chromium)", body, write=not args.no_write)
         return
     if args.child:
         print(json.dumps(child(args.child[0], int(args.child[1]))))
@@ -113,9 +111,7 @@ def main() -> None:
             print(key, results[key], flush=True)
             args.results.write_text(json.dumps(results, indent=1))
     body = report(results)
-    print(body)
-    if not args.no_write:
-        write_section("map-layout", "Map layout (openTSNE vs UMAP)", body)
+    publish("map-layout", "Map layout (openTSNE vs UMAP)", body, write=not args.no_write)
 
 
 def report(results: dict[str, dict]) -> str:

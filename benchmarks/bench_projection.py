@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _report import command_line, markdown_table, write_section
+from _report import markdown_table, publish
 from build_emoji_eval import LANGUAGES
 from train_projection import QuerySet, query_sets, recall_at_10
 
@@ -117,10 +117,8 @@ def main() -> None:
         + markdown_table(["variant", "train pictures", "fit", "λ", "share", "ConSE", "projection", "combined",
                           "ms / picture", "cost ÷ Lite0"], cost_rows)
     )
-    print(body)
-    if not args.no_write:
-        write_section("projection", "Offline picture leg: ConSE, learned projection, Lite0 vs Lite2 "
-                      "(bench_projection.py)", body, command_line())
+    publish("projection", "Offline picture leg: ConSE, learned projection, Lite0 vs Lite2 "
+            "(bench_projection.py)", body, write=not args.no_write)
 
 
 if __name__ == "__main__":

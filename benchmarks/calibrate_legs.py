@@ -23,7 +23,7 @@ import json
 from pathlib import Path
 
 import numpy as np
-from _report import command_line, markdown_table, write_section
+from _report import markdown_table, publish
 
 from iconodex import Collection
 
@@ -76,10 +76,8 @@ def main() -> None:
             f"`LEG_SCALES[{models[0]!r}] = {scales}`\n\n"
             + markdown_table(["leg", "pairs", "mean", "std within a query", "99th percentile", "relevant pairs",
                               "separation d′ (σ)"], rows))
-    print(body)
-    if not args.no_write:
-        write_section("leg-scales", f"Leg scales for the calibrated fusion ({', '.join(models)})", body,
-                      command_line())
+    publish("leg-scales", f"Leg scales for the calibrated fusion ({', '.join(models)})", body,
+            write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from _report import command_line, markdown_table, write_section
+from _report import markdown_table, publish
 
 from iconodex import Collection
 
@@ -92,10 +92,8 @@ def main() -> None:
             f"and keyword leg; chosen cut **{best:.2f}**: the highest mean F1 among the cuts that keep at least "
             f"{args.min_recall:.0%} of the relevant results in every set.\n\n"
             + markdown_table(header, rows))
-    print(body)
-    if not args.no_write:
-        write_section("relevance", f"Default relevance cut ({', '.join(models)})",
-                      body, command_line())
+    publish("relevance", f"Default relevance cut ({', '.join(models)})",
+            body, write=not args.no_write)
 
 
 if __name__ == "__main__":

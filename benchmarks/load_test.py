@@ -37,7 +37,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-from _report import markdown_table, write_section
+from _report import markdown_table, publish
 from _synthetic import build_synthetic
 
 from iconodex.index.usearch_engine import EXACT_BELOW
@@ -295,9 +295,7 @@ def main() -> None:
     servers = ([("baseline", args.baseline_src.resolve())] if args.baseline_src else []) + [("this tree", SRC)]
     runs = [measure(mix, label, collection, args, src) for mix in args.mix for label, src in servers]
     body = _report(args, starts, runs)
-    print(body)
-    if not args.no_write:
-        write_section("serve-load", "Server: start-up and load", body)
+    publish("serve-load", "Server: start-up and load", body, write=not args.no_write)
 
 
 def _report(args: argparse.Namespace, starts: list[dict], runs: list[dict]) -> str:
