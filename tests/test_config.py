@@ -48,3 +48,27 @@ def test_bad_settings_are_one_line_errors(tmp_path, monkeypatch):
     monkeypatch.setenv("ICONODEX_WORKERS", "many")
     with pytest.raises(ConfigError, match="not a valid int"):
         load_settings()
+
+
+@pytest.fixture
+def inference_threads_restored():
+    from iconodex.models.threads import set_inference_threads
+
+    yield
+    set_inference_threads(0)
+
+
+def test_the_threads_setting_caps_the_models_inference_threads(tmp_path, monkeypatch, inference_threads_restored):
+    import os
+
+    from iconodex import Collection
+    from iconodex.models import e5_text
+
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("needs two cores to tell one thread from all")
+    monkeypatch.setenv("ICONODEX_THREADS", "1")
+    coll = Collection.create(tmp_path / "coll")
+    session = coll.model._session
+    assert session.get_session_options().intra_op_num_threads == 1
+    e5_text.embed(["a mountain lake", "a red rocket"], query=False)
+    assert e5_text._openmp().omp_get_max_threads() == 1  # a batch of texts, on the one thread allowed

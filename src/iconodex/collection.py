@@ -29,6 +29,7 @@ from .index.guard import CheckedEngine
 from .models import load_model, options_for_recorded
 from .models.base import Encoder, fetch_side
 from .models.catalog import CUT_ALPHA, leg_scales, relevance_cut
+from .models.threads import set_inference_threads
 from .progress import stages
 from .redact import HIDDEN, is_secret_name, public_options
 from .reduce import Reducers
@@ -57,6 +58,7 @@ class Collection:
         self.path = path
         self.store = store
         self.settings = settings
+        set_inference_threads(settings.threads)
         self.read_only = read_only
         self._config: dict[str, Any] = store.get_meta("collection", {})
         self._model: Encoder | None = None
@@ -85,6 +87,7 @@ class Collection:
         for name, value in (("--dims", dims), ("--pca", pca)):
             if value is not None and value < 2:
                 raise ConfigError(f"{name} must be at least 2")
+        set_inference_threads(load_settings(path, settings).threads)
         encoder = load_model(model, **(model_options or {}))
         identity = encoder.describe()
         coll = cls._write_new(path, {

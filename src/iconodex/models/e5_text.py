@@ -20,6 +20,7 @@ import numpy as np
 from ..errors import ModelNotAvailableError
 from .base import l2_normalise
 from .cache import file_digest
+from .threads import batch_threads
 
 DIM = 384
 
@@ -80,7 +81,7 @@ def embed(texts: Sequence[str], *, query: bool) -> np.ndarray:
         return np.zeros((0, DIM), np.float32)
     with _lock:
         engine = _get_engine()
-        _set_threads(1 if len(texts) == 1 else os.cpu_count() or 1)
+        _set_threads(1 if len(texts) == 1 else batch_threads())
         vectors = engine.query(texts) if query else engine.passage(texts)
     return l2_normalise(np.asarray(vectors, np.float32).reshape(len(texts), DIM))
 

@@ -29,6 +29,7 @@ from onnx import TensorProto, helper, numpy_helper
 from ..errors import ModelNotAvailableError
 from ..progress import preparing
 from .cache import cache_dir, cache_path, cached_bytes
+from .threads import inference_threads
 from .torch_pickle import load_state_dict
 
 logger = logging.getLogger(__name__)
@@ -234,6 +235,7 @@ def converted_model(pth: Path, pth_digest: str) -> bytes:
 def open_session(model: bytes, threads: int | None = None) -> ort.InferenceSession:
     """An onnxruntime session on CUDA when this onnxruntime has it, else on CPU."""
     options = ort.SessionOptions()
+    threads = threads or inference_threads()
     if threads:
         options.intra_op_num_threads = threads
     # Idle inference threads spin by default; during ingest the decode threads need those cores.
