@@ -46,6 +46,14 @@ def command_line() -> str:
     return " ".join([".venv/bin/python", str(script), *map(shlex.quote, sys.argv[1:])])
 
 
+def no_options(doc: str | None) -> argparse.Namespace:
+    """The command line of a benchmark that takes no options but ``--no-write`` (and ``--help``,
+    which must never run it)."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--no-write", action="store_true")
+    return parser.parse_args()
+
+
 def size_and_rounds(doc: str | None, rounds: int, thresholds: list[int] | None = None) -> argparse.Namespace:
     """The command line of a benchmark over a synthetic collection: ``--n`` items, ``--rounds``
     repetitions, ``--no-write`` to leave docs/benchmarks.md alone, and, where the benchmark tunes

@@ -1,6 +1,6 @@
 """Hostile image servers on loopback: memory and time that the fetch limits allow.
 
-    python benchmarks/bench_fetch_limits.py
+    python benchmarks/bench_fetch_limits.py              # --no-write: print only
 
 *memory*: 16 URLs (8 endless bodies, 8 gzip bombs of 1 GB of zeros) fetched with 8 workers at the
 default cap (64 MB a body), each case in a fresh process: the peak RSS it grew by, with the shared
@@ -20,7 +20,7 @@ import time
 import zlib
 from pathlib import Path
 
-from _report import markdown_table, write_section
+from _report import markdown_table, no_options, publish
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
@@ -53,6 +53,7 @@ def run_case(urls: list[str], client: dict) -> dict:
 
 
 def main() -> None:
+    args = no_options(__doc__)
     from _net import free_port
     from _servers_fetch import Reply, scripted_server
 
@@ -78,8 +79,7 @@ def main() -> None:
             "budget bounds the bodies being read at 8 × 1 MiB + 128 MB. Before the limits, issue 9 measured "
             "1.23 GB for the same 16 URLs, and 66 s for 148 items on a dead server.\n\n"
             + markdown_table(("case", "setting", "failed", "seconds", "peak RSS grown MB"), rows))
-    print(body)
-    write_section("fetch-limits", "Fetching from hostile servers (bench_fetch_limits.py)", body)
+    publish("fetch-limits", "Fetching from hostile servers (bench_fetch_limits.py)", body, write=not args.no_write)
 
 
 if __name__ == "__main__":

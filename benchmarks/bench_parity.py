@@ -1,7 +1,7 @@
 """How close iconodex's vectors are to each model family's original code, and what ingest's decoding costs.
 
     pip install 'iconodex[parity]'
-    PYTHONPATH=src python benchmarks/bench_parity.py
+    PYTHONPATH=src python benchmarks/bench_parity.py              # --no-write: print only
 
 1. Parity: the tiny models of tests/test_clip_parity.py (random weights, built in the original
    implementations, exported as the hub repositories were); worst absolute difference between
@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 import _parity_models as originals  # noqa: E402
 import _tiny_models as tiny  # noqa: E402
-from _report import markdown_table, write_section  # noqa: E402
+from _report import markdown_table, no_options, publish  # noqa: E402
 
 from iconodex.fetch.decode import decode_image  # noqa: E402
 from iconodex.models import load_model  # noqa: E402
@@ -115,6 +115,7 @@ def decode_rows(built: dict) -> list[list[str]]:
 
 
 def main() -> None:
+    args = no_options(__doc__)
     with tempfile.TemporaryDirectory() as root:
         built = build_all(Path(root))
         parity = markdown_table(["model", "image max abs diff", "text max abs diff"], parity_rows(built))
@@ -123,7 +124,7 @@ def main() -> None:
     print(parity)
     body = ("Worst absolute difference between iconodex's vectors and the original's, tiny random models "
             "(tests/_parity_models.py) on scikit-image's larger pictures saved as JPEG q95.\n\n" + decoding)
-    write_section("parity-decoding", "Ingest decoding versus the originals (bench_parity.py)", body)
+    publish("parity-decoding", "Ingest decoding versus the originals (bench_parity.py)", body, write=not args.no_write)
 
 
 if __name__ == "__main__":
