@@ -172,15 +172,16 @@ class Searcher:
         return self._walked_once(legs)
 
     def _walked_once(self, legs: list[Leg]) -> list[Leg]:
-        """A like query's legs start from one item, so the heaviest leg's walk finds candidates enough
-        (the catalogue's on a tie: on Open Clip Art it alone found more right drawings than both walks
-        together, P@10 0.707 against 0.659), the others scoring them, as long as its space holds at
-        least as many vectors as theirs; where it holds fewer (items without catalogue text), every
-        leg walks, so that an item the lead's space lacks can still be found."""
-        lead = max(reversed(legs), key=lambda leg: leg.weight)
-        if any(self.engine.count(leg.space) > self.engine.count(lead.space) for leg in legs):
+        """A like query's legs start from one item, and its catalogue leg's walk alone finds the
+        candidates: on Open Clip Art it found more right drawings than both walks together at every
+        alpha below 1 (P@10 0.707 against 0.659 at 0.5, 0.647 against 0.496 at 0.7), the picture leg
+        scoring them. Only where the catalogue space holds fewer vectors than the picture space
+        (items without catalogue text, which its walk cannot reach) does every leg walk."""
+        catalogue = next((leg for leg in legs if leg.space == "text" and leg.weight > 0), None)
+        if catalogue is None or len(legs) < 2 or any(
+                self.engine.count(leg.space) > self.engine.count(catalogue.space) for leg in legs):
             return legs
-        return [replace(leg, walked=leg is lead) for leg in legs]
+        return [replace(leg, walked=leg is catalogue) for leg in legs]
 
     def _walks(self, legs: list[Leg], k: int, key_filter: KeyFilter | None) -> Walks:
         """A narrow filter's keys are scored exactly; a broad one's are found in the ANN index,
