@@ -128,7 +128,7 @@ class Searcher:
             groups.append(self._pair("image-query", self.similar_space, found[self.similar_space],
                                      "text", shared, query.alpha))
         if query.like is not None:
-            groups.append(self._like_legs(query, exclude))
+            groups.append(self._like_legs(query, exclude, spaces))
         share = 1.0 / len(groups)
         legs = [replace(leg, weight=leg.weight * share) for group in groups for leg in group]
         return [leg for leg in legs if leg.space in spaces and leg.weight > 0]
@@ -152,14 +152,13 @@ class Searcher:
         return [Leg(f"{name}:{picture_space}", picture_space, self._project(picture_space, picture_vector), alpha),
                 Leg(f"{name}:{text_space}", text_space, self._project(text_space, text_vector), 1.0 - alpha)]
 
-    def _like_legs(self, query: Query, exclude: set[int]) -> list[Leg]:
+    def _like_legs(self, query: Query, exclude: set[int], spaces: dict[str, int]) -> list[Leg]:
         keys = self.store.keys_for_ids([query.like])
         if query.like not in keys:
             raise NotFoundError(f"no item with id {query.like!r} in this collection")
         key = keys[query.like]
         exclude.add(key)
         legs = []
-        spaces = self.engine.spaces()
         weighted_first = sorted(((self.similar_space, query.alpha), ("text", 1.0 - query.alpha)), key=lambda sw: sw[1] <= 0)
         for space, weight in weighted_first:
             if space not in spaces or (weight <= 0 and legs):  # read only to tell "no vectors" from "weightless"
@@ -178,8 +177,10 @@ class Searcher:
         scoring them. Only where the catalogue space holds fewer vectors than the picture space
         (items without catalogue text, which its walk cannot reach) does every leg walk."""
         catalogue = next((leg for leg in legs if leg.space == "text" and leg.weight > 0), None)
-        if catalogue is None or len(legs) < 2 or any(
-                self.engine.count(leg.space) > self.engine.count(catalogue.space) for leg in legs):
+        if catalogue is None or len(legs) < 2:
+            return legs
+        reach = self.engine.count(catalogue.space)
+        if any(self.engine.count(leg.space) > reach for leg in legs if leg is not catalogue):
             return legs
         return [replace(leg, walked=leg is catalogue) for leg in legs]
 
