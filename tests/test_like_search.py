@@ -14,11 +14,11 @@ N = 400
 DIMS = 32
 
 
-def _build(path, *, text_every: int = 1) -> None:
+def _build(path, *, text_every: int = 1, engine_options: dict | None = None) -> None:
     """``N`` items with clustered vectors in the picture space and (for every ``text_every``-th item)
     in the catalogue space."""
     rng = np.random.default_rng(11)
-    with Collection.create(path, dims=DIMS) as coll:
+    with Collection.create(path, dims=DIMS, engine_options=engine_options) as coll:
         run, _ = coll.store.begin_run("synthetic", "synthetic", "synthetic", {})
         records = [SourceRecord(id=f"item-{i}", image=ImageRef("path", f"/synthetic/{i}.jpg"), title=f"Item {i}",
                                 version="1") for i in range(N)]
@@ -101,6 +101,21 @@ def test_like_still_finds_items_without_catalogue_text(tmp_path):
         assert spaces == (N // 2, N)
         found = [r for r in coll.search(like="item-4", limit=30)]
         assert any("like:text" not in r.scores for r in found)
+
+
+def test_a_rounded_index_s_walk_proposes_but_the_stored_vectors_score(tmp_path):
+    """An f16 index keeps rounded vectors: its walk's similarities are not the scores."""
+    _build(tmp_path / "coll", engine_options={"dtype": "f16"})
+    with Collection.open(tmp_path / "coll", read_only=True) as coll:
+        results = coll.search(like="item-9", alpha=1.0, limit=10)
+        key = coll.store.keys_for_ids(["item-9"])["item-9"]
+        found, vectors = coll.store.vectors_for(coll.similar_space, [key, *(r.key for r in results)])
+        row = {int(k): i for i, k in enumerate(found)}
+        query = vectors[row[key]]
+        exact = [vectors[row[r.key]] @ query for r in results]
+        assert [r.score for r in results] == [round(float(s), 6) for s in exact]
+        walked = coll.engine.search(coll.similar_space, query, 11)[1][1:]
+        assert not np.allclose(walked, exact, rtol=0, atol=1e-6)  # the walk's own were rounded
 
 
 @pytest.mark.parametrize("fusion", [calibrated_fuse, fuse])
