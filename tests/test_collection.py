@@ -33,10 +33,12 @@ def test_hybrid_results_carry_what_a_client_needs(sample_collection):
     assert {"text-query:image", "text-query:text"} <= set(data["scores"])
 
 
-def test_a_results_dict_has_every_field_but_the_key_and_shares_nothing_mutable(sample_collection):
+def test_a_results_dict_has_every_field_but_the_key_and_picture_reference_and_shares_nothing_mutable(
+        sample_collection):
     result = sample_collection.search("a cup of coffee", limit=1)[0]
     data = result.to_dict()
-    assert set(data) == {field.name for field in dataclasses.fields(result)} - {"key"}
+    assert set(data) == {field.name for field in dataclasses.fields(result)} - {"key", "image_ref"}
+    assert result.image_ref is not None and result.image_ref.location == data["image"]
     data["metadata"]["creator"].append("someone else")
     data["links"]["x"] = data["scores"]["x"] = "changed"
     assert result.metadata["creator"] == ["Rachel Michetti"] and "x" not in result.links | result.scores

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import socket
+import sqlite3
 
 import pytest
 from _serve_fixtures import SKIMAGE_DATA, serve, shared_collection, shared_folder
@@ -15,6 +16,7 @@ from iconodex.records import ImageRef
 from iconodex.search import SearchResult
 from iconodex.serve import ServeSettings
 from iconodex.serve.views import sari_record, thumbnail_url
+from iconodex.store import ItemStore
 
 KEY = "s3cret-key-for-tests"
 SARI_KEYS = {"score", "imageId", "url", "link"}
@@ -73,6 +75,28 @@ def test_like_and_similar_exclude_the_item_itself(server):
     similar = server.get("/items/chelsea.png/similar", params={"limit": 7}).json()["results"]
     assert "chelsea.png" not in {r["id"] for r in like} | {r["id"] for r in similar}
     assert len(similar) == 7
+
+
+def test_a_served_like_search_reads_its_result_rows_once(server, monkeypatch):
+    """The rows the ranking read carry each result's picture: no second query for the thumbnails."""
+    statements: list[str] = []
+    traced: list[sqlite3.Connection] = []
+    real = ItemStore.conn
+
+    def tracing(store: ItemStore) -> sqlite3.Connection:
+        conn = real.fget(store)
+        if conn not in traced:
+            traced.append(conn)
+            conn.set_trace_callback(statements.append)
+        return conn
+    monkeypatch.setattr(ItemStore, "conn", property(tracing))
+    try:
+        page = server.get("/search", params={"like": "horse.png", "limit": 5, "alpha": 0.37}).json()
+    finally:
+        for conn in traced:
+            conn.set_trace_callback(None)
+    assert len(page["results"]) == 5 and all(r["thumbnail"] for r in page["results"])
+    assert len([s for s in statements if "FROM items WHERE key IN" in s]) == 1, statements
 
 
 def test_results_and_items_name_their_source_only_to_the_key_holder(server):

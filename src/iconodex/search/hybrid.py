@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import IndexDamagedError
 from ..index.base import VectorEngine
 from ..ranking import reciprocal_rank_fusion
 
@@ -29,8 +30,8 @@ from ..ranking import reciprocal_rank_fusion
 # next: the share is an estimate, and a third search costs more than a deeper second one.
 OVERFETCH = 2.0
 
-__all__ = ["FUSIONS", "Leg", "LegScale", "calibrated_fuse", "candidates", "filtered_candidates", "fuse", "leg_scales",
-           "leg_similarities", "reciprocal_rank_fusion"]
+__all__ = ["FUSIONS", "Leg", "LegScale", "Walks", "calibrated_fuse", "candidates", "filtered_walk", "fuse", "leg_scales",
+           "leg_similarities", "pooled", "reciprocal_rank_fusion", "walk"]
 
 
 @dataclass(slots=True)
@@ -41,55 +42,93 @@ class Leg:
     space: str
     vector: np.ndarray
     weight: float
+    walked: bool = True  # False: the leg scores the other legs' candidates without an index walk of its own
+
+
+# Leg name → (keys, similarities) that leg's index walk returned, best first.
+Walks = dict[str, tuple[np.ndarray, np.ndarray]]
+
+
+def walk(engine: VectorEngine, legs: Sequence[Leg], k: int, allowed: np.ndarray | None) -> Walks:
+    """Every weighted, walked leg's top-k."""
+    return {leg.name: engine.search(leg.space, leg.vector, k, allowed) for leg in legs if leg.weight > 0 and leg.walked}
+
+
+def pooled(walks: Walks) -> np.ndarray:
+    """The union of the walks' keys, sorted."""
+    if not walks:
+        return np.zeros(0, dtype=np.int64)
+    return np.unique(np.concatenate([keys for keys, _ in walks.values()])).astype(np.int64)
 
 
 def candidates(engine: VectorEngine, legs: Sequence[Leg], k: int, allowed: np.ndarray | None) -> np.ndarray:
     """Union of every leg's top-k keys."""
-    found = [engine.search(leg.space, leg.vector, k, allowed)[0] for leg in legs if leg.weight > 0]
-    if not found:
-        return np.zeros(0, dtype=np.int64)
-    return np.unique(np.concatenate(found)).astype(np.int64)
+    return pooled(walk(engine, legs, k, allowed))
 
 
-def filtered_candidates(engine: VectorEngine, legs: Sequence[Leg], k: int,
-                        matches: Callable[[np.ndarray], np.ndarray], matching_at_least: int,
-                        *, exactly: bool = False) -> np.ndarray:
-    """Union of every leg's top-k keys among those ``matches`` accepts, from ANN searches: the
-    first k accepted in a leg's ranking are its filtered top-k, so a leg searches deeper (by the
-    share of accepted keys seen so far) only until it has k, or has walked the whole space. When
-    the filter is known to match ``exactly`` ``matching_at_least`` items, the first search is
-    already as deep as their share implies."""
-    found = []
+def filtered_walk(engine: VectorEngine, legs: Sequence[Leg], k: int,
+                  matches: Callable[[np.ndarray], np.ndarray], matching_at_least: int,
+                  *, exactly: bool = False) -> Walks:
+    """Every leg's top-k among the keys ``matches`` accepts, from ANN searches: the first k
+    accepted in a leg's ranking are its filtered top-k, so a leg searches deeper (by the share of
+    accepted keys seen so far) only until it has k, or has walked the whole space. When the filter
+    is known to match ``exactly`` ``matching_at_least`` items, the first search is already as deep
+    as their share implies."""
+    found: Walks = {}
     for leg in legs:
-        size = engine.count(leg.space) if leg.weight > 0 else 0
+        size = engine.count(leg.space) if leg.weight > 0 and leg.walked else 0
         fetch = min(size, k * 4)
         if exactly and size:
             fetch = min(size, max(k, math.ceil(k * OVERFETCH * size / max(matching_at_least, 1))))
         while fetch:
-            keys = engine.search(leg.space, leg.vector, fetch)[0]
-            kept = keys[matches(keys)]
-            if len(kept) >= k or fetch >= size:
-                found.append(kept[:k])
+            keys, sims = engine.search(leg.space, leg.vector, fetch)
+            kept = matches(keys)
+            if kept.sum() >= k or fetch >= size:
+                found[leg.name] = keys[kept][:k], sims[kept][:k]
                 break
-            share = max(len(kept) / max(len(keys), 1), matching_at_least / size)
+            share = max(kept.sum() / max(len(keys), 1), matching_at_least / size)
             fetch = min(size, max(fetch * 2, math.ceil(k * OVERFETCH / share)))
-    if not found:
-        return np.zeros(0, dtype=np.int64)
-    return np.unique(np.concatenate(found)).astype(np.int64)
+    return found
 
 
-def leg_similarities(engine: VectorEngine, legs: Sequence[Leg], keys: np.ndarray) -> dict[str, np.ndarray]:
-    """Per leg, the similarity of every key (NaN where the item has no vector in that space)."""
+def walk_scores_exact(engine: VectorEngine, space: str) -> bool:
+    """Whether a walk's similarities in ``space`` are the ones its stored vectors give: an f16 or i8
+    index (``exact_vectors`` false) only proposes candidates, rescored from the store's vectors."""
+    exact_vectors = getattr(engine, "exact_vectors", None)
+    if exact_vectors is None:
+        return True
+    try:
+        return bool(exact_vectors(space))
+    except (KeyError, IndexDamagedError):  # answered from the store meanwhile: read, to be sure
+        return False
+
+
+def leg_similarities(engine: VectorEngine, legs: Sequence[Leg], keys: np.ndarray,
+                     walks: Walks | None = None) -> dict[str, np.ndarray]:
+    """Per leg, the similarity of every key (NaN where the item has no vector in that space). The
+    similarities a leg's own walk already returned are taken as they are (when exact); only the
+    other keys' vectors are read, in one batch per leg."""
     sims: dict[str, np.ndarray] = {}
     for leg in legs:
-        vectors, present = engine.get(leg.space, keys)
-        values = vectors @ leg.vector
-        sims[leg.name] = np.where(present, values, np.nan).astype(np.float32)
+        values = np.full(len(keys), np.nan, dtype=np.float32)
+        unknown = np.ones(len(keys), dtype=bool)
+        found = (walks or {}).get(leg.name)
+        if found is not None and len(found[0]) and walk_scores_exact(engine, leg.space):
+            at = np.searchsorted(keys, found[0])  # keys are sorted (pooled)
+            hit = at < len(keys)
+            hit[hit] = keys[at[hit]] == found[0][hit]
+            values[at[hit]], unknown[at[hit]] = found[1][hit], False
+        if unknown.any():
+            vectors, present = engine.get(leg.space, keys[unknown])
+            values[unknown] = np.where(present, vectors @ leg.vector, np.nan)
+        sims[leg.name] = values
     return sims
 
 
 def fuse(legs: Sequence[Leg], sims: dict[str, np.ndarray]) -> np.ndarray:
     """Weighted mean over the legs where a vector exists; NaN when none exists."""
+    if len(legs) == 1:
+        return sims[legs[0].name]
     total = None
     weight = None
     for leg in legs:
@@ -145,8 +184,11 @@ def calibrated_fuse(legs: Sequence[Leg], sims: dict[str, np.ndarray],
     one leg is not pulled down by an ordinary score in another, and a leg the item has no vector in
     adds nothing (as an ordinary score would). Divided by the query's total leg weight and mapped back
     onto the legs' mean scale, scores stay comparable to cosine similarities and to a relevance cut.
-    NaN when the item has no vector in any leg.
+    NaN when the item has no vector in any leg. A single leg's evidence, mapped back onto its own
+    scale, is its similarity: returned as it is, without the arithmetic or an unmeasured leg's spread.
     """
+    if len(legs) == 1:
+        return sims[legs[0].name]
     scales = leg_scales(legs, sims, measured)
     size = len(next(iter(sims.values()), []))
     evidence, found = np.zeros(size, dtype=np.float64), np.zeros(size, dtype=bool)

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from ..records import Metadata
+from ..records import ImageRef, Metadata
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -16,7 +16,8 @@ U = TypeVar("U")
 class SearchResult:
     """One hit. ``score`` is the hybrid cosine score (comparable across queries of one model);
     ``scores`` holds each leg's own similarity (``image``, ``text``, ``visual``…) and, when the
-    keyword leg matched, its rank."""
+    keyword leg matched, its rank. ``image_ref`` is the picture's full reference (what a server's
+    thumbnail needs), kept from the row the result was read from."""
 
     id: str
     key: int
@@ -27,9 +28,10 @@ class SearchResult:
     metadata: Metadata = field(default_factory=dict)
     links: dict[str, str] = field(default_factory=dict)
     scores: dict[str, Any] = field(default_factory=dict)
+    image_ref: ImageRef | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The fields but ``key``, sharing nothing mutable with the result; built by hand because
+        """The fields but ``key`` and ``image_ref``, sharing nothing mutable with the result; built by hand because
         ``dataclasses.asdict`` deep-copies value by value (15% of a served search's CPU)."""
         return {"id": self.id, "score": self.score, "title": self.title, "image": self.image, "source": self.source,
                 "metadata": {name: list(values) for name, values in self.metadata.items()},

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -18,10 +18,12 @@ from .hybrid import (
     FUSIONS,
     Leg,
     LegScale,
-    candidates,
-    filtered_candidates,
+    Walks,
+    filtered_walk,
     leg_similarities,
+    pooled,
     reciprocal_rank_fusion,
+    walk,
 )
 from .results import SearchResult, SearchResults
 
@@ -76,13 +78,16 @@ class Searcher:
         key_filter = self.store.key_filter(query.where) if query.where else None
         want = query.limit + query.offset + len(exclude)
         k = int(min(max(want * 4, MIN_CANDIDATES), MAX_CANDIDATES))
-        keys = self._candidates(legs, k, key_filter)
+        walks = self._walks(legs, k, key_filter)
         keyword_ranking = self._keyword_ranking(query, k, key_filter)
-        keys = np.union1d(keys, np.asarray(keyword_ranking, dtype=np.int64))
-        keys = keys[~np.isin(keys, list(exclude))] if exclude else keys
+        keys = pooled(walks)
+        if keyword_ranking:
+            keys = np.union1d(keys, np.asarray(keyword_ranking, dtype=np.int64))
+        for key in exclude:  # the like item: one comparison costs less than np.isin's set-up
+            keys = keys[keys != key]
         if len(keys) == 0:
             return SearchResults([], query.min_score)
-        sims = leg_similarities(self.engine, legs, keys)
+        sims = leg_similarities(self.engine, legs, keys, walks)
         # No leg at all (no item has a vector in the query's spaces): nothing has a score to rank by.
         scores = FUSIONS[query.fusion](legs, sims, self.scales) if legs else np.full(len(keys), np.nan, dtype=np.float32)
         order = self._rank(keys, scores, keyword_ranking)
@@ -124,9 +129,9 @@ class Searcher:
             groups.append(self._pair("image-query", self.similar_space, found[self.similar_space],
                                      "text", shared, query.alpha))
         if query.like is not None:
-            groups.append(self._like_legs(query, exclude))
+            groups.append(self._like_legs(query, exclude, spaces))
         share = 1.0 / len(groups)
-        legs = [Leg(leg.name, leg.space, leg.vector, leg.weight * share) for group in groups for leg in group]
+        legs = [replace(leg, weight=leg.weight * share) for group in groups for leg in group]
         return [leg for leg in legs if leg.space in spaces and leg.weight > 0]
 
     def _text_vector(self, text: str) -> np.ndarray:
@@ -148,35 +153,49 @@ class Searcher:
         return [Leg(f"{name}:{picture_space}", picture_space, self._project(picture_space, picture_vector), alpha),
                 Leg(f"{name}:{text_space}", text_space, self._project(text_space, text_vector), 1.0 - alpha)]
 
-    def _like_legs(self, query: Query, exclude: set[int]) -> list[Leg]:
+    def _like_legs(self, query: Query, exclude: set[int], spaces: dict[str, int]) -> list[Leg]:
         keys = self.store.keys_for_ids([query.like])
         if query.like not in keys:
             raise NotFoundError(f"no item with id {query.like!r} in this collection")
         key = keys[query.like]
         exclude.add(key)
         legs = []
-        for space, weight in ((self.similar_space, query.alpha), ("text", 1.0 - query.alpha)):
-            if space not in self.engine.spaces():
+        weighted_first = sorted(((self.similar_space, query.alpha), ("text", 1.0 - query.alpha)), key=lambda sw: sw[1] <= 0)
+        for space, weight in weighted_first:
+            if space not in spaces or (weight <= 0 and legs):  # read only to tell "no vectors" from "weightless"
                 continue
             vectors, present = self.engine.get(space, np.asarray([key]))
             if present[0]:
                 legs.append(Leg(f"like:{space}", space, vectors[0], weight))
         if not legs:
             raise NotFoundError(f"item {query.like!r} has no vectors yet (status: not indexed)")
-        return legs
+        return self._walked_once(legs)
 
-    def _candidates(self, legs: list[Leg], k: int, key_filter: KeyFilter | None) -> np.ndarray:
+    def _walked_once(self, legs: list[Leg]) -> list[Leg]:
+        """A like query's legs start from one item, and its catalogue leg's walk alone finds the
+        candidates: on Open Clip Art it found more right drawings than both walks together at every
+        alpha below 1 (P@10 0.707 against 0.659 at 0.5, 0.647 against 0.496 at 0.7), the picture leg
+        scoring them. Only where the catalogue space holds fewer vectors than the picture space
+        (items without catalogue text, which its walk cannot reach) does every leg walk."""
+        catalogue = next((leg for leg in legs if leg.space == "text" and leg.weight > 0), None)
+        if catalogue is None or len(legs) < 2:
+            return legs
+        reach = self.engine.count(catalogue.space)
+        if any(self.engine.count(leg.space) > reach for leg in legs if leg is not catalogue):
+            return legs
+        return [replace(leg, walked=leg is catalogue) for leg in legs]
+
+    def _walks(self, legs: list[Leg], k: int, key_filter: KeyFilter | None) -> Walks:
         """A narrow filter's keys are scored exactly; a broad one's are found in the ANN index,
         SQLite checking only the candidates (reading 60k matching keys costs more than the search)."""
         if key_filter is None:
-            return candidates(self.engine, legs, k, None)
+            return walk(self.engine, legs, k, None)
         narrow = self.exact_filter_below
         if narrow is None or key_filter.count(limit=narrow + 1) <= narrow:
             allowed = key_filter.keys()
-            return candidates(self.engine, legs, k, allowed) if len(allowed) else allowed
+            return walk(self.engine, legs, k, allowed) if len(allowed) else {}
         known = key_filter.cached_count()
-        return filtered_candidates(self.engine, legs, k, key_filter.mask, known or narrow + 1,
-                                   exactly=known is not None)
+        return filtered_walk(self.engine, legs, k, key_filter.mask, known or narrow + 1, exactly=known is not None)
 
     def _keyword_ranking(self, query: Query, k: int, key_filter: KeyFilter | None) -> list[int]:
         if not (query.keyword and query.text):
@@ -215,5 +234,5 @@ class Searcher:
             results.append(SearchResult(
                 id=item.id, key=key, score=round(float(scores[i]), 6), title=item.title,
                 image=item.image_location, source=item.source, metadata=item.metadata,
-                links=item.links, scores=leg_scores))
+                links=item.links, scores=leg_scores, image_ref=item.image))
         return results

@@ -93,5 +93,4 @@ def _search(state: ServerState, request: SearchRequest, image: Image.Image | Non
         request.text or None, image=image, like=request.like or None, alpha=request.alpha,
         keyword=request.keyword, limit=request.limit, offset=request.offset, min_score=request.min_score,
         where=request.where or None)
-    images = state.coll.store.image_refs([result.key for result in results])
-    return results.replaced((result, images.get(result.key)) for result in results)
+    return results.replaced((result, result.image_ref) for result in results)

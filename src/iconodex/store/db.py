@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 
 from ..ranking import fused_ranking
-from ..records import ImageRef, SourceRecord
+from ..records import SourceRecord
 from ..redact import public_options, public_text
-from .codec import blob_to_vector, dumps, image_from_json, image_to_json, vector_to_blob
+from .codec import blob_to_vector, dumps, image_to_json, vector_to_blob
 from .filters import FilterCache, KeyFilter
 from .items import Item
 from .migrations import GRAMS_VERSION, upgrade, write_grams
@@ -388,14 +388,6 @@ class ItemStore:
         for batch, marks in _in_batches([int(k) for k in keys]):
             for row in self.conn.execute(f"SELECT * FROM items WHERE key IN ({marks})", batch):
                 found[row["key"]] = Item.from_row(row)
-        return found
-
-    def image_refs(self, keys: Sequence[int]) -> dict[int, ImageRef | None]:
-        """Just the items' pictures, without reading and parsing their catalogue records."""
-        found: dict[int, ImageRef | None] = {}
-        for batch, marks in _in_batches([int(k) for k in keys]):
-            for key, image in self.conn.execute(f"SELECT key, image FROM items WHERE key IN ({marks})", batch):
-                found[key] = image_from_json(image)
         return found
 
     def keys_for_ids(self, ids: Sequence[str]) -> dict[str, int]:
