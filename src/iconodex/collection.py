@@ -26,7 +26,7 @@ from .index import ENGINES
 from .index.base import VectorEngine
 from .index.copy import copy_store
 from .index.guard import CheckedEngine
-from .models import load_model, options_for_recorded
+from .models import calibrated_name, load_model, options_for_recorded
 from .models.base import Encoder, fetch_side
 from .models.catalog import CUT_ALPHA, leg_scales, relevance_cut
 from .models.threads import set_inference_threads
@@ -406,15 +406,26 @@ class Collection:
     def _min_score(self, asked: float | None, measured: bool) -> float | None:
         if asked is not None:
             return None if asked == 0 else asked
-        return relevance_cut(self.model_name) if measured else None
+        calibrated = self._calibrated_model
+        return relevance_cut(calibrated) if measured and calibrated else None
+
+    @property
+    def _calibrated_model(self) -> str | None:
+        """The model whose measured constants fit this collection's vectors, if any were measured."""
+        return calibrated_name(self.model_name, self._config.get("identity"))
 
     @property
     def searcher(self) -> Searcher:
         if self._searcher is None:
             self._searcher = Searcher(self.store, self.engine, lambda: self.model, self.project,
                                       self.similar_space, self.settings.max_limit,
-                                      {name: LegScale(*scale) for name, scale in leg_scales(self.model_name).items()})
+                                      self._leg_scales())
         return self._searcher
+
+    def _leg_scales(self) -> dict[str, LegScale]:
+        calibrated = self._calibrated_model
+        measured = leg_scales(calibrated) if calibrated else {}
+        return {name: LegScale(*scale) for name, scale in measured.items()}
 
     def _query_image(self, image: Any) -> Image.Image:
         """A query picture from a PIL image, bytes, a path, or a URL. URLs are fetched with the

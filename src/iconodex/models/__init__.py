@@ -41,4 +41,14 @@ def options_for_recorded(name: str, identity: dict[str, Any] | None) -> dict[str
     return options_for(identity) if options_for else {}
 
 
-__all__ = ["MODELS", "DEFAULT_MODEL", "Encoder", "l2_normalise", "load_model", "options_for_recorded"]
+def calibrated_name(name: str, identity: dict[str, Any] | None) -> str | None:
+    """The name under which ``name``'s measured constants (leg scales, relevance cut) describe the
+    vectors a collection recorded with ``identity``, or None when they were measured on other vectors
+    (another variant of the model, or an older version kept for a collection made by it)."""
+    if identity is None or name not in MODELS:
+        return name
+    calibrated = getattr(MODELS.get(name), "calibrated", None)
+    return name if calibrated is None or calibrated(identity) else None
+
+
+__all__ = ["MODELS", "DEFAULT_MODEL", "Encoder", "l2_normalise", "calibrated_name", "load_model", "options_for_recorded"]

@@ -175,6 +175,12 @@ class OfflineEncoder:
         ConSE alone (pack version 1, or a variant without shipped weights) keeps ConSE alone."""
         return {} if recorded.get("projection") else {"projection": False}
 
+    @staticmethod
+    def calibrated(recorded: dict[str, Any]) -> bool:
+        """Whether the measured leg scales and relevance cut (models.catalog) fit these vectors: they
+        were measured on the default variant with its projection, and other vectors score otherwise."""
+        return recorded.get("variant", DEFAULT_VARIANT) == DEFAULT_VARIANT and recorded.get("version") == PACK_VERSION
+
     def describe(self) -> dict[str, Any]:
         identity = {
             "name": self.name,
