@@ -41,7 +41,8 @@ EXACT_BELOW = 20_000  # below this many live vectors, a flat scan is as fast and
 BRUTE_FORCE_FILTER = 20_000  # an allowed set this small is scored directly from its vectors
 MAX_FILTERED_EXPANSION = 4096  # the widest walk a filter asks for (a narrower filter is scored directly)
 COMPACT_SHARE = 0.2  # tombstones above this share of a space's ids: rebuilt at the next flush
-READ_FLAGS = faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY
+# Maps the file (faiss 1.15 here); a faiss without the flag reads it into memory, which still works.
+READ_FLAGS = getattr(faiss, "IO_FLAG_MMAP_IFC", faiss.IO_FLAG_MMAP) | faiss.IO_FLAG_READ_ONLY
 GATHER = 65_536  # vectors reconstructed at a time when compacting
 
 
