@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -182,9 +182,6 @@ class FaissEngine(SavedSpaces):
     def _new_index(self, dims: int) -> FaissSpace:
         return FaissSpace.new(dims, self.connectivity, self.expansion_add)
 
-    def _add(self, index: FaissSpace, keys: np.ndarray, vectors: np.ndarray) -> None:
-        index.add(keys, vectors)
-
     def _size(self, index: FaissSpace) -> int:
         return index.size
 
@@ -200,23 +197,14 @@ class FaissEngine(SavedSpaces):
 
     # -- writes -------------------------------------------------------------------------------
 
-    def upsert(self, space: str, keys: np.ndarray, vectors: np.ndarray) -> None:
-        if len(keys) == 0:
-            return
-        with self._lock:
-            index = self._index(space, write=True)
-            with self._searching:
-                index.add(keys, vectors)
-            self._dirty.add(space)
+    def _put(self, index: FaissSpace, keys: np.ndarray, vectors: np.ndarray) -> None:
+        index.add(keys, vectors)
 
-    def delete(self, space: str, keys: np.ndarray) -> None:
-        if len(keys) == 0 or space not in self._records:
-            return
-        with self._lock:
-            index = self._index(space, write=True)
-            with self._searching:
-                index.remove(np.asarray(keys, dtype=np.int64))
-            self._dirty.add(space)
+    def _remove(self, index: FaissSpace, keys: np.ndarray) -> None:
+        index.remove(keys)
+
+    def _changing(self) -> AbstractContextManager:
+        return self._searching
 
     def flush(self) -> None:
         """Compact the changed spaces with too many tombstones, then save them."""

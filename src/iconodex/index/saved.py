@@ -15,6 +15,7 @@ import os
 import threading
 import time
 from collections.abc import Iterable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +65,7 @@ class SavedSpaces:
 
     def _add(self, index: Any, keys: np.ndarray, vectors: np.ndarray) -> None:
         """Add (keys, vectors) to an index being rebuilt (no key is in it yet)."""
-        raise NotImplementedError
+        self._put(index, np.asarray(keys, dtype=np.int64), vectors)
 
     def _size(self, index: Any) -> int:
         """The number of vectors the index answers for."""
@@ -76,6 +77,18 @@ class SavedSpaces:
 
     def _write(self, index: Any, path: Path) -> None:
         raise NotImplementedError
+
+    def _put(self, index: Any, keys: np.ndarray, vectors: np.ndarray) -> None:
+        """Insert or replace (keys, vectors) in a writable index."""
+        raise NotImplementedError
+
+    def _remove(self, index: Any, keys: np.ndarray) -> None:
+        """Remove ``keys`` (int64) from a writable index; unknown keys are no error."""
+        raise NotImplementedError
+
+    def _changing(self) -> AbstractContextManager:
+        """Held while an index changes in place (a library unsafe to search meanwhile holds a lock)."""
+        return nullcontext()
 
     # -- files --------------------------------------------------------------------------------
 
@@ -192,6 +205,24 @@ class SavedSpaces:
                 raise ValueError(f"space {space!r} has {self._records[space].dims} dims, not {dims}")
             self._records[space] = SpaceFile(dims)
             self._save_manifest({space})
+
+    def upsert(self, space: str, keys: np.ndarray, vectors: np.ndarray) -> None:
+        if len(keys) == 0:
+            return
+        with self._lock:
+            index = self._index(space, write=True)
+            with self._changing():
+                self._put(index, np.asarray(keys, dtype=np.int64), np.asarray(vectors, dtype=np.float32))
+            self._dirty.add(space)
+
+    def delete(self, space: str, keys: np.ndarray) -> None:
+        if len(keys) == 0 or space not in self._records:
+            return
+        with self._lock:
+            index = self._index(space, write=True)
+            with self._changing():
+                self._remove(index, np.asarray(keys, dtype=np.int64))
+            self._dirty.add(space)
 
     def flush(self) -> None:
         """Save each changed space to a new file named by its checksum, then the manifest that

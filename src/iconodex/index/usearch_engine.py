@@ -69,25 +69,15 @@ class UsearchEngine(SavedSpaces):
 
     # -- writes -------------------------------------------------------------------------------
 
-    def upsert(self, space: str, keys: np.ndarray, vectors: np.ndarray) -> None:
-        if len(keys) == 0:
-            return
-        keys = np.asarray(keys, dtype=np.uint64)
-        with self._lock:
-            index = self._index(space, write=True)
-            present = keys[np.asarray(index.contains(keys), dtype=bool)]
-            if len(present):
-                index.remove(present)
-            index.add(keys, np.asarray(vectors, dtype=np.float32))
-            self._dirty.add(space)
+    def _put(self, index: Index, keys: np.ndarray, vectors: np.ndarray) -> None:
+        keys = keys.astype(np.uint64)
+        present = keys[np.asarray(index.contains(keys), dtype=bool)]
+        if len(present):
+            index.remove(present)
+        index.add(keys, vectors)
 
-    def delete(self, space: str, keys: np.ndarray) -> None:
-        if len(keys) == 0 or space not in self._records:
-            return
-        with self._lock:
-            index = self._index(space, write=True)
-            index.remove(np.asarray(keys, dtype=np.uint64))
-            self._dirty.add(space)
+    def _remove(self, index: Index, keys: np.ndarray) -> None:
+        index.remove(keys.astype(np.uint64))
 
     # -- reads --------------------------------------------------------------------------------
 
