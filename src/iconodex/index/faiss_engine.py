@@ -140,8 +140,10 @@ class FaissSpace:
             scores, ids = self.graph.storage.search(queries, k, params=params)
         else:
             scores, ids = self.graph.search(queries, k, params=self._params(max(ef, k), selector))
-        keys = np.where(ids >= 0, self.labels[np.maximum(ids, 0)] if len(self.labels) else -1, -1)
-        return keys.astype(np.int64), np.where(keys >= 0, scores, 0.0).astype(np.float32)
+        if ids.min() >= 0:  # all found: the usual case, one gather
+            return self.labels[ids], scores
+        keys = np.where(ids >= 0, self.labels[np.maximum(ids, 0)], -1)
+        return keys, np.where(keys >= 0, scores, 0.0).astype(np.float32)
 
     def _params(self, ef: int, selector: faiss.IDSelector | None) -> faiss.SearchParametersHNSW:
         if selector is not None:
