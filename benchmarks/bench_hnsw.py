@@ -67,6 +67,17 @@ class Candidate:
         raise NotImplementedError
 
 
+def warm(path: Path) -> None:
+    """Read a file (or a folder's files) once, so every index starts with its bytes in the page cache:
+    a memory-mapped file nobody read lately otherwise pays disk reads in its first queries (the engines'
+    checksums read theirs anyway)."""
+    for file in sorted(path.rglob("*")) if path.is_dir() else [path]:
+        if file.is_file():
+            with open(file, "rb") as handle:
+                while handle.read(1 << 24):
+                    pass
+
+
 class Usearch(Candidate):
     """The library call the engine makes (``Index.search``, ``threads=1``), on a ``view`` of the file."""
 
@@ -83,6 +94,7 @@ class Usearch(Candidate):
         index.save(str(path))
 
     def open(self, path: Path, data: np.ndarray) -> None:
+        warm(path)
         self.index = Index.restore(str(path), view=True)
         self.data = data  # rescoring reads the candidates' f32 rows, as the searcher reads them from SQLite
 
@@ -149,6 +161,7 @@ class Faiss(Candidate):
         import faiss
 
         faiss.omp_set_num_threads(1)
+        warm(path)
         # IO_FLAG_MMAP alone reads an HNSW file into memory; IO_FLAG_MMAP_IFC maps it (faiss ≥ 1.10)
         self.index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
 
@@ -163,12 +176,12 @@ class FaissEngineCandidate(Candidate):
     """iconodex's ``FaissEngine`` built through its own ``upsert`` and ``flush`` (labels, tombstone
     bookkeeping, the checked save) and opened read-only, as a search server opens it (``IO_FLAG_MMAP_IFC``)."""
 
-    name = "iconodex FaissEngine"
-    batch = 100_000  # vectors per upsert
-
-    def __init__(self, connectivity: int) -> None:
+    def __init__(self, connectivity: int, batch: int = 0) -> None:
+        """``batch``: vectors per upsert, as an ingest adds them (0: all in one, as the raw FAISS build)."""
         super().__init__(connectivity)
-        self.file = f"faiss-engine-M{connectivity}"
+        self.batch = batch
+        self.name = "iconodex FaissEngine" + (f", upserts of {batch:,}" if batch else "")
+        self.file = f"faiss-engine-M{connectivity}" + (f"-b{batch}" if batch else "")
 
     def build(self, data: np.ndarray, path: Path, threads: int) -> None:
         import faiss
@@ -176,8 +189,8 @@ class FaissEngineCandidate(Candidate):
         faiss.omp_set_num_threads(threads)
         engine = FaissEngine(path, connectivity=self.connectivity, expansion_add=EF_CONSTRUCTION)
         engine.ensure_space(SPACE, data.shape[1])
-        for start in range(0, len(data), self.batch):
-            stop = min(start + self.batch, len(data))
+        for start in range(0, len(data), self.batch or len(data)):
+            stop = min(start + (self.batch or len(data)), len(data))
             engine.upsert(SPACE, np.arange(start, stop, dtype=np.int64), np.asarray(data[start:stop]))
         engine.flush()
         engine.close()
@@ -186,6 +199,7 @@ class FaissEngineCandidate(Candidate):
         import faiss
 
         faiss.omp_set_num_threads(1)
+        warm(path)
         self.folder = path
 
     def set_ef(self, ef: int) -> None:
@@ -201,7 +215,8 @@ def candidates(names: list[str], connectivity: int) -> list[Candidate]:
              "usearch-i8": lambda: Usearch(connectivity, "i8"),
              "usearch-i8-rescored": lambda: Usearch(connectivity, "i8", rescore=True),
              "engine": lambda: Engine(connectivity), "faiss": lambda: Faiss(connectivity),
-             "faiss-engine": lambda: FaissEngineCandidate(connectivity)}
+             "faiss-engine": lambda: FaissEngineCandidate(connectivity),
+             "faiss-engine-batched": lambda: FaissEngineCandidate(connectivity, batch=100_000)}
     return [known[name]() for name in names if name]
 
 
@@ -354,6 +369,7 @@ reorders them by exact f32 dot products read from a memory-mapped copy of the ve
 searcher rescores candidates from SQLite the same way). Bytes/item is the saved file over the item count;
 "iconodex engine" is `UsearchEngine` read-only (the library call plus the manifest `stat` and conversions);
 "iconodex FaissEngine" is `FaissEngine` read-only on a file it built and saved itself (`IO_FLAG_MMAP_IFC`).
+Every file is read once before the queries, so all start with their bytes in the page cache.
 """
 
 

@@ -34,9 +34,10 @@ try:
 except ImportError as exc:  # an optional extra: say how to get it instead of a traceback
     raise ConfigError("the faiss engine needs faiss-cpu: pip install 'iconodex[faiss]'") from exc
 
-# The smallest efSearch with recall@10 ≥ 0.95 on 1M × 256 clustered vectors at M=16 (bench_hnsw.py,
-# docs/benchmarks.md "hnsw-faiss"). A search-time setting: any saved file opens with it.
-SEARCH_EXPANSION = 64
+# The smallest efSearch with recall@10 ≥ 0.95 on 1M × 256 clustered vectors at M=16, built by upserts of
+# 100k as an ingest adds them: 0.959 at p50 0.35 ms, 64 gives 0.937 (bench_hnsw.py; docs/benchmarks.md,
+# hnsw-faiss-1m). A search-time setting: any saved file opens with it.
+SEARCH_EXPANSION = 80
 EXACT_BELOW = 20_000  # below this many live vectors, a flat scan is as fast and exact (as usearch)
 BRUTE_FORCE_FILTER = 20_000  # an allowed set this small is scored directly from its vectors
 MAX_FILTERED_EXPANSION = 4096  # the widest walk a filter asks for (a narrower filter is scored directly)
