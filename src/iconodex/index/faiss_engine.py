@@ -24,15 +24,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..extras import require
 from . import ENGINES
 from .exact import _top
 from .saved import SavedSpaces
 
-try:
-    import faiss
-except ImportError as exc:  # an optional extra: say how to get it instead of a traceback
-    raise ConfigError("the faiss engine needs faiss-cpu: pip install 'iconodex[faiss]'") from exc
+faiss = require("faiss", "faiss", "the faiss engine")
 
 # The smallest efSearch with recall@10 ≥ 0.95 on 1M × 256 clustered vectors at M=16, built by upserts of
 # 100k as an ingest adds them: 0.959 at p50 0.35 ms, 64 gives 0.937 (bench_hnsw.py; docs/benchmarks.md,
