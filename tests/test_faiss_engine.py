@@ -181,7 +181,7 @@ def test_reindex_to_faiss_and_back(tmp_path, capsys):
         before = [(h.id, round(h.score, 4)) for h in coll.search(like="item-00007", alpha=1.0, limit=5)]
         counts = {space: info["indexed"] for space, info in coll.stats()["spaces"].items()}
     with pytest.raises(SystemExit) as stopped:
-        main(["reindex", "-c", str(path), "--engine", "faiss", "--json"])
+        main(["reindex", "-c", str(path), "--engine", "faiss", "--engine-option", "connectivity=8", "--json"])
         raise SystemExit(0)
     out, err = capsys.readouterr()
     assert (stopped.value.code or 0) == 0, err
@@ -189,6 +189,7 @@ def test_reindex_to_faiss_and_back(tmp_path, capsys):
     assert list((path / "index" / "faiss").glob("*.faiss"))
     with Collection.open(path, read_only=True) as coll:
         assert coll.stats()["engine"] == "faiss"
+        assert coll.engine.inner._index("visual").graph.hnsw.nb_neighbors(1) == 8  # the option, given as text
         assert [(h.id, round(h.score, 4)) for h in coll.search(like="item-00007", alpha=1.0, limit=5)] == before
         assert not coll.model_loaded
     with Collection.open(path) as coll:

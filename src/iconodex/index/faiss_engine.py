@@ -166,12 +166,13 @@ class FaissEngine(SavedSpaces):
     suffix = "faiss"
     library = "FAISS"
 
-    def __init__(self, directory: Path, *, connectivity: int = 16, expansion_add: int = 128,
-                 expansion_search: int = SEARCH_EXPANSION, exact_below: int = EXACT_BELOW,
-                 compact_share: float = COMPACT_SHARE, read_only: bool = False) -> None:
-        self.connectivity, self.expansion_add, self.expansion_search = connectivity, expansion_add, expansion_search
-        self.exact_below = exact_below
-        self.compact_share = compact_share
+    def __init__(self, directory: Path, *, connectivity: int | str = 16, expansion_add: int | str = 128,
+                 expansion_search: int | str = SEARCH_EXPANSION, exact_below: int | str = EXACT_BELOW,
+                 compact_share: float | str = COMPACT_SHARE, read_only: bool = False) -> None:
+        # ``--engine-option`` values arrive as text
+        self.connectivity, self.expansion_add = int(connectivity), int(expansion_add)
+        self.expansion_search, self.exact_below = int(expansion_search), int(exact_below)
+        self.compact_share = float(compact_share)
         # A writer mutates a space in place (FAISS is not safe to search while it adds); a reader's
         # spaces never change once opened (a newer file is opened as a new object), so it takes no lock.
         self._searching = threading.RLock()
