@@ -51,6 +51,7 @@ class FaissSpace:
         self.index = index  # owns the graph: kept so the graph outlives every search
         self.graph = faiss.downcast_index(index.index)
         self._labels: np.ndarray | None = None
+        self._matrix: np.ndarray | None = None
         self._plain: dict[int, faiss.SearchParametersHNSW] = {}  # efSearch → parameters without a filter
         self._lookup: tuple[np.ndarray, np.ndarray] | None = None  # (sorted live keys, their ids)
         self._live: np.ndarray | None = None  # packed bitmap of live ids, when there are tombstones
@@ -109,12 +110,21 @@ class FaissSpace:
             self._changed()
 
     def _changed(self) -> None:
-        self._lookup = self._live = self._labels = None
+        self._lookup = self._live = self._labels = self._matrix = None
+
+    @property
+    def matrix(self) -> np.ndarray:
+        """The stored vectors as one (ids, dims) view of the flat storage (in the mapped file for a
+        reader): a gather from it, unlike ``reconstruct_batch`` past 1,000 ids, starts no OpenMP team."""
+        if self._matrix is None:
+            storage = faiss.downcast_index(self.graph.storage)
+            total, dims = int(storage.ntotal), int(storage.d)
+            self._matrix = faiss.rev_swig_ptr(storage.get_xb(), total * dims).reshape(total, dims) if total \
+                else np.zeros((0, dims), np.float32)
+        return self._matrix
 
     def vectors(self, ids: np.ndarray) -> np.ndarray:
-        if len(ids) == 0:
-            return np.zeros((0, self.graph.d), np.float32)
-        return self.graph.reconstruct_batch(np.asarray(ids, dtype=np.int64))
+        return self.matrix[np.asarray(ids, dtype=np.int64)]
 
     def live_bitmap(self) -> np.ndarray | None:
         """Packed bits of the ids a search may return, or None when every id is live."""
