@@ -27,6 +27,7 @@ from _report import markdown_table, percentiles, write_section
 from bench_search import exact_top, make_data, recall
 from usearch.index import Index
 
+from iconodex.index.faiss_engine import FaissEngine
 from iconodex.index.files import Manifest, SpaceFile, file_checksum, saved_name, write_manifest
 from iconodex.index.usearch_engine import UsearchEngine
 
@@ -66,6 +67,17 @@ class Candidate:
         raise NotImplementedError
 
 
+def warm(path: Path) -> None:
+    """Read a file (or a folder's files) once, so every index starts with its bytes in the page cache:
+    a memory-mapped file nobody read lately otherwise pays disk reads in its first queries (the engines'
+    checksums read theirs anyway)."""
+    for file in sorted(path.rglob("*")) if path.is_dir() else [path]:
+        if file.is_file():
+            with open(file, "rb") as handle:
+                while handle.read(1 << 24):
+                    pass
+
+
 class Usearch(Candidate):
     """The library call the engine makes (``Index.search``, ``threads=1``), on a ``view`` of the file."""
 
@@ -82,6 +94,7 @@ class Usearch(Candidate):
         index.save(str(path))
 
     def open(self, path: Path, data: np.ndarray) -> None:
+        warm(path)
         self.index = Index.restore(str(path), view=True)
         self.data = data  # rescoring reads the candidates' f32 rows, as the searcher reads them from SQLite
 
@@ -127,7 +140,7 @@ class Engine(Usearch):
 
 
 class Faiss(Candidate):
-    """``IndexHNSWFlat`` (inner product on unit vectors = cosine), read back with ``IO_FLAG_MMAP``."""
+    """``IndexHNSWFlat`` (inner product on unit vectors = cosine), read back memory-mapped."""
 
     name = "faiss HNSWFlat"
 
@@ -148,7 +161,9 @@ class Faiss(Candidate):
         import faiss
 
         faiss.omp_set_num_threads(1)
-        self.index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
+        warm(path)
+        # IO_FLAG_MMAP alone reads an HNSW file into memory; IO_FLAG_MMAP_IFC maps it (faiss ≥ 1.10)
+        self.index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
 
     def set_ef(self, ef: int) -> None:
         self.index.hnsw.efSearch = ef
@@ -157,11 +172,51 @@ class Faiss(Candidate):
         return self.index.search(query[None, :], k)[1][0]
 
 
+class FaissEngineCandidate(Candidate):
+    """iconodex's ``FaissEngine`` built through its own ``upsert`` and ``flush`` (labels, tombstone
+    bookkeeping, the checked save) and opened read-only, as a search server opens it (``IO_FLAG_MMAP_IFC``)."""
+
+    def __init__(self, connectivity: int, batch: int = 0) -> None:
+        """``batch``: vectors per upsert, as an ingest adds them (0: all in one, as the raw FAISS build)."""
+        super().__init__(connectivity)
+        self.batch = batch
+        self.name = "iconodex FaissEngine" + (f", upserts of {batch:,}" if batch else "")
+        self.file = f"faiss-engine-M{connectivity}" + (f"-b{batch}" if batch else "")
+
+    def build(self, data: np.ndarray, path: Path, threads: int) -> None:
+        import faiss
+
+        faiss.omp_set_num_threads(threads)
+        engine = FaissEngine(path, connectivity=self.connectivity, expansion_add=EF_CONSTRUCTION)
+        engine.ensure_space(SPACE, data.shape[1])
+        for start in range(0, len(data), self.batch or len(data)):
+            stop = min(start + (self.batch or len(data)), len(data))
+            engine.upsert(SPACE, np.arange(start, stop, dtype=np.int64), np.asarray(data[start:stop]))
+        engine.flush()
+        engine.close()
+
+    def open(self, path: Path, data: np.ndarray) -> None:
+        import faiss
+
+        faiss.omp_set_num_threads(1)
+        warm(path)
+        self.folder = path
+
+    def set_ef(self, ef: int) -> None:
+        self.engine = FaissEngine(self.folder, expansion_search=ef, exact_below=0, read_only=True)
+        self.engine.search(SPACE, np.zeros(self.engine.spaces()[SPACE], np.float32), 1)  # checksum once
+
+    def search(self, query: np.ndarray, k: int) -> np.ndarray:
+        return self.engine.search(SPACE, query, k)[0]
+
+
 def candidates(names: list[str], connectivity: int) -> list[Candidate]:
     known = {"usearch-f32": lambda: Usearch(connectivity, "f32"), "usearch-f16": lambda: Usearch(connectivity, "f16"),
              "usearch-i8": lambda: Usearch(connectivity, "i8"),
              "usearch-i8-rescored": lambda: Usearch(connectivity, "i8", rescore=True),
-             "engine": lambda: Engine(connectivity), "faiss": lambda: Faiss(connectivity)}
+             "engine": lambda: Engine(connectivity), "faiss": lambda: Faiss(connectivity),
+             "faiss-engine": lambda: FaissEngineCandidate(connectivity),
+             "faiss-engine-batched": lambda: FaissEngineCandidate(connectivity, batch=100_000)}
     return [known[name]() for name in names if name]
 
 
@@ -308,10 +363,13 @@ def main() -> None:
 
 NOTES = """Same graph for all (M, efConstruction 128, cosine), built with the same threads; at search time one
 thread, one query per call, the queries interleaved across indexes. USearch files are opened as views
-(memory-mapped), FAISS with `IO_FLAG_MMAP`. "i8 + f32 rescoring" asks the i8 index for 4×k candidates and
+(memory-mapped), FAISS with `IO_FLAG_MMAP_IFC` (memory-mapped; `IO_FLAG_MMAP`, used before, reads an HNSW
+file into memory). "i8 + f32 rescoring" asks the i8 index for 4×k candidates and
 reorders them by exact f32 dot products read from a memory-mapped copy of the vectors (iconodex's
 searcher rescores candidates from SQLite the same way). Bytes/item is the saved file over the item count;
-"iconodex engine" is `UsearchEngine` read-only (the library call plus the manifest `stat` and conversions).
+"iconodex engine" is `UsearchEngine` read-only (the library call plus the manifest `stat` and conversions);
+"iconodex FaissEngine" is `FaissEngine` read-only on a file it built and saved itself (`IO_FLAG_MMAP_IFC`).
+Every file is read once before the queries, so all start with their bytes in the page cache.
 """
 
 

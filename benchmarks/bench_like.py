@@ -6,9 +6,12 @@ a raw FAISS ``IndexHNSWFlat`` search (same M, one thread, the smallest efSearch 
 USearch call on the engine's own index (plus the same rows) splits the gap into library and
 iconodex. The three run interleaved, query by query, on a warm cache (one untimed pass first).
 
-The collection (clustered vectors, truncated to ``--dims``) is built once under ``--cache``.
+The collection (clustered vectors, truncated to ``--dims``) is built once under ``--cache``. With
+``--engine faiss`` it is moved to that engine first (``reindex``: from the store, nothing re-embedded)
+and the raw USearch way is left out.
 
     python benchmarks/bench_like.py --n 200000 --cache /tmp/bench-like
+    python benchmarks/bench_like.py --n 200000 --cache /tmp/bench-like-faiss --engine faiss
 """
 
 from __future__ import annotations
@@ -61,7 +64,7 @@ def item_ids(coll: Collection, keys: np.ndarray, rows: np.ndarray) -> dict[int, 
     return {int(row): items[int(keys[row])].id for row in rows}
 
 
-def measure(coll: Collection, keys: np.ndarray, vectors: np.ndarray, rows: np.ndarray, index, raw) -> dict:
+def measure(coll: Collection, keys: np.ndarray, vectors: np.ndarray, rows: np.ndarray, index, raw=None) -> dict:
     """Seconds per call of each way, interleaved (the order rotates with each query)."""
     ids = item_ids(coll, keys, rows)
 
@@ -78,6 +81,8 @@ def measure(coll: Collection, keys: np.ndarray, vectors: np.ndarray, rows: np.nd
 
     ways = {"Collection.search(like=…)": iconodex, "floor: faiss search + 10 SQLite rows": floor,
             "raw usearch search (engine's index) + 10 rows": usearch}
+    if raw is None:
+        del ways["raw usearch search (engine's index) + 10 rows"]
     for row in rows:  # warm: page cache, SQLite cache, lazy opens
         for way in ways.values():
             way(row)
@@ -99,18 +104,22 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--connectivity", type=int, default=16, help="FAISS's M: the engine's default")
     parser.add_argument("--cache", type=Path, default=Path(os.environ.get("BENCH_CACHE", "/tmp/bench-like")))
+    parser.add_argument("--engine", default="usearch", help="the collection's engine (reindexed into it)")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     path = args.cache / f"like-{args.n}x{args.dims}"
     if not path.exists():
         build_synthetic(path, args.n, record, spaces=(SPACE,), chunk=20_000, dims=args.dims,
                         make_vectors=clustered(max(args.n // 1000, 1)))
+    with Collection.open(path) as coll:
+        if coll.stats()["engine"] != args.engine:
+            coll.reindex(args.engine, {})
     with Collection.open(path, read_only=True) as coll:
         keys, vectors = stored_vectors(coll)
         rows = np.random.default_rng(3).choice(len(keys), args.queries, replace=False)
         truth = exact_top(vectors, vectors[rows], K + 1)[:, 1:]
         index, ef = faiss_floor(vectors, vectors[rows], truth, args.connectivity)
-        raw = coll.engine.inner._index(SPACE)
+        raw = coll.engine.inner._index(SPACE) if args.engine == "usearch" else None
         seconds = measure(coll, keys, vectors, rows, index, raw)
         ids = item_ids(coll, keys, rows)
         found = [np.asarray([result.key for result in coll.search(like=ids[row], limit=K)]) for row in rows]
@@ -121,10 +130,12 @@ def main() -> None:
     key_rows = {int(key): i for i, key in enumerate(keys)}
     ours = recall([np.asarray([key_rows[int(key)] for key in f]) for f in found], truth)
     body = (f"{args.n:,} items × {args.dims} (clustered), {args.queries} more-like-this queries by item id, "
-            f"k={K}, read-only collection, warm cache, interleaved. FAISS `IndexHNSWFlat` M={args.connectivity} "
+            f"k={K}, read-only collection on the {args.engine} engine, warm cache, interleaved. FAISS `IndexHNSWFlat` M={args.connectivity} "
             f"at efSearch {ef} (the smallest reaching recall@10 ≥ 0.95); the collection's recall@10 is "
             f"{ours:.3f}.\n\n{table}\n")
-    publish("search-like", "More like this end to end (bench_like.py)", body, write=not args.no_write)
+    section = "search-like" if args.engine == "usearch" else f"search-like-{args.engine}"
+    publish(section, f"More like this end to end (bench_like.py{'' if args.engine == 'usearch' else ', ' + args.engine})",
+            body, write=not args.no_write)
 
 
 if __name__ == "__main__":

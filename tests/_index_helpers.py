@@ -53,7 +53,8 @@ def pictures(folder: Path, names: tuple[str, ...] = ("chelsea.png", "coffee.png"
 
 
 def index_files(coll_path: Path) -> list[Path]:
-    return sorted((coll_path / "index").glob("*.usearch"))
+    """The usearch engine's files, in ``index/``, and the faiss engine's, in ``index/faiss/``."""
+    return sorted([*(coll_path / "index").glob("*.usearch"), *(coll_path / "index").glob("faiss/*.faiss")])
 
 
 def _overwrite_tail(path: Path) -> None:
@@ -68,8 +69,15 @@ def _truncate(path: Path) -> None:
 
 
 def _scramble_vectors(path: Path) -> None:
-    """Random bytes over every vector: USearch saves them first, after (rows u32, row bytes u32)."""
+    """Random bytes over every vector: USearch saves them first, after (rows u32, row bytes u32);
+    FAISS's ``IndexIDMap`` (dims i32 at 4, count i64 at 8) ends with them, then the count's uint64 labels."""
     with path.open("r+b") as handle:
+        if path.suffix == ".faiss":
+            head = handle.read(16)
+            dims, rows = int(np.frombuffer(head[4:8], "<i4")[0]), int(np.frombuffer(head[8:16], "<i8")[0])
+            handle.seek(path.stat().st_size - 8 - 8 * rows - 4 * dims * rows)
+            handle.write(os.urandom(4 * dims * rows))
+            return
         rows, row_bytes = np.frombuffer(handle.read(8), dtype="<u4")
         handle.write(os.urandom(int(rows) * int(row_bytes)))
 

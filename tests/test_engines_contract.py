@@ -18,7 +18,7 @@ from iconodex import Collection
 from iconodex.index import ENGINES
 from iconodex.index.base import VectorEngine
 
-ENGINE_NAMES = ["usearch", "qdrant", "milvus"]
+ENGINE_NAMES = ["usearch", "faiss", "qdrant", "milvus"]
 SKIMAGE_DATA = Path(__import__("skimage").__file__).parent / "data"
 PICTURES = ["astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png", "horse.png"]
 
@@ -142,10 +142,11 @@ def test_allowed_small_set(filled):
     assert len(engine.search("image", query, 10, np.zeros(0, dtype=np.int64))[0]) == 0
 
 
-# usearch needs an allowed set past its direct-scoring threshold to reach its over-fetch path;
+# usearch and faiss need an allowed set past their direct-scoring threshold to reach their over-fetch (usearch)
+# or filtered-walk (faiss) path;
 # milvus needs more than 16,384 allowed keys to search in chunks; qdrant filters by ids server-side at any size, and local mode commits each point to SQLite
 # (about 2 ms a point), so a smaller collection checks the same thing there.
-LARGE_ROWS = {"usearch": 24_000, "qdrant": 3_000, "milvus": 20_000}
+LARGE_ROWS = {"usearch": 24_000, "faiss": 24_000, "qdrant": 3_000, "milvus": 20_000}
 
 
 def test_allowed_large_set_is_filtered(make_engine):

@@ -6,16 +6,20 @@ from __future__ import annotations
 import subprocess
 import time
 
+import pytest
 from _index_helpers import ICONODEX, cli, pictures, synthetic_collection
 from _serve_fixtures import serve
 
 from iconodex import Collection
 from iconodex.serve import ServeSettings
 
+EMBEDDED = pytest.mark.parametrize("engine", ["usearch", "faiss"])  # the engines a server maps from files
 
-def test_server_sees_items_another_process_ingests_and_deletes(tmp_path):
+
+@EMBEDDED
+def test_server_sees_items_another_process_ingests_and_deletes(tmp_path, engine):
     path = tmp_path / "coll"
-    synthetic_collection(path, items=50).close()
+    synthetic_collection(path, items=50, engine=engine).close()
     with Collection.open(path, read_only=True) as coll, serve(coll, ServeSettings(load_model=False)) as server, \
             server.client() as client:
         assert client.get("/search", params={"like": "item-00001"}).status_code == 200  # indexes now open
@@ -42,9 +46,10 @@ def test_server_sees_items_another_process_ingests_and_deletes(tmp_path):
                                                 "index": {"state": "ok"}}
 
 
-def test_every_item_called_indexed_is_found_while_another_process_ingests(tmp_path):
+@EMBEDDED
+def test_every_item_called_indexed_is_found_while_another_process_ingests(tmp_path, engine):
     path = tmp_path / "coll"
-    synthetic_collection(path, items=50).close()
+    synthetic_collection(path, items=50, engine=engine).close()
     folder = pictures(tmp_path / "more")
     with Collection.open(path, read_only=True) as coll, serve(coll, ServeSettings(load_model=False)) as server, \
             server.client() as client:

@@ -34,11 +34,15 @@ LIKE = "item-00042"
 ITEMS = 400  # enough for a graph part after the vectors: the last 16 KB of each file is graph
 
 
+EMBEDDED = pytest.mark.parametrize("pristine", ["usearch", "faiss"], indirect=True)  # the engines with files
+
+
 @pytest.fixture(scope="module")
-def pristine(tmp_path_factory):
-    """(path, expected text ranking, expected like ranking) of an undamaged collection."""
+def pristine(tmp_path_factory, request):
+    """(path, expected text ranking, expected like ranking) of an undamaged collection, on the
+    engine the test is parametrized with (usearch when it is not)."""
     path = tmp_path_factory.mktemp("integrity") / "coll"
-    synthetic_collection(path, ITEMS).close()
+    synthetic_collection(path, ITEMS, engine=getattr(request, "param", "usearch")).close()
     text = ranking(cli_json("search", QUERY, "-c", str(path), "--limit", "10"))
     like = ranking(cli_json("search", "--like", LIKE, "-c", str(path), "--limit", "10"))
     assert len(text) == 10 and len(like) == 10
@@ -53,7 +57,11 @@ def damaged_copy(pristine, tmp_path, how: str):
     return path
 
 
-@pytest.mark.parametrize("how", DAMAGES)
+# Each case runs five CLI processes: faiss, whose files go through the same checks, gets two of the damages.
+COMMAND_CASES = [*((how, "usearch") for how in DAMAGES), ("truncated", "faiss"), ("random bytes in vectors", "faiss")]
+
+
+@pytest.mark.parametrize(("how", "pristine"), COMMAND_CASES, indirect=["pristine"])
 def test_every_command_keeps_working_on_a_damaged_index(pristine, tmp_path, how):
     path = damaged_copy(pristine, tmp_path, how)
     assert ranking(cli_json("search", QUERY, "-c", str(path), "--limit", "10")) == pristine[1]
@@ -68,6 +76,7 @@ def test_every_command_keeps_working_on_a_damaged_index(pristine, tmp_path, how)
     assert checked.stdout.count(f"{ITEMS + 1} indexed items, {ITEMS + 1} in the index: ok") == 3
 
 
+@EMBEDDED
 def test_repair_rebuilds_only_what_is_unsound(pristine, tmp_path):
     path = damaged_copy(pristine, tmp_path, "truncated")
     checked = cli("verify", "-c", str(path))
@@ -81,6 +90,7 @@ def test_repair_rebuilds_only_what_is_unsound(pristine, tmp_path):
     assert again.returncode == 0 and again.stdout.strip() == "index sound: nothing to repair"
 
 
+@EMBEDDED
 @pytest.mark.parametrize("how", DAMAGES)
 def test_server_answers_exactly_then_rebuilds_in_the_background(pristine, tmp_path, how, caplog):
     path = damaged_copy(pristine, tmp_path, how)
@@ -101,6 +111,7 @@ def test_server_answers_exactly_then_rebuilds_in_the_background(pristine, tmp_pa
     assert _listing(path / "index") == before, "a read-only server wrote into the collection"
 
 
+@EMBEDDED
 def test_a_server_with_write_access_saves_the_index_it_rebuilds(pristine, tmp_path):
     path = damaged_copy(pristine, tmp_path, "truncated")
     with Collection.open(path) as coll, serve(coll, ServeSettings(load_model=False, api_key="k" * 32)) as server, \
@@ -111,6 +122,7 @@ def test_a_server_with_write_access_saves_the_index_it_rebuilds(pristine, tmp_pa
     assert checked.returncode == 0 and checked.stdout.count(f"{ITEMS} in the index: ok") == 3
 
 
+@EMBEDDED
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the garbage served before it is noticed overflows
 def test_a_file_changed_under_a_running_server_is_noticed(pristine, tmp_path):
     path = damaged_copy(pristine, tmp_path, "none")
@@ -130,6 +142,7 @@ def _like(client) -> list[tuple[str, float]]:
     return ranking(client.get("/search", params={"like": LIKE, "limit": 10}).json()["results"])
 
 
+@EMBEDDED
 def test_health_says_which_spaces_are_degraded_and_why(pristine, tmp_path):
     path = damaged_copy(pristine, tmp_path, "random bytes in vectors")
     with Collection.open(path, read_only=True) as coll:
@@ -146,6 +159,7 @@ def test_health_says_which_spaces_are_degraded_and_why(pristine, tmp_path):
         assert keeper.status()["exact_search"] == ["image", "text"]
 
 
+@EMBEDDED
 def test_a_server_process_on_an_overwritten_index_does_not_abort(pristine, tmp_path):
     path = damaged_copy(pristine, tmp_path, "tail overwritten")
     port = free_port()

@@ -21,7 +21,7 @@ SHOWN = 20  # failures listed one by one; `iconodex info --failures` lists them 
 @click.option("--model", help="Model for a new collection (default: offline). An existing one keeps its own.")
 @click.option("--dims", type=int, help="Keep the first N components of every vector (new collections).")
 @click.option("--pca", type=int, help="Fit a PCA to N dims once, on the first items (new collections).")
-@click.option("--engine", help="Vector engine for a new collection: usearch (default, embedded), milvus or qdrant.")
+@click.option("--engine", help="Vector engine for a new collection: usearch (default) or faiss (embedded), milvus or qdrant.")
 @click.option("--engine-option", "engine_options", multiple=True, metavar="KEY=VALUE",
               help="Engine setting for a new collection, e.g. uri=http://milvus:19530 (milvus), url=http://qdrant:6333 (qdrant).")
 @click.option("--text-template", help="Text embedded for each item, e.g. 'Titre: {title}' or '{title}. {dcterms:description}'.")

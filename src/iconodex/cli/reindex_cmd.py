@@ -10,7 +10,7 @@ from .options import collection_option, json_option, parse_pairs, print_json
 
 @click.command("reindex")
 @collection_option
-@click.option("--engine", required=True, help="The engine to move to: usearch (embedded), milvus or qdrant.")
+@click.option("--engine", required=True, help="The engine to move to: usearch or faiss (embedded), milvus or qdrant.")
 @click.option("--engine-option", "engine_options", multiple=True, metavar="KEY=VALUE",
               help="Engine setting, repeatable, e.g. uri=http://milvus:19530 (milvus) or url=http://qdrant:6333 "
                    "(qdrant); secrets are better given as MILVUS_TOKEN / QDRANT_API_KEY.")

@@ -1,4 +1,4 @@
-"""Vector engines by name: ``usearch`` (embedded, default) and, as plug-ins, ``qdrant`` and ``milvus``."""
+"""Vector engines by name: ``usearch`` (embedded, default), ``faiss`` (embedded) and, as plug-ins, ``qdrant`` and ``milvus``."""
 
 from __future__ import annotations
 
@@ -11,5 +11,6 @@ ENGINES: Registry[Callable[..., VectorEngine]] = Registry("engine")
 ENGINES.register_lazy("usearch", "iconodex.index.usearch_engine")
 ENGINES.register_lazy("qdrant", "iconodex.index.qdrant_engine")
 ENGINES.register_lazy("milvus", "iconodex.index.milvus_engine")
+ENGINES.register_lazy("faiss", "iconodex.index.faiss_engine")
 
 __all__ = ["ENGINES", "VectorEngine"]

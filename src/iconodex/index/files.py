@@ -1,4 +1,4 @@
-"""What makes a saved USearch index trustworthy before USearch reads it.
+"""What makes a saved index file trustworthy before its library (USearch, FAISS) reads it.
 
 USearch trusts its input: a damaged file can abort the whole process (``free(): corrupted
 unsorted chunks``) or answer with garbage scores. So every save records, in ``spaces.json``, the
@@ -99,5 +99,5 @@ def file_damage(path: Path, record: SpaceFile) -> str | None:
     return None
 
 
-def saved_name(space: str, checksum: str) -> str:
-    return f"{space}.{checksum.split(':', 1)[1][:16]}.usearch"
+def saved_name(space: str, checksum: str, suffix: str = "usearch") -> str:
+    return f"{space}.{checksum.split(':', 1)[1][:16]}.{suffix}"
