@@ -1,8 +1,9 @@
 """More-like-this end to end against the least work any implementation must do.
 
 ``Collection.search(like=id)`` on a read-only collection (as the server opens it) against a floor:
-a raw FAISS ``IndexHNSWFlat`` search (same M, one thread, the smallest efSearch reaching recall@10
-≥ 0.95) for the item's vector plus reading the 10 result rows from the same SQLite store. The raw
+a raw FAISS ``IndexHNSWFlat`` search (same M, one thread, the smallest efSearch reaching the recall@10
+the collection's own search reaches; also the smallest reaching 0.95) for the item's vector plus
+reading the 10 result rows from the same SQLite store. The raw
 USearch call on the engine's own index (plus the same rows) splits the gap into library and
 iconodex. The three run interleaved, query by query, on a warm cache (one untimed pass first).
 
@@ -43,20 +44,26 @@ def stored_vectors(coll: Collection) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(keys).astype(np.int64), np.vstack(vectors).astype(np.float32)
 
 
-def faiss_floor(vectors: np.ndarray, queries: np.ndarray, truth: np.ndarray, connectivity: int):
-    """FAISS HNSWFlat at the smallest efSearch reaching recall@10 ≥ 0.95 (rows, not keys)."""
+def faiss_floor(vectors: np.ndarray, connectivity: int):
+    """The FAISS HNSWFlat index of the floor (rows, not keys), one thread per query."""
     import faiss
 
     index = faiss.IndexHNSWFlat(vectors.shape[1], connectivity, faiss.METRIC_INNER_PRODUCT)
     index.hnsw.efConstruction = 128
     index.add(vectors)
     faiss.omp_set_num_threads(1)
-    for ef in (16, 24, 32, 48, 64, 96, 128, 192, 256):
+    return index
+
+
+def smallest_ef(index, queries: np.ndarray, truth: np.ndarray, target: float) -> tuple[int, float]:
+    """The smallest efSearch whose recall@10 reaches ``target``, and that recall."""
+    for ef in (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512):
         index.hnsw.efSearch = ef
         found = index.search(queries, K + 1)[1]
-        if recall([row[1:] for row in found], truth) >= 0.95:
-            return index, ef
-    return index, ef
+        reached = recall([row[1:] for row in found], truth)
+        if reached >= target:
+            return ef, reached
+    return ef, reached
 
 
 def item_ids(coll: Collection, keys: np.ndarray, rows: np.ndarray) -> dict[int, str]:
@@ -64,22 +71,29 @@ def item_ids(coll: Collection, keys: np.ndarray, rows: np.ndarray) -> dict[int, 
     return {int(row): items[int(keys[row])].id for row in rows}
 
 
-def measure(coll: Collection, keys: np.ndarray, vectors: np.ndarray, rows: np.ndarray, index, raw=None) -> dict:
+def measure(coll: Collection, keys: np.ndarray, vectors: np.ndarray, rows: np.ndarray, index,
+            floors: dict[str, int], raw=None) -> dict:
     """Seconds per call of each way, interleaved (the order rotates with each query)."""
+    import faiss
+
     ids = item_ids(coll, keys, rows)
 
     def iconodex(row: int) -> None:
         coll.search(like=ids[row], limit=K)
 
-    def floor(row: int) -> None:
-        found = index.search(vectors[row][None, :], K + 1)[1][0]
-        coll.store.get_many(keys[found[1:]].tolist())
+    def floor_at(ef: int):
+        params = faiss.SearchParametersHNSW(efSearch=ef)
+
+        def floor(row: int) -> None:
+            found = index.search(vectors[row][None, :], K + 1, params=params)[1][0]
+            coll.store.get_many(keys[found[1:]].tolist())
+        return floor
 
     def usearch(row: int) -> None:
         found = raw.search(vectors[row], K + 1, threads=1).keys
         coll.store.get_many(found[1:].astype(np.int64).tolist())
 
-    ways = {"Collection.search(like=…)": iconodex, "floor: faiss search + 10 SQLite rows": floor,
+    ways = {"Collection.search(like=…)": iconodex, **{name: floor_at(ef) for name, ef in floors.items()},
             "raw usearch search (engine's index) + 10 rows": usearch}
     if raw is None:
         del ways["raw usearch search (engine's index) + 10 rows"]
@@ -118,21 +132,26 @@ def main() -> None:
         keys, vectors = stored_vectors(coll)
         rows = np.random.default_rng(3).choice(len(keys), args.queries, replace=False)
         truth = exact_top(vectors, vectors[rows], K + 1)[:, 1:]
-        index, ef = faiss_floor(vectors, vectors[rows], truth, args.connectivity)
-        raw = coll.engine.inner._index(SPACE) if args.engine == "usearch" else None
-        seconds = measure(coll, keys, vectors, rows, index, raw)
         ids = item_ids(coll, keys, rows)
         found = [np.asarray([result.key for result in coll.search(like=ids[row], limit=K)]) for row in rows]
-    base = percentiles(seconds["floor: faiss search + 10 SQLite rows"])[0]
-    table = markdown_table(["call", "p50 ms", "p95 ms", "p50 vs floor"],
+        key_rows = {int(key): i for i, key in enumerate(keys)}
+        ours = recall([np.asarray([key_rows[int(key)] for key in f]) for f in found], truth)
+        index = faiss_floor(vectors, args.connectivity)
+        ef_same, recall_same = smallest_ef(index, vectors[rows], truth, ours)
+        ef_95, recall_95 = smallest_ef(index, vectors[rows], truth, 0.95)
+        same = f"floor at the same recall: faiss ef {ef_same} (recall {recall_same:.3f}) + 10 SQLite rows"
+        floors = {same: ef_same, f"floor at recall ≥ 0.95: faiss ef {ef_95} ({recall_95:.3f}) + 10 SQLite rows": ef_95}
+        raw = coll.engine.inner._index(SPACE) if args.engine == "usearch" else None
+        seconds = measure(coll, keys, vectors, rows, index, floors, raw)
+    base = percentiles(seconds[same])[0]
+    table = markdown_table(["call", "p50 ms", "p95 ms", "p50 vs floor at the same recall"],
                            [[name, *(f"{v:.3f}" for v in percentiles(s)), f"{percentiles(s)[0] / base:.2f}×"]
                             for name, s in seconds.items()])
-    key_rows = {int(key): i for i, key in enumerate(keys)}
-    ours = recall([np.asarray([key_rows[int(key)] for key in f]) for f in found], truth)
     body = (f"{args.n:,} items × {args.dims} (clustered), {args.queries} more-like-this queries by item id, "
-            f"k={K}, read-only collection on the {args.engine} engine, warm cache, interleaved. FAISS `IndexHNSWFlat` M={args.connectivity} "
-            f"at efSearch {ef} (the smallest reaching recall@10 ≥ 0.95); the collection's recall@10 is "
-            f"{ours:.3f}.\n\n{table}\n")
+            f"k={K}, read-only collection on the {args.engine} engine (its default search expansion), warm "
+            f"cache, interleaved. The collection's recall@10 is {ours:.3f}; the floor is FAISS `IndexHNSWFlat` "
+            f"M={args.connectivity} at the smallest efSearch reaching that recall (the issue's \"same recall\"), "
+            f"and, for reference, at the smallest reaching 0.95.\n\n{table}\n")
     section = "search-like" if args.engine == "usearch" else f"search-like-{args.engine}"
     publish(section, f"More like this end to end (bench_like.py{'' if args.engine == 'usearch' else ', ' + args.engine})",
             body, write=not args.no_write)
