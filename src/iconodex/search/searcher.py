@@ -219,20 +219,28 @@ class Searcher:
 
     def _results(self, keys: np.ndarray, scores: np.ndarray, sims: dict[str, np.ndarray], legs: list[Leg],
                  page: list[int], keyword_ranking: list[int]) -> list[SearchResult]:
-        items = self.store.get_many([int(keys[i]) for i in page])
+        rows = np.asarray(page, dtype=np.int64)
+        page_keys = keys[rows].tolist()
+        items = self.store.get_many(page_keys)
         keyword_rank = {key: rank + 1 for rank, key in enumerate(keyword_ranking)}
+        # Rounded as whole columns: one NumPy call per leg, not one Python round() per score.
+        page_scores = _rounded(scores[rows])
+        page_sims = {leg.name: _rounded(sims[leg.name][rows]) for leg in legs}
         results = []
-        for i in page:
-            key = int(keys[i])
+        for row, key in enumerate(page_keys):
             item = items.get(key)
             if item is None:  # deleted between ranking and reading
                 continue
-            leg_scores = {leg.name: round(float(sims[leg.name][i]), 6) for leg in legs
-                          if not np.isnan(sims[leg.name][i])}
+            leg_scores = {name: column[row] for name, column in page_sims.items() if column[row] == column[row]}
             if key in keyword_rank:
                 leg_scores["keyword_rank"] = keyword_rank[key]
             results.append(SearchResult(
-                id=item.id, key=key, score=round(float(scores[i]), 6), title=item.title,
+                id=item.id, key=key, score=page_scores[row], title=item.title,
                 image=item.image_location, source=item.source, metadata=item.metadata,
                 links=item.links, scores=leg_scores, image_ref=item.image))
         return results
+
+
+def _rounded(values: np.ndarray) -> list[float]:
+    """Scores as the API shows them: six decimals (NaN stays NaN: a leg without a vector for the item)."""
+    return np.round(values.astype(np.float64), 6).tolist()
