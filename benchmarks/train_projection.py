@@ -296,11 +296,17 @@ def split_pictures(encoder: OfflineEncoder, feats: dict[str, np.ndarray], keys: 
 
 def scores(sets: list[QuerySet], texts: dict[str, np.ndarray], pictures: dict[str, Pictures],
            weight: np.ndarray, bias: np.ndarray, alpha: float) -> dict[str, float]:
+    return recalls(sets, texts, pictures, {kind: group.vectors(weight, bias, alpha) for kind, group in pictures.items()})
+
+
+def recalls(sets: list[QuerySet], texts: dict[str, np.ndarray], pictures: dict[str, Pictures],
+            vectors: dict[str, np.ndarray]) -> dict[str, float]:
+    """Recall@10 per set of each kind's pictures under ``vectors`` (kind → one row per picture)."""
     result = {}
     for qs in sets:
-        group = pictures["clipart" if qs.name.startswith("openclipart") else "emoji"]
+        kind = "clipart" if qs.name.startswith("openclipart") else "emoji"
         queries = np.stack([texts[t] for t in qs.texts])
-        result[qs.name] = recall_at_10(queries, qs.relevant, group.vectors(weight, bias, alpha), group.keys)
+        result[qs.name] = recall_at_10(queries, qs.relevant, vectors[kind], pictures[kind].keys)
     return result
 
 
