@@ -183,14 +183,6 @@ def case_small_chunks(paths: list[Path], ahead: int = 1) -> dict:
     return case_ingest(paths, text_template=NO_TEXT, settings={"chunk_size": 32})
 
 
-def case_same_priority(paths: list[Path]) -> dict:
-    """Pictures only, the decode threads as nice as the model's (before they yielded to it)."""
-    from iconodex.ingest import embedder
-
-    embedder.DECODE_NICENESS = 0
-    return case_ingest(paths, text_template=NO_TEXT)
-
-
 def case_decoders(paths: list[Path]) -> dict:
     from _decoders import compare
 
@@ -206,7 +198,6 @@ CASES = {"ingest": case_ingest, "ingest-pictures": case_ingest_pictures, "encode
          "small-chunks": case_small_chunks, "small-chunks-no-lookahead": partial(case_small_chunks, ahead=0),
          "ingest-one-thread": partial(case_ingest, model_options={"threads": 1}),
          "ingest-two-workers": partial(case_ingest, settings={"workers": 2}),
-         "same-priority": case_same_priority,
          "batch-32": partial(case_ingest, text_template=NO_TEXT, settings={"batch_size": 32})}
 
 
@@ -244,7 +235,6 @@ def main() -> None:
             ("Collection.ingest, two decode threads (not four)", n, "ingest-two-workers"),
             ("pictures only, chunks of 32, next chunk prefetched (default)", n, "small-chunks"),
             ("pictures only, chunks of 32, one chunk after the other (before)", n, "small-chunks-no-lookahead"),
-            ("pictures only, decode threads as nice as the model (before)", n, "same-priority"),
             ("pictures only, model batches of 32 (not 16)", n, "batch-32"),
             (ENCODER, small, "encoder"), (ENCODER_ONE_THREAD, small, "encoder-one-thread"), (NAIVE, small, "naive"), (DECODE, n, "decode"), (TEXT, n, "text")]
     runs = [(name, count, run_child(case, count)) for name, count, case in plan]

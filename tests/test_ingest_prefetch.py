@@ -5,9 +5,6 @@ reason; a picture fetched for a model is resampled once, from its reduced decode
 from __future__ import annotations
 
 import io
-import os
-import sys
-import threading
 import time
 from functools import partial
 from pathlib import Path
@@ -153,33 +150,3 @@ def test_a_jpeg_fetched_for_a_model_is_resampled_once_from_its_reduced_decode(tm
     full = np.asarray(fit_image(Image.open(io.BytesIO(raw)).convert("RGB"), CLIP_LIKE), np.float32)
     twice = fit_image(decode_image(raw, 256), CLIP_LIKE)  # the two resamplings ingest used to do
     assert np.abs(np.asarray(fetched.image, np.float32) - full).mean() < np.abs(np.asarray(twice, np.float32) - full).mean()
-
-
-class _NicenessNoted(ImageFetcher):
-    """A real fetcher that notes the nice value of each thread it decodes in."""
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.niceness: set[int] = set()
-
-    def fetch_fitted(self, ref, transform):
-        self.niceness.add(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
-        return super().fetch_fitted(ref, transform)
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="threads have their own priority on Linux only")
-def test_pictures_are_decoded_in_threads_nicer_than_the_model(tmp_path):
-    own = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-    if own >= 19:
-        pytest.skip("this test process is already as nice as a thread can be")
-    folder = tmp_path / "pictures"
-    folder.mkdir()
-    for i in range(6):
-        (folder / f"p{i}.jpg").write_bytes(jpeg_bytes((90, 60), (40 * i, 90, 200)))
-    with Collection.create(tmp_path / "coll") as coll:
-        fetcher = _NicenessNoted(None, min_side=coll.fetch_side)
-        embedder = ChunkEmbedder(lambda: coll.model, lambda: fetcher, coll.settings, None)
-        ((work, result),) = embedder.embed_chunks(_pending_chunks(coll, str(folder), 10))
-    assert len(result.vectors["image"]) == len(work) == 6
-    assert fetcher.niceness and min(fetcher.niceness) > own, (own, fetcher.niceness)
-    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == own  # the model's thread is untouched

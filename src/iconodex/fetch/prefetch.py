@@ -9,13 +9,10 @@ is busy with; ``take`` hands back each one's outcome once, in completion order.
 
 from __future__ import annotations
 
-import os
 import queue
-import sys
 import threading
 from collections.abc import Callable, Hashable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import suppress
 
 from ..errors import IconodexError
 from ..records import ImageRef
@@ -31,20 +28,15 @@ class Prefetch:
     ``fetch`` runs in ``workers`` threads; a feeder thread hands them work while fewer than ``ahead``
     outcomes are in flight or waiting to be taken, so memory stays bounded however far the caller
     falls behind. ``close`` stops feeding and drops what was not taken (a failed or cancelled run).
-    ``niceness`` > 0 runs the fetch threads that much nicer than the caller (on Linux, where a
-    thread has its own priority): they then fill the cores the caller leaves idle rather than
-    preempting it, for a caller whose own work is the critical path (ingest's model).
     """
 
-    def __init__(self, fetch: Callable[[ImageRef], FetchedImage], workers: int, ahead: int, *,
-                 niceness: int = 0) -> None:
+    def __init__(self, fetch: Callable[[ImageRef], FetchedImage], workers: int, ahead: int) -> None:
         self._fetch = fetch
         self._todo: queue.SimpleQueue[tuple[Hashable, ImageRef] | None] = queue.SimpleQueue()
         self._done: queue.SimpleQueue[tuple[Hashable, Outcome]] = queue.SimpleQueue()
         self._room = threading.Semaphore(max(1, ahead))
         self._closed = threading.Event()
-        nicer = _nicer_than(_thread_niceness(), niceness) if niceness > 0 else None
-        self._pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="fetch", initializer=nicer)
+        self._pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="fetch")
         self._feeder = threading.Thread(target=self._feed, name="prefetch", daemon=True)
         self._feeder.start()
 
@@ -79,22 +71,3 @@ class Prefetch:
     def _finish(self, tag: Hashable, future: Future[FetchedImage]) -> None:
         if not future.cancelled():
             self._done.put((tag, settle(future)))
-
-
-def _thread_niceness() -> int | None:
-    """This thread's nice value, or None where threads do not have their own (not Linux)."""
-    if not sys.platform.startswith("linux"):
-        return None  # elsewhere PRIO_PROCESS renices the whole process, not one thread
-    return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-
-
-def _nicer_than(base: int | None, steps: int) -> Callable[[], None] | None:
-    """A thread initializer that sets the thread's nice value ``steps`` above ``base`` (at most 19)."""
-    if base is None:
-        return None
-
-    def renice() -> None:
-        with suppress(OSError):  # a sandbox may forbid it; the threads then keep the caller's priority
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), min(19, base + steps))
-
-    return renice

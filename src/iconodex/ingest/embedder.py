@@ -34,10 +34,6 @@ log = logging.getLogger(__name__)
 TEXT_BATCH = 64
 CHUNKS_AHEAD = 1  # chunks read and queued beyond the one being embedded
 AHEAD = 128  # pictures fetched ahead at most (~150 KB each once fitted to a model): bounds memory
-# The model is the critical path: decoding runs ahead of it and only has to keep up. Fetch threads
-# this much nicer than the model's let it keep the cores it can use, and fill those it leaves idle
-# (its threads' waits at each layer, the stacking between batches) instead of preempting it.
-DECODE_NICENESS = 10
 
 
 @dataclass
@@ -160,7 +156,7 @@ class _ChunkStream:
             fit = getattr(model, "fit_image", None)  # resize + crop in the fetch threads when the model allows
             fetch = fetcher.fetch if fit is None else partial(fetcher.fetch_fitted, transform=fit)
             workers = _fetch_workers([w.item.image for w in pictures], self.embedder.settings.workers)
-            self._prefetch = Prefetch(fetch, workers, max(2 * workers, AHEAD), niceness=DECODE_NICENESS)
+            self._prefetch = Prefetch(fetch, workers, max(2 * workers, AHEAD))
         return self._prefetch
 
     def _file(self, tag: tuple[_OpenChunk, int], outcome: object) -> None:
