@@ -33,10 +33,12 @@ import numpy as np
 from _report import markdown_table, peak_rss_mb, publish
 from PIL import Image, ImageEnhance
 
+from iconodex.config import Settings
+
 DATA = Path(__file__).resolve().parent / "_data" / "ingest-jpegs"
 SKIMAGE = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png", "coins.png",
            "camera.png", "hubble_deep_field.jpg", "immunohistochemistry.png", "page.png")
-BATCH = 32
+BATCH = Settings().batch_size  # the encoder case runs the model on the batches ingest gives it
 # Ingest, the encoder and the naive loop are each timed as the best of this many rounds in one
 # process: the same protocol for the three, each free of passing noise on a shared machine.
 ROUNDS = 3
@@ -198,7 +200,7 @@ CASES = {"ingest": case_ingest, "ingest-pictures": case_ingest_pictures, "encode
          "small-chunks": case_small_chunks, "small-chunks-no-lookahead": partial(case_small_chunks, ahead=0),
          "ingest-one-thread": partial(case_ingest, model_options={"threads": 1}),
          "ingest-two-workers": partial(case_ingest, settings={"workers": 2}),
-         "batch-32": partial(case_ingest, text_template=NO_TEXT, settings={"batch_size": 32})}
+         "batch-16": partial(case_ingest, text_template=NO_TEXT, settings={"batch_size": 16})}
 
 
 def run_child(case: str, count: int) -> dict:
@@ -235,7 +237,7 @@ def main() -> None:
             ("Collection.ingest, two decode threads (not four)", n, "ingest-two-workers"),
             ("pictures only, chunks of 32, next chunk prefetched (default)", n, "small-chunks"),
             ("pictures only, chunks of 32, one chunk after the other (before)", n, "small-chunks-no-lookahead"),
-            ("pictures only, model batches of 32 (not 16)", n, "batch-32"),
+            ("pictures only, model batches of 16 (before)", n, "batch-16"),
             (ENCODER, small, "encoder"), (ENCODER_ONE_THREAD, small, "encoder-one-thread"), (NAIVE, small, "naive"), (DECODE, n, "decode"), (TEXT, n, "text")]
     runs = [(name, count, run_child(case, count)) for name, count, case in plan]
     decoders = run_child("decoders", n)["rows"]
