@@ -185,14 +185,6 @@ def case_small_chunks(paths: list[Path], ahead: int = 1) -> dict:
     return case_ingest(paths, text_template=NO_TEXT, settings={"chunk_size": 32})
 
 
-def case_one_runner(paths: list[Path]) -> dict:
-    """Pictures only, one model batch at a time (before two ran at once)."""
-    from iconodex.ingest import embedder
-
-    embedder.RUNNERS = 1
-    return case_ingest(paths, text_template=NO_TEXT)
-
-
 def case_decoders(paths: list[Path]) -> dict:
     from _decoders import compare
 
@@ -208,9 +200,7 @@ CASES = {"ingest": case_ingest, "ingest-pictures": case_ingest_pictures, "encode
          "small-chunks": case_small_chunks, "small-chunks-no-lookahead": partial(case_small_chunks, ahead=0),
          "ingest-one-thread": partial(case_ingest, model_options={"threads": 1}),
          "ingest-two-workers": partial(case_ingest, settings={"workers": 2}),
-         "batch-16": partial(case_ingest, text_template=NO_TEXT, settings={"batch_size": 16}),
-         "one-runner": case_one_runner,
-         "pictures-one-thread": partial(case_ingest, text_template=NO_TEXT, model_options={"threads": 1})}
+         "batch-16": partial(case_ingest, text_template=NO_TEXT, settings={"batch_size": 16})}
 
 
 def run_child(case: str, count: int) -> dict:
@@ -248,8 +238,6 @@ def main() -> None:
             ("pictures only, chunks of 32, next chunk prefetched (default)", n, "small-chunks"),
             ("pictures only, chunks of 32, one chunk after the other (before)", n, "small-chunks-no-lookahead"),
             ("pictures only, model batches of 16 (before)", n, "batch-16"),
-            ("pictures only, one model batch at a time (before)", n, "one-runner"),
-            ("pictures only, encoder on one thread", n, "pictures-one-thread"),
             (ENCODER, small, "encoder"), (ENCODER_ONE_THREAD, small, "encoder-one-thread"), (NAIVE, small, "naive"), (DECODE, n, "decode"), (TEXT, n, "text")]
     runs = [(name, count, run_child(case, count)) for name, count, case in plan]
     decoders = run_child("decoders", n)["rows"]

@@ -5,7 +5,6 @@ reason; a picture fetched for a model is resampled once, from its reduced decode
 from __future__ import annotations
 
 import io
-import threading
 import time
 from functools import partial
 from pathlib import Path
@@ -166,42 +165,3 @@ def test_by_default_the_model_embeds_pictures_in_batches_of_32(tmp_path):
         ((work, result),) = embedder.embed_chunks(_pending_chunks(coll, str(folder), 64))
     assert recorded.calls == [("pictures", 32), ("pictures", 8)]
     assert len(result.vectors["image"]) == len(work) == 40
-
-
-class _Overlapping(_Recorded):
-    """The collection's encoder, noting how many batches it runs at once; the first batch waits
-    (up to 2 s) for a second one to start beside it."""
-
-    def __init__(self, encoder) -> None:
-        super().__init__(encoder)
-        self.running = self.most = 0
-        self.lock, self.second = threading.Lock(), threading.Event()
-
-    def embed_images(self, images):
-        with self.lock:
-            self.running += 1
-            self.most = max(self.most, self.running)
-            if self.running > 1:
-                self.second.set()
-        try:
-            self.second.wait(2)
-            return super().embed_images(images)
-        finally:
-            with self.lock:
-                self.running -= 1
-
-
-def test_a_second_model_batch_runs_while_the_first_one_does(tmp_path):
-    folder = tmp_path / "pictures"
-    folder.mkdir()
-    for i in range(12):
-        (folder / f"p{i:02d}.jpg").write_bytes(jpeg_bytes((90, 60), (20 * i, 90, 200)))
-    with Collection.create(tmp_path / "coll", text_template="{no-such-field}", settings={"batch_size": 4}) as coll:
-        overlapping = _Overlapping(coll.model)
-        embedder = ChunkEmbedder(lambda: overlapping, lambda: coll.fetcher, coll.settings, coll.text_template)
-        ((work, result),) = embedder.embed_chunks(_pending_chunks(coll, str(folder), 12))
-        alone = coll.model.embed_images([coll.fetcher.fetch(w.item.image).image for w in work])
-    assert overlapping.most == 2
-    assert sorted(n for _, n in overlapping.calls) == [4, 4, 4]
-    for row, w in enumerate(work):
-        np.testing.assert_allclose(result.vectors["visual"][w.key], alone["visual"][row], atol=1e-5)

@@ -12,7 +12,6 @@ import logging
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING
@@ -35,10 +34,6 @@ log = logging.getLogger(__name__)
 TEXT_BATCH = 64
 CHUNKS_AHEAD = 1  # chunks read and queued beyond the one being embedded
 AHEAD = 128  # pictures fetched ahead at most (~150 KB each once fitted to a model): bounds memory
-# Model batches run at once, each in its own thread. One alone leaves cores idle: while its
-# inference threads wait for one another at each layer, and while this thread files its vectors
-# and gathers the next batch; a second batch runs in those gaps.
-RUNNERS = 2
 
 
 @dataclass
@@ -113,22 +108,15 @@ class _OpenChunk:
     waiting: int = 0
 
 
-_Entry = tuple[_OpenChunk, int, "Image.Image"]  # a picture in a model batch: its chunk, its key, its pixels
-_Embedded = tuple[list[tuple[list[int], dict[str, np.ndarray]]], dict[int, str]]  # see _embed_isolating
-
-
 class _ChunkStream:
     """The open chunks, their pictures in a ``Prefetch`` (started with the first chunk that has any),
-    a model batch that may span two chunks, up to ``RUNNERS`` batches running, each vector filed
-    under its own chunk."""
+    a model batch that may span two chunks, each vector filed under its own chunk."""
 
     def __init__(self, embedder: ChunkEmbedder) -> None:
         self.embedder = embedder
         self.chunks: deque[_OpenChunk] = deque()
         self._prefetch: Prefetch | None = None
-        self._batch: list[_Entry] = []
-        self._runs: deque[tuple[list[_Entry], Future[_Embedded]]] = deque()  # oldest first
-        self._runners: ThreadPoolExecutor | None = None
+        self._batch: list[tuple[_OpenChunk, int, Image.Image]] = []
 
     def open(self, work: list[WorkItem] | None) -> None:
         if work is None:
@@ -153,16 +141,12 @@ class _ChunkStream:
             self._file(*(taken or self._prefetch.take()))  # type: ignore[union-attr]
         if any(chunk is head for chunk, _, _ in self._batch):
             self._flush()
-        while any(chunk is head for entries, _ in self._runs for chunk, _, _ in entries):
-            self._collect()
         while self._embed_text_batch(head):
             pass
         head.result.forget_failed_texts()
         return self.chunks.popleft()
 
     def close(self) -> None:
-        if self._runners is not None:
-            self._runners.shutdown(wait=True, cancel_futures=True)
         if self._prefetch is not None:
             self._prefetch.close()
 
@@ -188,24 +172,7 @@ class _ChunkStream:
 
     def _flush(self) -> None:
         entries, self._batch = self._batch, []
-        model, images = self.embedder.model(), [image for _, _, image in entries]
-        if RUNNERS <= 1:
-            self._file_vectors(entries, _embed_isolating(model, images))
-            return
-        while len(self._runs) >= RUNNERS:
-            self._collect()
-        if self._runners is None:
-            self._runners = ThreadPoolExecutor(max_workers=RUNNERS, thread_name_prefix="embed")
-        self._runs.append((entries, self._runners.submit(_embed_isolating, model, images)))
-
-    def _collect(self) -> None:
-        """Wait for the oldest running batch and file its vectors."""
-        entries, running = self._runs.popleft()
-        self._file_vectors(entries, running.result())
-
-    @staticmethod
-    def _file_vectors(entries: list[_Entry], embedded: _Embedded) -> None:
-        done, failures = embedded
+        done, failures = _embed_isolating(self.embedder.model(), [image for _, _, image in entries])
         for position, reason in failures.items():
             chunk, key, _ = entries[position]
             chunk.result.failed[key] = reason
@@ -235,7 +202,7 @@ def _fetch_workers(refs: list, configured: int) -> int:
     return configured
 
 
-def _embed_isolating(model: Encoder, images: list[Image.Image]) -> _Embedded:
+def _embed_isolating(model: Encoder, images: list[Image.Image]) -> tuple[list[tuple[list[int], dict]], dict[int, str]]:
     """Embed a batch; if it fails, embed one by one so a single bad picture fails alone. Returns
     (positions, vectors by space) per model call, and the reason for each position that failed."""
     try:
