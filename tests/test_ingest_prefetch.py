@@ -153,8 +153,8 @@ def test_a_jpeg_fetched_for_a_model_is_resampled_once_from_its_reduced_decode(tm
 
 
 def test_by_default_the_model_embeds_pictures_in_batches_of_32(tmp_path):
-    """The encoder's cost per picture falls with the batch (bench_ingest.py: 22.9 against 25.2 CPU ms
-    per picture at 32 and 16); a chunk's last batch holds what is left."""
+    """The encoder's cost per picture falls with the batch (bench_ingest.py, pictures only: 22.0 against
+    23.8 CPU ms per item at 32 and 16, 1.09x the rate); a chunk's last batch holds what is left."""
     folder = tmp_path / "pictures"
     folder.mkdir()
     for i in range(40):
