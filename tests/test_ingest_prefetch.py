@@ -150,3 +150,18 @@ def test_a_jpeg_fetched_for_a_model_is_resampled_once_from_its_reduced_decode(tm
     full = np.asarray(fit_image(Image.open(io.BytesIO(raw)).convert("RGB"), CLIP_LIKE), np.float32)
     twice = fit_image(decode_image(raw, 256), CLIP_LIKE)  # the two resamplings ingest used to do
     assert np.abs(np.asarray(fetched.image, np.float32) - full).mean() < np.abs(np.asarray(twice, np.float32) - full).mean()
+
+
+def test_by_default_the_model_embeds_pictures_in_batches_of_32(tmp_path):
+    """The encoder's cost per picture falls with the batch (bench_ingest.py, pictures only: 22.0 against
+    23.8 CPU ms per item at 32 and 16, 1.09x the rate); a chunk's last batch holds what is left."""
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    for i in range(40):
+        (folder / f"p{i:02d}.jpg").write_bytes(jpeg_bytes((90, 60), (6 * i, 90, 200)))
+    with Collection.create(tmp_path / "coll", text_template="{no-such-field}") as coll:
+        recorded = _Recorded(coll.model)
+        embedder = ChunkEmbedder(lambda: recorded, lambda: coll.fetcher, coll.settings, coll.text_template)
+        ((work, result),) = embedder.embed_chunks(_pending_chunks(coll, str(folder), 64))
+    assert recorded.calls == [("pictures", 32), ("pictures", 8)]
+    assert len(result.vectors["image"]) == len(work) == 40

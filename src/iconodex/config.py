@@ -26,7 +26,7 @@ else:  # pragma: no cover
 class Settings:
     # pipeline
     chunk_size: int = 256          # items committed together; a kill -9 loses at most one chunk
-    batch_size: int = 16           # images per model call; small batches keep the stages flowing
+    batch_size: int = 32           # images per model call: a smaller batch costs the model more per picture, a larger one more memory
     workers: int = 8               # concurrent fetch + decode threads
     per_host: int = 4              # concurrent requests to one host
     timeout: float = 20.0          # seconds an HTTP read may wait
