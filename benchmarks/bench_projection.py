@@ -31,7 +31,7 @@ from train_projection import query_sets, recall_at_10
 
 from iconodex.errors import DecodeError
 from iconodex.fetch.decode import decode_image
-from iconodex.models import projection
+from iconodex.models import neighbours, projection
 from iconodex.models.base import fetch_side
 from iconodex.models.offline import DEFAULT_VARIANT, OfflineEncoder
 
@@ -68,7 +68,7 @@ def picture_legs(variants: list[str], data: Path) -> tuple[list[str], list[list[
     text_encoder = OfflineEncoder(BASELINE, projection=False)
     legs: dict[str, dict[str, tuple[list[str], np.ndarray]]] = {"openclipart": {}, "emoji": {}}
     for variant in sorted({BASELINE, *variants}):
-        learned = projection.load(variant)
+        learned, bridge = projection.load(variant), neighbours.load(variant)
         assert learned is not None, f"no projection ships for {variant}"
         for kind, files in pictures.items():
             ids, visual, conse_vectors = encoded(variant, files)
@@ -76,6 +76,8 @@ def picture_legs(variants: list[str], data: Path) -> tuple[list[str], list[list[
             legs[kind][f"{variant} projection alone"] = (ids, projection.combine(visual @ learned.weight + learned.bias,
                                                                                  conse_vectors, 1.0))
             legs[kind][f"{variant} combined, share {learned.alpha:g}"] = (ids, learned.apply(visual, conse_vectors))
+            if bridge is not None:  # pack version 3: what new collections get
+                legs[kind][f"{variant} combined with neighbours"] = (ids, bridge.apply(visual, conse_vectors))
     columns = list(legs["emoji"])
     rows = []
     for qs in query_sets(data, "eval"):
@@ -87,6 +89,12 @@ def picture_legs(variants: list[str], data: Path) -> tuple[list[str], list[list[
         rows.append([qs.name, len(qs.texts), *(f"{value:.3f}" for value in recalls.values()), *ratios])
         print(" | ".join(map(str, rows[-1])), flush=True)
     return columns, rows
+
+
+def _shares() -> str:
+    bridge = neighbours.load(DEFAULT_VARIANT)
+    return "none shipped" if bridge is None else (
+        f"{bridge.ridge.alpha:g} / {bridge.neighbours.share:g} / {1 - bridge.ridge.alpha - bridge.neighbours.share:.1f}")
 
 
 def seconds_per_picture(variant: str, files: list[Path], rounds: int = 2) -> float:
@@ -131,8 +139,10 @@ def main() -> None:
         f"(the default for new collections: {DEFAULT_VARIANT}). {len(emoji_rows)} emoji sets "
         f"({', '.join(LANGUAGES)}; 300 emoji each) and Open Clip Art's titles (build_openclipart_eval.py). "
         f"The last columns: each variant's combined picture leg ÷ {BASELINE}'s ConSE alone, the picture leg "
-        "before the projection (target ≥ 2×).\n\n"
-        + markdown_table(["set", "queries", *columns, *(f"{name.split()[0]} ÷ before" for name in combined)], rows)
+        "before the projection (target ≥ 2×). \"combined with neighbours\" is pack version 3 (the nearest-"
+        "neighbour bridge + a ridge map fitted on every training picture + ConSE, shares "
+        f"{_shares()}; benchmarks/neighbour_bridge.py), what new collections get; \"combined, share\" is version 2.\n\n"
+        + markdown_table(["set", "queries", *columns, *(f"{name} ÷ before" for name in combined)], rows)
         + "\n\nLite0 against Lite2 (`train_projection.py --variants …`): the validation split's recall@10 "
         "(the calibration split: Open Clip Art titles, and the mean over them and the emoji names in the "
         "validation languages, where the ridge strength λ, the emoji weight and the share were chosen, so "
@@ -141,7 +151,7 @@ def main() -> None:
         + markdown_table(["variant", "train pictures", "fit", "λ", "share", "Open Clip Art titles", "mean: ConSE",
                           "projection", "combined", "ms / picture", "cost ÷ Lite0"], cost_rows)
     )
-    publish("projection", "Offline picture leg: ConSE, learned projection, Lite0 vs Lite2 "
+    publish("projection", "Offline picture leg: ConSE, learned projection, neighbour bridge, Lite0 vs Lite2 "
             "(bench_projection.py)", body, write=not args.no_write)
 
 

@@ -1,16 +1,19 @@
-"""An experiment (nothing here ships): a non-parametric picture → text bridge for the offline model,
-mixed with train_projection.py's ridge map and ConSE, chosen on the validation split only.
+"""The offline model's non-parametric picture → text bridge (pack version 3), mixed with
+train_projection.py's ridge map and ConSE, chosen on the validation split only.
 
     python benchmarks/train_projection.py --variants lite0 --train-drawings 0   # fills the caches in --work
     python benchmarks/neighbour_bridge.py                                          # the sweep (validation)
     python benchmarks/neighbour_bridge.py --recipe '{"dims": 128, "k": 10, "tau": 0.1, "ridge": 0.4, "neighbours": 0.4}' --held-out
+    python benchmarks/neighbour_bridge.py --recipe '…the same…' --write   # → src/iconodex/models/data/
 
 For a picture, its k nearest *training* pictures by pooled features (L2-normalised, optionally
 projected on the training features' first ``dims`` principal components and normalised again) vote
 with ``softmax(cosine / tau)`` weights; the bridge's vector is the normalised weighted mean of their
 text targets (the same e5 query vectors the ridge map is fitted to). The picture's vector is then
-``normalise(r·ridge + n·neighbours + (1 − r − n)·ConSE)``. Shipping it would mean shipping the training
-pictures' reduced features and their targets (7,507 × (128 + 384) float16, about 7.5 MB uncompressed).
+``normalise(r·ridge + n·neighbours + (1 − r − n)·ConSE)``. ``--write`` stores what the offline model
+applies (src/iconodex/models/neighbours.py): the principal components, the training pictures' reduced
+features and their targets (7,507 × (128 + 384) float16) in neighbours-<variant>.npz, the ridge map in
+ridge-<variant>.npz; the same caches give the same bytes.
 
 Training pictures, targets, splits and the ridge fit are train_projection.py's (all 6,362 training
 drawings by title, 1,145 emoji by English CLDR name). The sweep prints, per (dims, k, tau), the best
@@ -44,6 +47,7 @@ from train_projection import (
 )
 
 from iconodex.fetch.decode import DEFAULT_MAX_PIXELS, decode_image
+from iconodex.models import neighbours, projection
 from iconodex.models.base import l2_normalise
 from iconodex.models.offline import OfflineEncoder
 
@@ -51,13 +55,18 @@ SHARES = [(r / 10, n / 10) for r in range(11) for n in range(11 - r)]  # ridge, 
 RIDGE = {"lambda": 3.0, "emoji_weight": 5.0}  # train_projection.py's choice for Lite0 on all drawings
 
 
+def principal(features: np.ndarray, dims: int) -> tuple[np.ndarray, np.ndarray]:
+    """The training features' mean and first ``dims`` principal directions, (features, dims)."""
+    mean = features.mean(axis=0)
+    return mean, np.linalg.svd(features - mean, full_matrices=False)[2][:dims].T.astype(np.float32)
+
+
 def reducer(features: np.ndarray, dims: int) -> Callable[[np.ndarray], np.ndarray]:
     """Features → the space neighbours are found in: the first ``dims`` principal components of the
     training features (0: all 1,280 features), normalised."""
     if not dims:
         return lambda x: l2_normalise(np.asarray(x, np.float32))
-    mean = features.mean(axis=0)
-    basis = np.linalg.svd(features - mean, full_matrices=False)[2][:dims].T.astype(np.float32)
+    mean, basis = principal(features, dims)
     return lambda x: l2_normalise((np.asarray(x, np.float32) - mean) @ basis)
 
 
@@ -87,6 +96,15 @@ class Bridge:
         reduce = reducer(self.features, dims)
         near = neighbour_vectors(reduce(pictures.features), reduce(self.features), self.targets, k, tau)
         return l2_normalise(pictures.features @ self.weight + self.bias), near
+
+
+def write(bridge: Bridge, variant: str, recipe: dict) -> None:
+    """Store the recipe's bridge where the package ships it (what models/neighbours.py loads)."""
+    mean, basis = principal(bridge.features, recipe["dims"])
+    bank = l2_normalise((bridge.features - mean) @ basis)
+    print("wrote", projection.save(variant, bridge.weight, bridge.bias, recipe["ridge"], pattern=neighbours.RIDGE_FILE),
+          neighbours.save(variant, {"mean": mean, "components": basis, "bank": bank, "targets": bridge.targets},
+                          recipe["k"], recipe["tau"], recipe["neighbours"]), flush=True)
 
 
 def sweep(bridge: Bridge, sets: list, texts: dict, pictures: dict[str, Pictures], args: argparse.Namespace) -> None:
@@ -142,6 +160,7 @@ def main() -> None:
     parser.add_argument("--validation-languages", nargs="+", default=["en", "fr", "ja", "zh"])
     parser.add_argument("--recipe", type=json.loads, help="one recipe (JSON, as the sweep prints) to report")
     parser.add_argument("--held-out", action="store_true", help="with --recipe: its figures on the evaluation split too")
+    parser.add_argument("--write", action="store_true", help="with --recipe: store it in the package")
     args = parser.parse_args()
     items = [item for item in clipart_items(args.png_root, args.svg_root) + emoji_items(["en"]) if item.split != "eval"]
     encoder = OfflineEncoder(args.variant, projection=False)
@@ -161,6 +180,8 @@ def main() -> None:
     if not args.recipe:
         sweep(bridge, sets, texts, pictures, args)
         return
+    if args.write:
+        write(bridge, args.variant, args.recipe)
     report(bridge, sets, texts, pictures, args.recipe, "validation")
     if args.held_out:
         report(bridge, *held_out(encoder, args.data, args.work), args.recipe, "held-out")

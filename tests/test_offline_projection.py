@@ -17,7 +17,7 @@ from PIL import Image
 
 from iconodex import Collection
 from iconodex.errors import ConfigError, ModelMismatchError
-from iconodex.models import load_model
+from iconodex.models import load_model, projection
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
@@ -60,12 +60,83 @@ def test_held_out_emoji_are_found_by_name_far_better_than_through_conse_alone(he
 
 def test_the_projection_is_part_of_the_identity_and_can_be_turned_off():
     identity = load_model("offline").describe()
-    assert identity["version"] == 2 and identity["projection"]
+    assert identity["version"] == 3 and identity["projection"] and identity["neighbours"]
+    without = load_model("offline", neighbours="false").describe()
+    assert without["version"] == 2 and "neighbours" not in without  # version 2's projection + ConSE
+    assert without["projection"] != identity["projection"]  # version 3's ridge map is fitted on more
     plain = load_model("offline", projection="false").describe()
-    assert "projection" not in plain and plain["version"] == 1  # ConSE alone: version 1's vectors
+    assert "projection" not in plain and "neighbours" not in plain and plain["version"] == 1  # ConSE alone
     assert plain["image_weights"] == identity["image_weights"]
     with pytest.raises(ConfigError, match="projection must be true or false"):
         load_model("offline", projection="maybe")
+
+
+def _two_pictures(folder: Path) -> Path:
+    folder.mkdir()
+    for name, colour in (("red", (220, 30, 30)), ("blue", (30, 30, 220))):
+        Image.new("RGB", (64, 64), colour).save(folder / f"{name}.png")
+    return folder
+
+
+def _version_2_vectors(pictures: list) -> np.ndarray:
+    """What pack version 2 made: the first ridge map (projection-lite0.npz) at its share, with ConSE."""
+    conse_alone = load_model("offline", projection=False).embed_images(pictures)
+    return projection.load("lite0").apply(conse_alone["visual"], conse_alone["image"])
+
+
+def test_a_collection_made_by_version_2_keeps_its_identity_and_its_vectors_meaning(tmp_path):
+    """Upgrading must not strand a collection made by pack version 2 (projection + ConSE, no
+    neighbours): it reopens under the identity it recorded, and new pictures get version 2's vectors,
+    which its older ones share a space with."""
+    folder = _two_pictures(tmp_path / "pictures")
+    version_2 = projection.load("lite0")
+    with Collection.create(tmp_path / "coll") as coll:
+        config = coll.store.get_meta("collection")
+        recorded = {k: v for k, v in config["identity"].items() if k not in ("projection", "neighbours")}
+        recorded.update(version=2, projection=f"{version_2.digest} (share {version_2.alpha:g})")
+        coll.store.set_meta("collection", {**config, "identity": recorded})
+    with Collection.open(tmp_path / "coll") as coll:
+        assert coll.model.describe() == recorded
+        coll.ingest(str(folder))
+        names = {key: name for name, key in coll.store.keys_for_ids(["red.png", "blue.png"]).items()}
+        keys, stored = coll.store.vectors_for("image", list(names))
+    expected = _version_2_vectors([Image.open(folder / names[key]) for key in keys.tolist()])
+    assert np.allclose(stored, expected, atol=2e-3), np.abs(stored - expected).max()
+    with Collection.open(tmp_path / "coll") as coll:
+        assert coll.store.get_meta("collection")["identity"] == recorded
+
+
+@pytest.fixture(scope="module")
+def training_emoji() -> tuple[list, list[str]]:
+    """40 emoji of the split the bridge holds (train_projection.py's), drawn, with their English names."""
+    pytest.importorskip("emoji", reason="pip install 'iconodex[eval]'")
+    font = _benchmark_module("build_emoji_eval").FONT
+    if not font.is_file():
+        pytest.skip(f"{font} is missing: apt-get install fonts-noto-color-emoji")
+    train_projection = _benchmark_module("train_projection")
+    items = [item for item in train_projection.emoji_items(["en"]) if item.split == "train"][::25][:40]
+    return [item.load(0) for item in items], [item.texts[0] for item in items]
+
+
+def _own_name_margins(model, pictures: list, names: list[str]) -> tuple[float, float]:
+    """Mean cosine of each picture to its own name, and mean margin over the best other name."""
+    similarity = model.embed_texts(names, query=True) @ model.embed_images(pictures)["image"].T
+    own = np.diag(similarity).copy()
+    np.fill_diagonal(similarity, -np.inf)
+    return float(own.mean()), float((own - similarity.max(axis=0)).mean())
+
+
+def test_a_new_collection_names_pictures_like_its_training_pictures_through_the_neighbour_bridge(
+        tmp_path, training_emoji):
+    """Version 3's picture leg carries the names of the training pictures a picture resembles (the
+    bridge): its own name sits clearly closer, and further above the next name, than under version 2's
+    linear map alone, which only approximates them."""
+    pictures, names = training_emoji
+    with Collection.create(tmp_path / "coll") as coll:
+        assert coll.model.describe()["version"] == 3 and "neighbours" in coll.model.describe()
+        bridged = _own_name_margins(coll.model, pictures, names)
+    linear = _own_name_margins(load_model("offline", neighbours=False), pictures, names)
+    assert bridged[0] >= linear[0] + 0.05 and bridged[1] >= 1.5 * linear[1], (bridged, linear)
 
 
 def test_pictures_are_projected_with_numpy_alone_without_torch(tmp_path):
@@ -94,7 +165,7 @@ def test_a_collection_made_by_the_previous_offline_model_keeps_searching_with_co
         Image.new("RGB", (64, 64), colour).save(folder / f"{name}.png")
     with Collection.create(tmp_path / "coll", model_options=options) as coll:
         config = coll.store.get_meta("collection")
-        previous = {k: v for k, v in config["identity"].items() if k != "projection"}
+        previous = {k: v for k, v in config["identity"].items() if k not in ("projection", "neighbours")}
         config["identity"] = {**previous, "version": 1}  # what pack version 1 recorded: ConSE alone
         coll.store.set_meta("collection", config)
     with Collection.open(tmp_path / "coll") as coll:

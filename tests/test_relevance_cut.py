@@ -103,11 +103,13 @@ def test_another_alpha_gets_no_default_cut_since_scores_change_scale(sample_coll
     assert sample_collection.search("un chat", alpha=1.0)[0].id == "chelsea.png"
 
 
-@pytest.mark.parametrize("options", [{"projection": False}, {"variant": "lite2"}], ids=["conse-only", "lite2"])
+@pytest.mark.parametrize("options", [{"projection": False}, {"neighbours": False}, {"variant": "lite2"}],
+                         ids=["conse-only", "version-2", "lite2"])
 def test_an_offline_model_unlike_the_calibrated_one_gets_no_measured_cut_or_scales(tmp_path, options):
-    """The cut and the leg scales were measured on Lite0 with its projection: another variant, or a
-    collection kept on ConSE alone, scores on another scale, so it is scaled by its own candidates
-    and gets no default cut rather than constants that would hide its good matches."""
+    """The cut and the leg scales were measured on Lite0's version 3 (bridge + projection + ConSE):
+    another variant, or a collection kept on version 2 (projection + ConSE) or ConSE alone, scores on
+    another scale, so it is scaled by its own candidates and gets no default cut rather than constants
+    that would hide its good matches."""
     from iconodex import Collection
 
     if options.get("variant") == "lite2":

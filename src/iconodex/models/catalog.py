@@ -170,9 +170,11 @@ def relevance_cut(model: str) -> float | None:
 # against the catalogue text…). The calibrated fusion (search.hybrid.calibrated_fuse) reads every
 # similarity on its leg's scale, so a leg whose scores are low but telling is not drowned by one whose
 # scores are high but flat. Measured with benchmarks/calibrate_legs.py (docs/benchmarks.md, section
-# "leg-scales"); a leg not listed here is scaled by the query's own candidates.
+# "leg-scales"); a leg not listed here is scaled by the query's own candidates. The offline figures
+# (this cut and these scales) were measured on its pack version 3 with Lite0; collections kept on an
+# older version or made with another variant get neither (``OfflineEncoder.calibrated``).
 LEG_SCALES: dict[str, dict[str, tuple[float, float, float]]] = {
-    "offline": {"text-query:image": (0.4595, 0.0418, 1.22), "text-query:text": (0.2299, 0.0583, 4.57)},
+    "offline": {"text-query:image": (0.4568, 0.0464, 1.34), "text-query:text": (0.2299, 0.0583, 4.57)},
 }
 
 

