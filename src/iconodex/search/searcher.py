@@ -94,7 +94,8 @@ class Searcher:
         ranked = len(order)
         if query.min_score is not None:
             spared = set(keyword_ranking) if query.cut_spares_keyword_matches else set()
-            order = [i for i in order if float(scores[i]) >= query.min_score or int(keys[i]) in spared]
+            shown = _rounded(scores)  # the cut reads scores as they are shown: a shown score kept as a cut keeps its item
+            order = [i for i in order if shown[i] >= query.min_score or int(keys[i]) in spared]
         page = order[query.offset: query.offset + query.limit]
         return SearchResults(self._results(keys, scores, sims, legs, page, keyword_ranking), query.min_score,
                              ranked - len(order))
