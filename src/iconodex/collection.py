@@ -87,7 +87,8 @@ class Collection:
         for name, value in (("--dims", dims), ("--pca", pca)):
             if value is not None and value < 2:
                 raise ConfigError(f"{name} must be at least 2")
-        set_inference_threads(load_settings(path, settings).threads)
+        resolved = load_settings(path, settings)
+        set_inference_threads(resolved.threads)  # before the model opens its inference sessions
         encoder = load_model(model, **(model_options or {}))
         identity = encoder.describe()
         coll = cls._write_new(path, {
@@ -97,7 +98,7 @@ class Collection:
             "similar_space": encoder.similar_space, "native_spaces": encoder.spaces,
             "dims": dims, "pca": pca, "engine": engine or "usearch", "engine_options": engine_options or {},
             "text_template": text_template,
-        }, settings)
+        }, resolved)
         coll._model = encoder
         return coll
 
@@ -114,16 +115,16 @@ class Collection:
             "model": model or NO_MODEL, "model_options": {}, "identity": None, "similar_space": similar_space,
             "native_spaces": {}, "dims": dims, "pca": None, "engine": engine or "usearch", "engine_options": {},
             "text_template": None, "imported": True,
-        }, None)
+        }, load_settings(path))
 
     @classmethod
-    def _write_new(cls, path: Path, config: dict[str, Any], settings: dict | None) -> Collection:
+    def _write_new(cls, path: Path, config: dict[str, Any], settings: Settings) -> Collection:
         ENGINES.get(config["engine"])  # fail early on an unknown engine
         path.mkdir(parents=True, exist_ok=True)
         store = ItemStore(path / DB_NAME)
         given = config.get("engine_options") or {}
         store.set_meta("collection", {**config, "engine_options": public_options(given)})
-        coll = cls(path, store, load_settings(path, settings))
+        coll = cls(path, store, settings)
         coll._engine_secrets = _secret_options(given)
         return coll
 
