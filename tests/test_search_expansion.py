@@ -112,6 +112,18 @@ def test_a_small_index_walks_narrower_than_the_old_fixed_expansion(tmp_path, eng
     engine.close()
 
 
+def test_usearch_takes_the_expansion_of_the_dtype_its_file_was_saved_with(tmp_path):
+    writer = UsearchEngine(tmp_path / "index", dtype="i8", exact_below=0)
+    fill(writer, SMALL)
+    writer.flush()
+    i8, f32 = SEARCH_EXPANSIONS["i8"][0][1], SEARCH_EXPANSIONS["f32"][0][1]
+    assert writer.expansion("image") == i8 != f32
+    writer.close()
+    reader = UsearchEngine(tmp_path / "index", exact_below=0, read_only=True)  # made for f32; the file is i8
+    assert used_expansion(reader) == i8
+    reader.close()
+
+
 @pytest.mark.parametrize("engine_class", [UsearchEngine, FaissEngine])
 def test_an_explicit_expansion_stays_fixed_and_may_be_text(tmp_path, small_points, engine_class):
     engine = engine_class(tmp_path / "index", exact_below="0", expansion_search="200")

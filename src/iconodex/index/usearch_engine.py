@@ -22,7 +22,7 @@ from .usearch_rows import FileRows, file_rows
 # smallest expansion (in steps of 8) with recall@10 ≥ 0.955 — 0.95 and a margin — on clustered 256-d
 # vectors at M=16, over every build measured at that size; f16 and i8 with the f32 rescoring of 4×k
 # candidates that the searcher does (bench_hnsw.py, 2026-11-25). f32: 20k 0.968, 200k 0.967/0.971, 1M
-# 0.961/0.955, 2M 0.957 (the old fixed 96 gave 0.936 there, and cost 1.4× the walk of 64 at 200k).
+# 0.961/0.955, 2M 0.957 (where the old fixed 96 gave 0.936; at 200k it walked 1.5× wider than needed).
 # f16 + rescoring: 0.968, 0.961, 2M 0.964 (224: 0.953); i8 + rescoring: 0.957, 0.963, 2M 0.962. f16 and
 # i8 were not built at 1M: their 200k–2M line (conservative) answers there. A search-time setting:
 # files saved with any other setting open with it; an explicit ``expansion_search`` option replaces it.
