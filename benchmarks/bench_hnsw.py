@@ -438,7 +438,8 @@ def main() -> None:
                 f"<details><summary>full sweep</summary>\n\n{full}\n\n</details>\n")
     print(f"\n{table}\n\n{full}")
     if not args.no_write:
-        write_section(args.section, f"HNSW like for like, {args.n:,} × {args.dims} (bench_hnsw.py)", body)
+        what = "The default search expansion" if DEFAULT in args.ef else "HNSW like for like"
+        write_section(args.section, f"{what}, {args.n:,} × {args.dims} (bench_hnsw.py)", body)
 
 
 NOTES = """Same graph for all (M, efConstruction 128, cosine), built with the same threads; at search time one
