@@ -11,11 +11,15 @@ the smallest search expansion ``ef`` whose recall@10 reaches the target.
     python benchmarks/bench_hnsw.py --n 50000 --no-write                       # a quick look
     python benchmarks/bench_hnsw.py --n 1000000 --indexes usearch-f32,faiss --build-only
     python benchmarks/bench_hnsw.py --n 1000000 --indexes usearch-f32,faiss   # queries, reusing both
+
+``--ef default,96`` measures the engines (``engine``, ``engine-f16-rescored``, ``faiss-engine`` …) with
+their default search expansion, which follows the index's size, against fixed ones (e.g. the old default).
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import time
@@ -34,6 +38,7 @@ from iconodex.index.usearch_engine import UsearchEngine
 EF_CONSTRUCTION = 128
 SPACE = "vectors"
 RESCORE_DEPTH = 4  # an i8 index with rescoring returns k × this many candidates, rescored in f32
+DEFAULT = 0  # ``--ef default``: the engine's own expansion for the index's size
 
 
 @dataclass
@@ -43,6 +48,7 @@ class Result:
     recall: float
     p50: float
     p95: float
+    default: bool = False  # searched with the engine's default expansion (``ef`` is the one it chose)
 
 
 class Candidate:
@@ -61,6 +67,10 @@ class Candidate:
         raise NotImplementedError
 
     def set_ef(self, ef: int) -> None:
+        raise NotImplementedError
+
+    def expansion(self) -> int:
+        """The expansion searches use now (an engine's default one after ``set_ef(DEFAULT)``)."""
         raise NotImplementedError
 
     def search(self, query: np.ndarray, k: int) -> np.ndarray:
@@ -96,33 +106,52 @@ class Usearch(Candidate):
     def open(self, path: Path, data: np.ndarray) -> None:
         warm(path)
         self.index = Index.restore(str(path), view=True)
-        self.data = data  # rescoring reads the candidates' f32 rows, as the searcher reads them from SQLite
+        self.warm_rows(data)
+
+    def warm_rows(self, data: np.ndarray) -> None:
+        """Rescoring reads the candidates' f32 rows (as the searcher reads them from SQLite): from the
+        page cache, as the index, not from disk in the first queries."""
+        self.data = data
+        if self.rescore and getattr(data, "filename", None):
+            warm(Path(data.filename))
 
     def set_ef(self, ef: int) -> None:
+        if ef == DEFAULT:
+            raise SystemExit("--ef default applies to the engines (engine…, faiss-engine…), not to raw indexes")
         self.index.expansion_search = ef
+
+    def expansion(self) -> int:
+        return int(self.index.expansion_search)
 
     def search(self, query: np.ndarray, k: int) -> np.ndarray:
         if not self.rescore:
             return self.index.search(query, k, threads=1).keys
-        keys = np.sort(self.index.search(query, k * RESCORE_DEPTH, threads=1).keys.astype(np.int64))
+        return self.rescored(self.index.search(query, k * RESCORE_DEPTH, threads=1).keys, query, k)
+
+    def rescored(self, keys: np.ndarray, query: np.ndarray, k: int) -> np.ndarray:
+        keys = np.sort(np.asarray(keys, dtype=np.int64))
         scores = self.data[keys] @ query
         return keys[np.argsort(-scores)[:k]]
 
 
 class Engine(Usearch):
-    """iconodex's engine itself (read-only, as a server opens it) on the same f32 file, named in a
-    manifest: the library call plus the engine's own checks and conversions."""
+    """iconodex's engine itself (read-only, as a server opens it) on the same file, named in a
+    manifest: the library call plus the engine's own checks and conversions (and, for a rounded
+    index, the f32 rescoring of its candidates that the searcher does)."""
 
-    def __init__(self, connectivity: int) -> None:
-        super().__init__(connectivity, "f32")
-        self.name = "iconodex engine (usearch f32)"
+    def __init__(self, connectivity: int, dtype: str = "f32", rescore: bool = False) -> None:
+        super().__init__(connectivity, dtype, rescore)
+        self.name = f"iconodex engine (usearch {dtype})" + (" + f32 rescoring" if rescore else "")
         self.folder = Path()
 
     def build(self, data: np.ndarray, path: Path, threads: int) -> None:
-        raise RuntimeError("the engine reuses the usearch-f32 file: list usearch-f32 before engine")
+        raise RuntimeError(f"the engine reuses the {self.file} file: list usearch-{self.dtype} before it")
 
     def open(self, path: Path, data: np.ndarray) -> None:
-        self.folder = path.parent / f"engine-M{self.connectivity}"
+        warm(path)
+        self.warm_rows(data)
+        kind = "" if self.dtype == "f32" else f"{self.dtype}-"  # the f32 folder keeps its earlier name
+        self.folder = path.parent / f"engine-{kind}M{self.connectivity}"
         self.folder.mkdir(exist_ok=True)
         checksum = file_checksum(path)
         name = saved_name(SPACE, checksum)
@@ -132,11 +161,17 @@ class Engine(Usearch):
                                                                   len(data), checksum)}))
 
     def set_ef(self, ef: int) -> None:
-        self.engine = UsearchEngine(self.folder, expansion_search=ef, exact_below=0, read_only=True)
+        fixed = {} if ef == DEFAULT else {"expansion_search": ef}
+        self.engine = UsearchEngine(self.folder, exact_below=0, read_only=True, **fixed)
         self.engine.search(SPACE, np.zeros(self.engine.spaces()[SPACE], np.float32), 1)  # checksum once
 
+    def expansion(self) -> int:
+        return self.engine.expansion(SPACE)
+
     def search(self, query: np.ndarray, k: int) -> np.ndarray:
-        return self.engine.search(SPACE, query, k)[0]
+        if not self.rescore:
+            return self.engine.search(SPACE, query, k)[0]
+        return self.rescored(self.engine.search(SPACE, query, k * RESCORE_DEPTH)[0], query, k)
 
 
 class Faiss(Candidate):
@@ -166,7 +201,12 @@ class Faiss(Candidate):
         self.index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
 
     def set_ef(self, ef: int) -> None:
+        if ef == DEFAULT:
+            raise SystemExit("--ef default applies to the engines (engine…, faiss-engine…), not to raw indexes")
         self.index.hnsw.efSearch = ef
+
+    def expansion(self) -> int:
+        return int(self.index.hnsw.efSearch)
 
     def search(self, query: np.ndarray, k: int) -> np.ndarray:
         return self.index.search(query[None, :], k)[1][0]
@@ -203,8 +243,12 @@ class FaissEngineCandidate(Candidate):
         self.folder = path
 
     def set_ef(self, ef: int) -> None:
-        self.engine = FaissEngine(self.folder, expansion_search=ef, exact_below=0, read_only=True)
+        fixed = {} if ef == DEFAULT else {"expansion_search": ef}
+        self.engine = FaissEngine(self.folder, exact_below=0, read_only=True, **fixed)
         self.engine.search(SPACE, np.zeros(self.engine.spaces()[SPACE], np.float32), 1)  # checksum once
+
+    def expansion(self) -> int:
+        return self.engine.expansion(SPACE)
 
     def search(self, query: np.ndarray, k: int) -> np.ndarray:
         return self.engine.search(SPACE, query, k)[0]
@@ -213,8 +257,10 @@ class FaissEngineCandidate(Candidate):
 def candidates(names: list[str], connectivity: int) -> list[Candidate]:
     known = {"usearch-f32": lambda: Usearch(connectivity, "f32"), "usearch-f16": lambda: Usearch(connectivity, "f16"),
              "usearch-i8": lambda: Usearch(connectivity, "i8"),
+             "usearch-f16-rescored": lambda: Usearch(connectivity, "f16", rescore=True),
              "usearch-i8-rescored": lambda: Usearch(connectivity, "i8", rescore=True),
-             "engine": lambda: Engine(connectivity), "faiss": lambda: Faiss(connectivity),
+             "engine": lambda: Engine(connectivity), "engine-f16-rescored": lambda: Engine(connectivity, "f16", True),
+             "engine-i8-rescored": lambda: Engine(connectivity, "i8", True), "faiss": lambda: Faiss(connectivity),
              "faiss-engine": lambda: FaissEngineCandidate(connectivity),
              "faiss-engine-batched": lambda: FaissEngineCandidate(connectivity, batch=100_000)}
     return [known[name]() for name in names if name]
@@ -269,24 +315,38 @@ def _size(path: Path) -> int:
 # -- queries (interleaved) ---------------------------------------------------------------------
 
 def sweep(found: list[Candidate], queries: np.ndarray, truth: np.ndarray, efs: list[int], k: int) -> list[Result]:
+    """One expansion at a time, the indexes interleaved; with ``default`` among ``efs``, every (index,
+    expansion) in one rotation instead, so the default and the fixed ones share the same load."""
+    if DEFAULT in efs:
+        rounds = [[(copy.copy(candidate), ef) for ef in efs for candidate in found]]
+    else:
+        rounds = [[(candidate, ef) for candidate in found] for ef in efs]
     results = []
-    for ef in efs:
-        for candidate in found:
+    for turns in rounds:
+        for candidate, ef in turns:
             candidate.set_ef(ef)
-            candidate.search(queries[0], k)  # warm
-        seconds: list[list[float]] = [[] for _ in found]
-        answers: list[list[np.ndarray]] = [[] for _ in found]
-        for number, query in enumerate(queries):
-            for turn in range(len(found)):
-                which = (number + turn) % len(found)
-                start = time.perf_counter()
-                keys = found[which].search(query, k)
-                seconds[which].append(time.perf_counter() - start)
-                answers[which].append(np.asarray(keys, dtype=np.int64))
-        for which, candidate in enumerate(found):
-            results.append(Result(candidate.name, ef, recall(answers[which], truth), *percentiles(seconds[which])))
-        print(" | ".join(f"{r.index} ef={r.ef} r={r.recall:.3f} {r.p50:.3f} ms" for r in results[-len(found):]), flush=True)
+        seconds, answers = interleaved([candidate for candidate, _ in turns], queries, k)
+        for (candidate, ef), took, got in zip(turns, seconds, answers, strict=True):
+            results.append(Result(candidate.name, candidate.expansion(), recall(got, truth), *percentiles(took),
+                                  default=ef == DEFAULT))
+        print(" | ".join(f"{r.index} ef={r.ef} r={r.recall:.3f} {r.p50:.3f} ms" for r in results[-len(turns):]), flush=True)
     return results
+
+
+def interleaved(found: list[Candidate], queries: np.ndarray, k: int) -> tuple[list[list[float]], list[list[np.ndarray]]]:
+    """Seconds and keys per candidate and query; each query runs on every candidate in a rotating order."""
+    for candidate in found:
+        candidate.search(queries[0], k)  # warm
+    seconds: list[list[float]] = [[] for _ in found]
+    answers: list[list[np.ndarray]] = [[] for _ in found]
+    for number, query in enumerate(queries):
+        for turn in range(len(found)):
+            which = (number + turn) % len(found)
+            start = time.perf_counter()
+            keys = found[which].search(query, k)
+            seconds[which].append(time.perf_counter() - start)
+            answers[which].append(np.asarray(keys, dtype=np.int64))
+    return seconds, answers
 
 
 def at_target(results: list[Result], target: float) -> dict[str, Result]:
@@ -297,6 +357,18 @@ def at_target(results: list[Result], target: float) -> dict[str, Result]:
         good = [r for r in mine if r.recall >= target]
         chosen[name] = min(good, key=lambda r: r.ef) if good else max(mine, key=lambda r: r.recall)
     return chosen
+
+
+def defaults(results: list[Result], target: float) -> str:
+    """Per index: its default expansion (the one it chose) against the fixed ones, p50 as a ratio."""
+    rows = []
+    for name in dict.fromkeys(r.index for r in results):
+        mine = [r for r in results if r.index == name]
+        base = next((r for r in mine if r.default), mine[0])
+        rows += [[r.index, f"default (ef={r.ef})" if r.default else f"ef={r.ef}",
+                  f"{r.recall:.3f}" + ("" if r.recall >= target else " (below)"), f"{r.p50:.3f}", f"{r.p95:.3f}",
+                  f"{r.p50 / base.p50:.2f}×"] for r in sorted(mine, key=lambda r: not r.default)]
+    return markdown_table(["index", "search expansion", "recall@10", "p50 ms", "p95 ms", "p50 vs default"], rows)
 
 
 def summary(found: list[Candidate], chosen: dict[str, Result], builds: dict[str, dict], n: int,
@@ -323,7 +395,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--queries", type=int, default=500)
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--connectivity", type=int, default=16, help="M, the same for every index")
-    parser.add_argument("--ef", default="32,48,64,96,128,192,256", help="search expansions to sweep")
+    parser.add_argument("--ef", default="32,48,64,96,128,192,256",
+                        help="search expansions to sweep; 'default': the engines' own for the index's size")
     parser.add_argument("--target", type=float, default=0.95)
     parser.add_argument("--indexes", default="usearch-f32,usearch-f16,usearch-i8,usearch-i8-rescored,engine,faiss")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="build threads, the same for all")
@@ -332,7 +405,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--section", default="hnsw", help="docs/benchmarks.md section to write")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
-    args.ef = [int(v) for v in args.ef.split(",")]
+    args.ef = [DEFAULT if v == "default" else int(v) for v in args.ef.split(",")]
     return args
 
 
@@ -350,15 +423,23 @@ def main() -> None:
     for candidate in found:
         candidate.open(folder / candidate.file, data)
     results = sweep(found, queries, truth, args.ef, args.k)
-    table = summary(found, at_target(results, args.target), builds, args.n, args.target)
     full = markdown_table(["index", "ef", "recall@10", "p50 ms", "p95 ms"],
-                          [[r.index, r.ef, f"{r.recall:.3f}", f"{r.p50:.3f}", f"{r.p95:.3f}"] for r in results])
+                          [[r.index, f"{r.ef} (default)" if r.default else r.ef, f"{r.recall:.3f}", f"{r.p50:.3f}",
+                            f"{r.p95:.3f}"] for r in results])
+    data = f"{args.n:,} × {args.dims} clustered unit vectors, {args.queries} held-out queries, k={args.k}"
+    if DEFAULT in args.ef:
+        table = defaults(results, args.target)
+        body = (f"{NOTES}\n{data}, each engine with its default search expansion (it follows the index's size) "
+                f"and with fixed ones (the old defaults: usearch 96, faiss 80), every setting in the same rotation "
+                f"(each query runs on every index and setting in turn):\n\n{table}\n")
+    else:
+        table = summary(found, at_target(results, args.target), builds, args.n, args.target)
+        body = (f"{NOTES}\n{data}, latency at the smallest ef with recall@{args.k} ≥ {args.target}:\n\n{table}\n\n"
+                f"<details><summary>full sweep</summary>\n\n{full}\n\n</details>\n")
     print(f"\n{table}\n\n{full}")
-    body = (f"{NOTES}\n{args.n:,} × {args.dims} clustered unit vectors, {args.queries} held-out queries, k={args.k}, "
-            f"latency at the smallest ef with recall@{args.k} ≥ {args.target}:\n\n{table}\n\n"
-            f"<details><summary>full sweep</summary>\n\n{full}\n\n</details>\n")
     if not args.no_write:
-        write_section(args.section, f"HNSW like for like, {args.n:,} × {args.dims} (bench_hnsw.py)", body)
+        what = "The default search expansion" if DEFAULT in args.ef else "HNSW like for like"
+        write_section(args.section, f"{what}, {args.n:,} × {args.dims} (bench_hnsw.py)", body)
 
 
 NOTES = """Same graph for all (M, efConstruction 128, cosine), built with the same threads; at search time one

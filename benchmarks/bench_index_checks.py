@@ -77,7 +77,7 @@ def search_costs(directory: Path, queries: np.ndarray, store: ItemStore) -> list
     engine = UsearchEngine(directory, read_only=True)
     checked = CheckedEngine(UsearchEngine(directory, read_only=True), store)
     raw = Index.restore(str(directory / str(read_manifest(directory).spaces[SPACE].file)), view=True)
-    raw.expansion_search = engine.params["expansion_search"]
+    raw.expansion_search = engine.expansion(SPACE)
     ways: list[tuple[str, Callable[[np.ndarray], object]]] = [
         ("USearch Index.search alone", lambda q: raw.search(q, 10)),
         ("UsearchEngine.search (+ manifest stat)", lambda q: engine.search(SPACE, q, 10)),

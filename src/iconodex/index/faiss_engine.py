@@ -27,14 +27,18 @@ import numpy as np
 from ..extras import require
 from . import ENGINES
 from .exact import _top
+from .expansion import Points, search_expansion
 from .saved import SavedSpaces
 
 faiss = require("faiss", "faiss", "the faiss engine")
 
-# The smallest efSearch with recall@10 ≥ 0.95 on 1M × 256 clustered vectors at M=16, built by upserts of
-# 100k as an ingest adds them: 0.959 at p50 0.35 ms, 64 gives 0.937 (bench_hnsw.py; docs/benchmarks.md,
-# hnsw-faiss-1m). A search-time setting: any saved file opens with it.
-SEARCH_EXPANSION = 80
+# efSearch by the index's size (``expansion.search_expansion``): the smallest (in steps of 8) with recall@10
+# ≥ 0.955 — 0.95 and a margin — on clustered 256-d vectors at M=16, built through the engine's upserts as an
+# ingest adds them (bench_hnsw.py, 2026-11-25): 20k 0.966, 200k 0.965, 1M (upserts of 100k) 0.959; the old
+# fixed 80 was chosen at 1M. FAISS was not built at 2M: its point there assumes the growth usearch f32
+# showed from 1M to 2M (×1.6, 80 → 128). A search-time setting: any saved file opens with it; an explicit
+# ``expansion_search`` option replaces the rule.
+SEARCH_EXPANSIONS: Points = ((20_000, 48), (200_000, 56), (1_000_000, 80), (2_000_000, 128))
 EXACT_BELOW = 20_000  # below this many live vectors, a flat scan is as fast and exact (as usearch)
 BRUTE_FORCE_FILTER = 20_000  # an allowed set this small is scored directly from its vectors
 MAX_FILTERED_EXPANSION = 4096  # the widest walk a filter asks for (a narrower filter is scored directly)
@@ -177,11 +181,14 @@ class FaissEngine(SavedSpaces):
     library = "FAISS"
 
     def __init__(self, directory: Path, *, connectivity: int | str = 16, expansion_add: int | str = 128,
-                 expansion_search: int | str = SEARCH_EXPANSION, exact_below: int | str = EXACT_BELOW,
+                 expansion_search: int | str | None = None, exact_below: int | str = EXACT_BELOW,
                  compact_share: float | str = COMPACT_SHARE, read_only: bool = False) -> None:
+        """``expansion_search``: a fixed efSearch; by default it follows each index's size
+        (``SEARCH_EXPANSIONS``)."""
         # ``--engine-option`` values arrive as text
         self.connectivity, self.expansion_add = int(connectivity), int(expansion_add)
-        self.expansion_search, self.exact_below = int(expansion_search), int(exact_below)
+        self.expansion_search = int(expansion_search) if expansion_search is not None else None
+        self.exact_below = int(exact_below)
         self.compact_share = float(compact_share)
         # A writer mutates a space in place (FAISS is not safe to search while it adds); a reader's
         # spaces never change once opened (a newer file is opened as a new object), so it takes no lock.
@@ -229,6 +236,17 @@ class FaissEngine(SavedSpaces):
 
     # -- reads --------------------------------------------------------------------------------
 
+    def _expansion(self, index: FaissSpace) -> int:
+        """efSearch for the graph as it is now: its size counts the tombstones a walk passes through."""
+        if self.expansion_search is not None:
+            return self.expansion_search
+        return search_expansion(int(index.index.ntotal), SEARCH_EXPANSIONS)
+
+    def expansion(self, space: str) -> int:
+        """The efSearch a search of ``space`` walks with now."""
+        with self._reading(space) as index:
+            return self._expansion(index)
+
     @contextmanager
     def _reading(self, space: str) -> Iterator[FaissSpace]:
         index = self._index(space)
@@ -255,7 +273,7 @@ class FaissEngine(SavedSpaces):
                 return self._search_allowed(index, query, k, np.asarray(allowed, dtype=np.int64))
             if index.size == 0:
                 return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-            keys, scores = index.search(query, min(k, index.size), self.expansion_search, index.live_bitmap(),
+            keys, scores = index.search(query, min(k, index.size), self._expansion(index), index.live_bitmap(),
                                         exact=index.size < self.exact_below)
         found = keys[0] >= 0
         return keys[0][found], scores[0][found]
@@ -267,7 +285,7 @@ class FaissEngine(SavedSpaces):
         if len(ids) > BRUTE_FORCE_FILTER:  # the filter applied during the walk (an id bitmap)
             # Only allowed ids fill the result list, so the walk goes as much wider as the filter is
             # narrow: at the same efSearch a 30% filter far from the query kept 2 of the exact 10.
-            ef = min(int(self.expansion_search * index.size / len(ids)), MAX_FILTERED_EXPANSION)
+            ef = min(int(self._expansion(index) * index.size / len(ids)), MAX_FILTERED_EXPANSION)
             keys, scores = index.search(query, k, ef, index.bitmap(ids), exact=False)
             found = keys[0] >= 0
             if found.sum() >= min(k, len(ids)):
@@ -285,7 +303,7 @@ class FaissEngine(SavedSpaces):
             if index.size == 0 or len(queries) == 0 or k <= 0:
                 return keys, scores
             width = min(k, index.size)
-            keys[:, :width], scores[:, :width] = index.search(queries, width, self.expansion_search,
+            keys[:, :width], scores[:, :width] = index.search(queries, width, self._expansion(index),
                                                               index.live_bitmap(), exact=index.size < self.exact_below)
         return keys, scores
 

@@ -7,19 +7,32 @@ searched exactly.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 from usearch.index import Index, ScalarKind
 
 from . import ENGINES
+from .expansion import Points, search_expansion
 from .saved import SavedSpaces
 from .usearch_rows import FileRows, file_rows
 
-# Search-time expansion 96, the smallest measured with recall@10 ≥ 0.95 on 1M × 256 clustered vectors at
-# M=16: 0.980 at p50 0.80 ms against 0.996 at 0.93 ms for 128 (64 gives 0.933); docs/benchmarks.md, hnsw-1m.
-# It is a search-time setting: files saved with any other setting open with it.
-SEARCH_EXPANSION = 96
+# The search expansion by the index's size and dtype (``expansion.search_expansion``). Each point is the
+# smallest expansion (in steps of 8) with recall@10 ≥ 0.955 — 0.95 and a margin — on clustered 256-d
+# vectors at M=16, over every build measured at that size; f16 and i8 with the f32 rescoring of 4×k
+# candidates that the searcher does (bench_hnsw.py, 2026-11-25). f32: 20k 0.968, 200k 0.967/0.971, 1M
+# 0.961/0.955, 2M 0.957 (where the old fixed 96 gave 0.936; at 200k it walked 1.5× wider than needed).
+# f16 + rescoring: 0.968, 0.961, 2M 0.964 (224: 0.953); i8 + rescoring: 0.957, 0.963, 2M 0.962. f16 and
+# i8 were not built at 1M: their 200k–2M line (conservative) answers there. A search-time setting:
+# files saved with any other setting open with it; an explicit ``expansion_search`` option replaces it.
+SEARCH_EXPANSIONS: dict[str, Points] = {
+    "f32": ((20_000, 56), (200_000, 64), (1_000_000, 80), (2_000_000, 128)),
+    "f16": ((20_000, 56), (200_000, 64), (2_000_000, 256)),
+    "i8": ((20_000, 48), (200_000, 56), (2_000_000, 192)),
+}
+RULE_OF_DTYPE = defaultdict(lambda: "i8", {ScalarKind.F64: "f32", ScalarKind.F32: "f32", ScalarKind.BF16: "f16",
+                                           ScalarKind.F16: "f16"})  # any other kind rounds at least as much as i8
 EXACT_BELOW = 20_000  # below this many vectors, exact search is as fast and has perfect recall
 BRUTE_FORCE_FILTER = 20_000  # an allowed set this small is scored directly instead of over-fetched
 # From this many keys, ``get`` maps a memory-mapped file's rows (``usearch_rows``) and reads them
@@ -33,32 +46,46 @@ class UsearchEngine(SavedSpaces):
     suffix = "usearch"
     library = "USearch"
 
-    def __init__(self, directory: Path, *, dtype: str = "f32", connectivity: int = 16,
-                 expansion_add: int = 128, expansion_search: int = SEARCH_EXPANSION, exact_below: int = EXACT_BELOW,
-                 read_only: bool = False) -> None:
+    def __init__(self, directory: Path, *, dtype: str = "f32", connectivity: int | str = 16,
+                 expansion_add: int | str = 128, expansion_search: int | str | None = None,
+                 exact_below: int | str = EXACT_BELOW, read_only: bool = False) -> None:
+        """``expansion_search``: a fixed search expansion; by default it follows each index's size
+        and dtype (``SEARCH_EXPANSIONS``). Options given as text (``--engine-option``) are read as numbers."""
         self.dtype = dtype
-        self.params = {"connectivity": connectivity, "expansion_add": expansion_add,
-                       "expansion_search": expansion_search}
-        self.exact_below = exact_below
+        self.params = {"connectivity": int(connectivity), "expansion_add": int(expansion_add)}
+        self.expansion_search = int(expansion_search) if expansion_search is not None else None
+        self.exact_below = int(exact_below)
         self._rows: dict[str, tuple[Index, FileRows | None]] = {}  # per space: the view they were read for
         super().__init__(directory, read_only=read_only)
 
     # -- the library's side of the files ------------------------------------------------------
 
     def _new_index(self, dims: int) -> Index:
-        return Index(ndim=dims, metric="cos", dtype=self.dtype, **self.params)
+        return self._fit(Index(ndim=dims, metric="cos", dtype=self.dtype, **self.params))
+
+    def _fit(self, index: Index) -> Index:
+        """Set the index's search expansion for its current size (when opened, and after each write,
+        so a writer adding a million items searches with the grown value)."""
+        if self.expansion_search is not None:
+            index.expansion_search = self.expansion_search
+        else:  # the file's own dtype counts (an existing collection keeps the one it was saved with)
+            index.expansion_search = search_expansion(len(index), SEARCH_EXPANSIONS[RULE_OF_DTYPE[index.dtype]])
+        return index
+
+    def expansion(self, space: str) -> int:
+        """The expansion a search of ``space`` walks with now."""
+        return int(self._index(space).expansion_search)
 
     def _add(self, index: Index, keys: np.ndarray, vectors: np.ndarray) -> None:
         index.add(np.asarray(keys, dtype=np.uint64), vectors)
+        self._fit(index)
 
     def _size(self, index: Index) -> int:
         return len(index)
 
     def _read(self, path: Path, *, view: bool) -> tuple[Index | None, int]:
         index = Index.restore(str(path), view=view)
-        if index is not None:
-            index.expansion_search = self.params["expansion_search"]
-        return index, index.ndim if index is not None else 0
+        return (self._fit(index), index.ndim) if index is not None else (None, 0)
 
     def _write(self, index: Index, path: Path) -> None:
         index.save(str(path))
@@ -75,9 +102,11 @@ class UsearchEngine(SavedSpaces):
         if len(present):
             index.remove(present)
         index.add(keys, vectors)
+        self._fit(index)
 
     def _remove(self, index: Index, keys: np.ndarray) -> None:
         index.remove(keys.astype(np.uint64))
+        self._fit(index)
 
     # -- reads --------------------------------------------------------------------------------
 
