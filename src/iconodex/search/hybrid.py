@@ -8,6 +8,7 @@ without catalogue text is judged on its picture alone rather than penalised):
 * ``calibrated`` (the default, :func:`calibrated_fuse`): each leg's similarity is read on that leg's
   own scale and weighed by how well that leg separates right answers (both measured per model, see
   ``models.catalog.LEG_SCALES``), and the legs' evidence is summed, so the informative leg decides;
+  its best candidate stays first unless beaten by more than its measured hold;
 * ``mean`` (:func:`fuse`): ``Σ wᵢ·simᵢ / Σ wᵢ``, the plain weighted mean (what iconodex did first;
   kept for ``iconodex eval --legs`` comparisons).
 
