@@ -10,10 +10,12 @@ items), since the fusion ranks one query's candidates and a leg whose level move
 (the offline model's picture leg: every projected picture shares a direction with most queries) would
 otherwise look noisier than it ranks; and the separation d′: how many of those standard deviations the
 relevant items sit above their own query's mean, on average (how informative the leg is; the fusion
-weighs it by that). Copy them into
-``iconodex.models.catalog.LEG_SCALES``; the result goes into the ``leg-scales`` section of
-docs/benchmarks.md. Legs not measured here (picture and more-like-this queries) are scaled by each
-query's own candidates.
+weighs it by that). Then the hold of the most informative leg: how far another item must score above
+that leg's best candidate, on the fused scale (alpha 0.5), to take first place from it; of ``HOLDS``
+the one that puts a right answer first for the most queries of all sets (0: no hold; ties: the
+smallest). Copy them into ``iconodex.models.catalog.LEG_SCALES``; the result goes into the
+``leg-scales`` section of docs/benchmarks.md. Legs not measured here (picture and more-like-this
+queries) are scaled by each query's own candidates.
 """
 
 from __future__ import annotations
@@ -30,8 +32,11 @@ from iconodex import Collection
 LEGS = {"text-query:image": "image", "text-query:text": "text"}
 
 
-def leg_samples(coll_path: Path, queries_path: Path) -> tuple[str, dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """(model, every pair's similarity per leg, the relevant pairs' similarities per leg)."""
+HOLDS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
+
+
+def leg_samples(coll_path: Path, queries_path: Path) -> tuple[str, dict[str, np.ndarray], np.ndarray]:
+    """(model, every (query, item) similarity per leg (NaN: no vector), which pairs are relevant)."""
     lines = [json.loads(line) for line in queries_path.read_text(encoding="utf-8").splitlines()
              if line.strip() and not line.lstrip().startswith("#")]
     lines = [line for line in lines if "text" in line]
@@ -40,23 +45,44 @@ def leg_samples(coll_path: Path, queries_path: Path) -> tuple[str, dict[str, np.
                coll.store.keys_for_ids([row[0] for row in coll.store.conn.execute("SELECT id FROM items")]).items()}
         keys = np.asarray(sorted(ids), dtype=np.int64)
         queries = coll.model.embed_texts([line["text"] for line in lines], query=True)
-        samples, relevant = {}, {}
+        samples = {}
         for leg, space in LEGS.items():
             vectors, present = coll.engine.get(space, keys)
             projected = np.vstack([coll.project(space, q) for q in queries])
-            sims = projected @ vectors[present].T
-            wanted = np.asarray([[ids[int(key)] in line["relevant"] for key in keys[present]] for line in lines])
-            samples[leg], relevant[leg] = sims, wanted
+            samples[leg] = np.where(present, projected @ vectors.T, np.nan)
+        relevant = np.asarray([[ids[int(key)] in line["relevant"] for key in keys] for line in lines])
         return coll.model_name, samples, relevant
 
 
 def leg_scale(sims: list[np.ndarray], wanted: list[np.ndarray]) -> tuple[float, float, float, int, int, float]:
     """(mean, within-query std, d′, pairs, relevant pairs, 99th percentile) over every set's (queries × items)."""
-    values = np.concatenate([block.ravel() for block in sims])
-    within = float(np.sqrt(np.mean(np.concatenate([block.var(axis=1) for block in sims]))))
-    lifts = np.concatenate([(block - block.mean(axis=1, keepdims=True))[mask] for block, mask in zip(sims, wanted, strict=True)])
+    values = np.concatenate([block[~np.isnan(block)] for block in sims])
+    within = float(np.sqrt(np.mean(np.concatenate([np.nanvar(block, axis=1) for block in sims]))))
+    lifts = np.concatenate([(block - np.nanmean(block, axis=1, keepdims=True))[mask & ~np.isnan(block)]
+                            for block, mask in zip(sims, wanted, strict=True)])
     return (float(values.mean()), within, float(lifts.mean() / within), len(values), len(lifts),
             float(np.percentile(values, 99)))
+
+
+def first_right(samples: dict[str, np.ndarray], relevant: np.ndarray, scales: dict[str, tuple[float, float, float]],
+                strongest: str, hold: float) -> np.ndarray:
+    """Per query, whether the calibrated fusion (alpha 0.5) with ``hold`` puts a right answer first."""
+    evidence = sum(np.nan_to_num((samples[leg] - mean) / std * separation)
+                   for leg, (mean, std, separation) in scales.items()) / sum(s[2] for s in scales.values())
+    winner = np.nanargmax(samples[strongest], axis=1)
+    top = np.argmax(evidence, axis=1)
+    rows = np.arange(len(evidence))
+    held = evidence[rows, top] - evidence[rows, winner] <= hold
+    return relevant[rows, np.where(held, winner, top)]
+
+
+def fitted_hold(measured: list, scales: dict[str, tuple[float, float, float]]) -> tuple[str, float, list[list]]:
+    """(the most informative leg, its hold, a row per hold tried: the share of queries answered right first)."""
+    strongest = max(scales, key=lambda leg: scales[leg][2])
+    shares = [float(np.mean(np.concatenate([first_right(samples, relevant, scales, strongest, hold)
+                                             for _, samples, relevant in measured]))) for hold in HOLDS]
+    best = HOLDS[int(np.argmax(shares))]
+    return strongest, best, [[hold if hold else "0 (none)", f"{share:.4f}"] for hold, share in zip(HOLDS, shares, strict=True)]
 
 
 def main() -> None:
@@ -69,13 +95,20 @@ def main() -> None:
     rows, scales = [], {}
     for leg in LEGS:
         mean, std, separation, pairs, hits, top = leg_scale([samples[leg] for _, samples, _ in measured],
-                                                            [relevant[leg] for _, _, relevant in measured])
+                                                            [relevant for _, _, relevant in measured])
         scales[leg] = (round(mean, 4), round(std, 4), round(separation, 2))
         rows.append([f"`{leg}`", pairs, f"{mean:.4f}", f"{std:.4f}", f"{top:.4f}", hits, f"{separation:.2f}"])
+    strongest, hold, hold_rows = fitted_hold(measured, scales)
+    if hold:
+        scales[strongest] = (*scales[strongest], hold)
     body = (f"Model {', '.join(models)}; the similarity of every text query to every indexed item, per leg. "
             f"`LEG_SCALES[{models[0]!r}] = {scales}`\n\n"
             + markdown_table(["leg", "pairs", "mean", "std within a query", "99th percentile", "relevant pairs",
-                              "separation d′ (σ)"], rows))
+                              "separation d′ (σ)"], rows)
+            + f"\n\nThe hold of `{strongest}` (the most informative leg): per margin tried, the share of all "
+            f"queries whose first result (fused at alpha 0.5, every item a candidate, no keyword leg) is right; "
+            f"kept: {hold or 'none'}.\n\n"
+            + markdown_table(["hold (σ of the fused scale)", "right first"], hold_rows))
     publish("leg-scales", f"Leg scales for the calibrated fusion ({', '.join(models)})", body,
             write=not args.no_write)
 

@@ -1,6 +1,7 @@
 """The calibrated fusion: each leg read on its own scale and weighed by how well it separates right
-answers, evidence summed (a strong match is not averaged away), nothing missing counts as 0, and an
-item without real catalogue text is ranked by its picture alone."""
+answers, evidence summed (a strong match is not averaged away), nothing missing counts as 0, an item
+without real catalogue text is ranked by its picture alone, and the most informative leg's winner is
+held first against a narrow overturn."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 
 from iconodex import Collection
 from iconodex.index.usearch_engine import UsearchEngine
+from iconodex.models.catalog import LEG_SCALES
 from iconodex.search.hybrid import Leg, LegScale, calibrated_fuse, candidates, fuse, leg_similarities
 
 QUERY = np.asarray([1.0, 0.0, 0.0], dtype=np.float32)
@@ -36,14 +38,24 @@ def engine(tmp_path):
     return e
 
 
-def legs() -> list[Leg]:
-    return [Leg("text-query:image", "image", QUERY, 0.5), Leg("text-query:text", "text", QUERY, 0.5)]
+def legs(alpha: float = 0.5) -> list[Leg]:
+    return [Leg("text-query:image", "image", QUERY, alpha), Leg("text-query:text", "text", QUERY, 1 - alpha)]
 
 
-def scores_of(engine, fusion, keys=range(1, 9)) -> dict[int, float]:
+def scores_of(engine, fusion, keys=range(1, 9), measured=None, alpha: float = 0.5) -> dict[int, float]:
     keys = np.asarray(list(keys))
-    sims = leg_similarities(engine, legs(), keys)
-    return dict(zip(keys.tolist(), fusion(legs(), sims).tolist(), strict=True))
+    sims = leg_similarities(engine, legs(alpha), keys)
+    fused = fusion(legs(alpha), sims, measured) if measured else fusion(legs(alpha), sims)
+    return dict(zip(keys.tolist(), fused.tolist(), strict=True))
+
+
+def ranked(scores: dict[int, float]) -> list[int]:
+    return sorted(scores, key=scores.__getitem__, reverse=True)
+
+
+def held(hold: float | None) -> dict[str, LegScale]:
+    """Scales on which key 6's picture (4σ) outscores key 1's standout text (2σ) by 0.2σ of the fused scale."""
+    return {"text-query:image": LegScale(0.5, 0.1, 2.0), "text-query:text": LegScale(0.8, 0.03, 3.0, hold)}
 
 
 def test_a_strong_text_match_outranks_a_slightly_better_average_picture(engine):
@@ -62,6 +74,40 @@ def test_a_leg_that_separates_right_answers_poorly_weighs_little(engine):
     assert one > six
     one, six = calibrated_fuse(legs(), sims, {**both, "text-query:text": LegScale(0.8, 0.02, 0.2)})
     assert six > one
+
+
+def test_a_strong_text_winner_that_an_ordinary_picture_would_overturn_stays_first(engine):
+    assert ranked(scores_of(engine, calibrated_fuse, measured=held(None)))[:3] == [6, 1, 5]
+    scores = scores_of(engine, calibrated_fuse, measured=held(0.5))
+    assert ranked(scores)[:3] == [1, 6, 5]  # held first; the runners-up keep their order
+    # the winner is lifted just above the item it holds off; no other score moves
+    assert scores[1] == pytest.approx(scores[6], abs=1e-4) and scores[1] > scores[6]
+    unheld = scores_of(engine, calibrated_fuse, measured=held(None))
+    assert {k: v for k, v in scores.items() if k != 1} == pytest.approx({k: v for k, v in unheld.items() if k != 1})
+
+
+def test_an_overturn_clearer_than_the_hold_still_wins(engine):
+    assert ranked(scores_of(engine, calibrated_fuse, measured=held(0.1)))[:2] == [6, 1]
+
+
+def test_only_the_most_informative_legs_hold_counts(engine):
+    # At alpha 0.62 the picture leg (0.62 × 2.0) outweighs the catalogue leg (0.38 × 3.0): the
+    # catalogue's hold does not apply, however wide, and its winner is not lifted.
+    assert ranked(scores_of(engine, calibrated_fuse, measured=held(5.0), alpha=0.5))[0] == 1
+    assert ranked(scores_of(engine, calibrated_fuse, measured=held(5.0), alpha=0.62))[0] == 6
+
+
+def test_offline_collections_hold_their_catalogue_legs_winner(sample_collection):
+    hold = LEG_SCALES["offline"]["text-query:text"][3]
+    scales = [LegScale(*scale) for scale in LEG_SCALES["offline"].values()]
+    std = sum(s.separation * s.std for s in scales) / sum(s.separation for s in scales)  # the fused scale's, at alpha 0.5
+    assert sample_collection.searcher.scales["text-query:text"].hold == hold
+    assert sample_collection.searcher.scales["text-query:image"].hold is None
+    for text in ("a cat", "a cup of coffee", "a rocket", "an astronaut", "coins", "a camera"):
+        results = list(sample_collection.search(text, limit=20, keyword=False, min_score=0))
+        by_text = max(results, key=lambda r: r.scores["text-query:text"])
+        # first: the catalogue leg's best candidate, or an item whose fused score beats it by more than the hold
+        assert results[0].id == by_text.id or results[0].score - by_text.score > hold * std - 1e-6
 
 
 def test_measured_scales_are_used_when_the_model_has_them(engine):

@@ -8,6 +8,7 @@ without catalogue text is judged on its picture alone rather than penalised):
 * ``calibrated`` (the default, :func:`calibrated_fuse`): each leg's similarity is read on that leg's
   own scale and weighed by how well that leg separates right answers (both measured per model, see
   ``models.catalog.LEG_SCALES``), and the legs' evidence is summed, so the informative leg decides;
+  its best candidate stays first unless beaten by more than its measured hold;
 * ``mean`` (:func:`fuse`): ``Σ wᵢ·simᵢ / Σ wᵢ``, the plain weighted mean (what iconodex did first;
   kept for ``iconodex eval --legs`` comparisons).
 
@@ -30,8 +31,8 @@ from ..ranking import reciprocal_rank_fusion
 # next: the share is an estimate, and a third search costs more than a deeper second one.
 OVERFETCH = 2.0
 
-__all__ = ["FUSIONS", "Leg", "LegScale", "Walks", "calibrated_fuse", "candidates", "filtered_walk", "fuse", "leg_scales",
-           "leg_similarities", "pooled", "reciprocal_rank_fusion", "walk"]
+__all__ = ["FUSIONS", "Leg", "LegScale", "Walks", "calibrated_fuse", "candidates", "filtered_walk", "fuse", "hold_winner",
+           "leg_scales", "leg_similarities", "pooled", "reciprocal_rank_fusion", "walk"]
 
 
 @dataclass(slots=True)
@@ -148,16 +149,25 @@ def fuse(legs: Sequence[Leg], sims: dict[str, np.ndarray]) -> np.ndarray:
 # -- calibrated fusion -------------------------------------------------------------------------
 
 MIN_SPREAD = 1e-3  # a leg whose candidates all score alike says nothing; keep its z-scores finite
+# A held winner's lead over the item it holds off, in standard deviations of the fused scale: enough
+# to survive the float32 scores, far below any real difference between two candidates.
+HOLD_STEP = 1e-4
 
 
 @dataclass(frozen=True, slots=True)
 class LegScale:
     """Where a leg's similarities usually sit (mean, standard deviation over items) and how far right
-    answers sit above that, in standard deviations (the leg's separation d′: how informative it is)."""
+    answers sit above that, in standard deviations (the leg's separation d′: how informative it is).
+
+    ``hold``: when this leg is the query's most informative, how far (in standard deviations of the
+    fused scale) another item must score above this leg's best candidate to take first place from it;
+    None: no hold. A weak leg's ordinary score then reorders the runners-up but does not overturn a
+    strong leg's winner, unless the fused evidence against it is clear."""
 
     mean: float
     std: float
     separation: float = 1.0
+    hold: float | None = None
 
 
 def leg_scales(legs: Sequence[Leg], sims: dict[str, np.ndarray],
@@ -186,6 +196,8 @@ def calibrated_fuse(legs: Sequence[Leg], sims: dict[str, np.ndarray],
     onto the legs' mean scale, scores stay comparable to cosine similarities and to a relevance cut.
     NaN when the item has no vector in any leg. A single leg's evidence, mapped back onto its own
     scale, is its similarity: returned as it is, without the arithmetic or an unmeasured leg's spread.
+    Where the most informative leg's scale has a ``hold``, its best candidate keeps first place unless
+    another item's fused evidence beats it by more than that (:func:`hold_winner`).
     """
     if len(legs) == 1:
         return sims[legs[0].name]
@@ -202,7 +214,24 @@ def calibrated_fuse(legs: Sequence[Leg], sims: dict[str, np.ndarray],
     total = sum(weights) or 1.0
     mean = sum(w * scales[leg.name].mean for w, leg in zip(weights, legs, strict=True)) / total
     std = sum(w * scales[leg.name].std for w, leg in zip(weights, legs, strict=True)) / total
-    return np.where(found, mean + std * evidence / total, np.nan).astype(np.float32)
+    fused = np.where(found, evidence / total, np.nan)
+    strongest = max(zip(weights, legs, strict=True), key=lambda pair: pair[0])[1]
+    hold = scales[strongest.name].hold
+    if hold is not None:
+        hold_winner(fused, sims[strongest.name], hold)
+    return (mean + std * fused).astype(np.float32)
+
+
+def hold_winner(fused: np.ndarray, leg_sims: np.ndarray, hold: float) -> None:
+    """Keep the best candidate of ``leg_sims`` first unless another item's ``fused`` evidence beats it
+    by more than ``hold``: it is lifted just above the best item that does not (in place)."""
+    if np.isnan(leg_sims).all():
+        return
+    winner = int(np.nanargmax(leg_sims))
+    ahead = fused - fused[winner]
+    within = np.flatnonzero((ahead > 0) & (ahead <= hold))
+    if len(within):
+        fused[winner] = fused[within].max() + HOLD_STEP
 
 
 def mean_fuse(legs: Sequence[Leg], sims: dict[str, np.ndarray],
