@@ -151,7 +151,9 @@ def _normalising_tables(spec: ImageSpec) -> np.ndarray:
     values *= np.float32(spec.rescale)
     values -= np.asarray(spec.mean, dtype=np.float32)
     values /= np.asarray(spec.std, dtype=np.float32)
-    return np.ascontiguousarray(values.T)
+    tables = np.ascontiguousarray(values.T)
+    tables.flags.writeable = False  # shared by every batch of this spec
+    return tables
 
 
 FITTED = "iconodex.fitted"  # marks an image already resized and cropped for a spec
