@@ -3,7 +3,9 @@ threads already use every core, and a BLAS pool's threads only spin against them
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+from PIL import Image
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from iconodex.collection import Collection
@@ -23,7 +25,11 @@ def two_blas_threads():
         yield
 
 
-def test_ingest_embeds_with_one_blas_thread_and_gives_the_pool_back(two_blas_threads, pictures, tmp_path):
+def test_ingest_embeds_with_one_blas_thread_and_gives_the_pool_back(two_blas_threads, tmp_path):
+    pictures = tmp_path / "pictures"
+    pictures.mkdir()
+    for shade in range(3):
+        Image.fromarray(np.full((120, 160, 3), 60 * shade, np.uint8)).save(pictures / f"p{shade}.jpg")
     seen = []
     with Collection.create(tmp_path / "coll") as coll:
         embed_images = coll.model.embed_images
