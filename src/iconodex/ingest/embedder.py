@@ -21,6 +21,7 @@ import numpy as np
 from ..errors import IconodexError
 from ..fetch.prefetch import Prefetch
 from ..store import WorkItem
+from .blas import one_blas_thread
 from .documents import document_text
 
 if TYPE_CHECKING:
@@ -88,12 +89,13 @@ class ChunkEmbedder:
         pending = iter(chunks)
         stream = _ChunkStream(self)
         try:
-            for _ in range(1 + CHUNKS_AHEAD):
-                stream.open(next(pending, None))
-            while stream.chunks:
-                head = stream.finish_head()
-                stream.open(next(pending, None))
-                yield head.work, head.result
+            with one_blas_thread():  # see blas.py: this stream's threads already fill the cores
+                for _ in range(1 + CHUNKS_AHEAD):
+                    stream.open(next(pending, None))
+                while stream.chunks:
+                    head = stream.finish_head()
+                    stream.open(next(pending, None))
+                    yield head.work, head.result
         finally:
             stream.close()
 
