@@ -84,13 +84,15 @@ class IndexKeeper:
         self.failed: dict[str, str] = {}
 
     def start(self) -> None:
-        """Check every space's file in the background (a checksum pass) and rebuild what fails."""
+        """Check every space's file in the background (a checksum pass), rebuild what fails and
+        prepare the sound ones for reads (``CheckedEngine.warm``)."""
         self._coll.engine.on_damage = self.schedule
         threading.Thread(target=self._check, name="iconodex-index-check", daemon=True).start()
 
     def _check(self) -> None:
         for space in self._coll.engine.check():
             self.schedule(space)
+        self._coll.engine.warm()
 
     def schedule(self, space: str) -> None:
         with self._lock:
