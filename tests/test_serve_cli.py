@@ -96,3 +96,20 @@ def test_cache_mb_sizes_the_answer_cache_and_zero_turns_it_off():
         finally:
             process.send_signal(signal.SIGINT)
             process.wait(20)
+
+
+def test_search_threads_sets_how_many_searches_run_at_once(monkeypatch):
+    from click.testing import CliRunner
+
+    import iconodex.serve
+    from iconodex.cli import cli
+
+    started = []
+    monkeypatch.setattr(iconodex.serve, "run_server", lambda coll, settings, **where: started.append(settings.search_threads))
+    runner = CliRunner()
+    base = ["serve", "-c", str(shared_collection().path), "--no-model"]
+    assert runner.invoke(cli, [*base, "--search-threads", "1"]).exit_code == 0
+    assert runner.invoke(cli, base).exit_code == 0
+    assert started == [1, 4]
+    refused = runner.invoke(cli, [*base, "--search-threads", "0"])
+    assert refused.exit_code == 2 and "--search-threads" in refused.output
