@@ -15,7 +15,8 @@
 The client is pinned to one core and the server to another (``--client-core``/``--server-core``),
 so the client's own CPU does not decide the result. ``--baseline-src DIR`` also runs the server
 from another source tree (``git archive COMMIT src | tar -x -C DIR``), on the same collection
-with the same requests, so a change and what it replaces are compared in one run.
+with the same requests, so a change and what it replaces are compared in one run; ``--variant``
+runs this tree again with other ``iconodex serve`` options (a setting's default against another).
 
     .venv/bin/python benchmarks/load_test.py                      # 100k items, 50 clients, 60 s
     .venv/bin/python benchmarks/load_test.py --items 20000 --duration 10 --no-write   # a quick look
@@ -278,6 +279,9 @@ def main() -> None:
     parser.add_argument("--mix", choices=MIXES, nargs="+", default=list(MIXES),
                         help="logs: texts as search logs repeat them; documented: the ten texts of earlier runs.")
     parser.add_argument("--baseline-src", type=Path, help="A src/ tree to run as the baseline, in the same run.")
+    parser.add_argument("--variant", action="append", default=[], metavar="LABEL=OPTIONS",
+                        help="Also run this tree with these `iconodex serve` options (repeatable), "
+                             "e.g. '1 search thread=--search-threads 1'.")
     parser.add_argument("--client-core", type=int, default=0, help="-1: do not pin.")
     parser.add_argument("--server-core", type=int, default=1, help="-1: do not pin.")
     parser.add_argument("--no-startup", action="store_true", help="Skip the start-up timing.")
@@ -292,8 +296,10 @@ def main() -> None:
     if not args.no_startup:
         print("start-up:", flush=True)
         starts = startup(collection, args.items, core=args.server_core)
-    servers = ([("baseline", args.baseline_src.resolve())] if args.baseline_src else []) + [("this tree", SRC)]
-    runs = [measure(mix, label, collection, args, src) for mix in args.mix for label, src in servers]
+    servers = ([("baseline", args.baseline_src.resolve(), ())] if args.baseline_src else []) + [("this tree", SRC, ())]
+    servers += [(f"this tree, {label}", SRC, tuple(options.split())) for label, _, options in
+                (variant.partition("=") for variant in args.variant)]
+    runs = [measure(mix, label, collection, args, src, extra) for mix in args.mix for label, src, extra in servers]
     body = _report(args, starts, runs)
     publish("serve-load", "Server: start-up and load", body, write=not args.no_write)
 

@@ -96,3 +96,32 @@ def test_cache_mb_sizes_the_answer_cache_and_zero_turns_it_off():
         finally:
             process.send_signal(signal.SIGINT)
             process.wait(20)
+
+
+def test_search_threads_sets_how_many_searches_run_at_once(monkeypatch):
+    from click.testing import CliRunner
+
+    import iconodex.serve
+    from iconodex.cli import cli
+
+    started = []
+    monkeypatch.setattr(iconodex.serve, "run_server", lambda coll, settings, **where: started.append(settings.search_threads))
+    runner = CliRunner()
+    base = ["serve", "-c", str(shared_collection().path), "--no-model"]
+    assert runner.invoke(cli, [*base, "--search-threads", "1"]).exit_code == 0
+    assert runner.invoke(cli, base).exit_code == 0
+    assert started == [1, min(4, len(os.sched_getaffinity(0)))]
+    refused = runner.invoke(cli, [*base, "--search-threads", "0"])
+    assert refused.exit_code == 2 and "--search-threads" in refused.output
+
+
+PINNED_DEFAULT = ("import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})\n"
+                  "from iconodex.serve import ServeSettings; print(ServeSettings().search_threads)")
+
+
+def test_a_server_given_one_core_computes_one_search_at_a_time():
+    """More search threads than cores add no throughput, only contention for the GIL."""
+    done = subprocess.run([sys.executable, "-c", PINNED_DEFAULT], capture_output=True, text=True, timeout=60,
+                          env=os.environ)
+    assert done.returncode == 0, done.stderr[-800:]
+    assert done.stdout.strip() == "1"

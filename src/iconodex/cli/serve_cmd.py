@@ -25,6 +25,9 @@ from .options import collection_option
               help="Seconds one search may take before it is answered with a 504.")
 @click.option("--cache-mb", "answer_cache_mb", default=64, show_default=True, type=click.IntRange(0, 4096),
               help="Memory for answers to repeated searches, kept until the collection changes (0: off).")
+@click.option("--search-threads", type=click.IntRange(1, 64),
+              help="Searches computed at once; more wait in arrival order. Default: the cores the server may "
+                   "use, at most 4.")
 @click.option("--no-model", is_flag=True, help="Never load the model: answer like= queries only, in less memory.")
 @click.option("--allow-host", "allow_hosts", multiple=True, metavar="HOST",
               help="A private host (an intranet IIIF server) that URL searches and POST /ingest may reach "
@@ -35,17 +38,18 @@ from .options import collection_option
                    "None by default: the API ingests URLs only.")
 @click.pass_context
 def command(ctx: click.Context, collection: str, host: str, port: int, api_key: str | None, private: bool,
-            cors: tuple[str, ...], max_limit: int, request_timeout: float, answer_cache_mb: int, no_model: bool,
-            allow_hosts: tuple[str, ...], ingest_roots: tuple[str, ...]) -> None:
+            cors: tuple[str, ...], max_limit: int, request_timeout: float, answer_cache_mb: int,
+            search_threads: int | None, no_model: bool, allow_hosts: tuple[str, ...], ingest_roots: tuple[str, ...]) -> None:
     """Serve the search page, the REST API (/docs), SARI's /query and /sparql."""
     from ..serve import run_server
 
     with Collection.open(collection, read_only=not api_key) as coll:
+        threads = {"search_threads": search_threads} if search_threads else {}  # else one per usable core
         settings = ServeSettings(api_key=api_key or None, private=private, cors_origins=cors, max_limit=max_limit,
                                  request_timeout=request_timeout, answer_cache_mb=answer_cache_mb,
                                  load_model=not no_model,
                                  fetch_allow_hosts=allow_hosts or tuple(coll.settings.allow_hosts),
-                                 ingest_roots=ingest_roots or tuple(coll.settings.ingest_roots))
+                                 ingest_roots=ingest_roots or tuple(coll.settings.ingest_roots), **threads)
         click.echo(f"iconodex: serving {coll.indexed_count()} items on http://{host}:{port} "
                    f"(API docs at /docs{'; changes need the API key' if api_key else '; read-only'})", err=True)
         run_server(coll, settings, host=host, port=port, log_level=_log_level(ctx))

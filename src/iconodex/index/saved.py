@@ -5,8 +5,9 @@ Readers open each file as a memory-mapped view, so a large collection opens in m
 first write turns the view into a loaded, writable index. Every file is checked against the
 manifest (size, vector count, checksum) before the library reads it: a damaged one raises
 :class:`IndexDamagedError` instead of crashing the process. Each call stats the manifest, so a
-reader sees what another process saved at once. A subclass says how its library makes, reads and
-writes one space's index (the ``_new_index`` … ``_write`` hooks).
+reader sees what another process saved at once; inside :meth:`SavedSpaces.reading` (a search's
+dozen calls) it is stat'ed once, when the block begins. A subclass says how its library makes,
+reads and writes one space's index (the ``_new_index`` … ``_write`` hooks).
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterable
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,7 @@ class SavedSpaces:
         self._damaged: dict[str, str] = {}
         self._verified: dict[str, tuple] = {}  # file → (checksum, mtime_ns, size) when checked
         self._lock = threading.RLock()
+        self._in_reading = threading.local()  # .active: this thread is inside reading()
         if not read_only:
             self.directory.mkdir(parents=True, exist_ok=True)
         self._stamp: tuple = (None, None)  # (manifest stat, open files' stats) when last followed
@@ -115,18 +117,37 @@ class SavedSpaces:
             return None
         return info.st_mtime_ns, info.st_size
 
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """This thread's calls inside the block see the files as they were when it began: their
+        freshness is checked once, not once per call (a search makes a dozen engine calls). A
+        file found damaged meanwhile still makes the manifest be read again."""
+        if getattr(self._in_reading, "active", False):
+            yield
+            return
+        self._refresh()
+        self._in_reading.active = True
+        try:
+            yield
+        finally:
+            self._in_reading.active = False
+
     def _refresh(self, force: bool = False) -> None:
         """Follow the manifest: spaces another process saved are re-opened on next use. One stat
-        per call; the open files are stat'ed at most once per ``FILES_RECHECK_S``; the manifest is
-        read again only when something changed."""
-        if not force and self._manifest_stamp() == self._stamp[0]:
+        per call (none inside :meth:`reading`); the open files are stat'ed at most once per
+        ``FILES_RECHECK_S``; the manifest is read again only when something changed."""
+        if not force and getattr(self._in_reading, "active", False):
+            return
+        # Stat'ed once, before the manifest is read: one replaced meanwhile shows as a change next time.
+        manifest = self._manifest_stamp()
+        if not force and manifest == self._stamp[0]:
             if time.monotonic() - self._files_checked < FILES_RECHECK_S:
                 return
             self._files_checked = time.monotonic()
             if self._file_stamps() == self._stamp[1]:
                 return
         with self._lock:
-            if force or self._manifest_stamp() != self._stamp[0]:
+            if force or manifest != self._stamp[0]:
                 records = dict(read_manifest(self.directory).spaces)
             else:  # only an open file changed: keep spaces rebuilt in memory by a read-only process
                 records = dict(self._records)
@@ -137,7 +158,7 @@ class SavedSpaces:
                     self._forget(space)
             self._records = records
             self._damaged = {space: why for space, why in self._damaged.items() if space in records}
-            self._stamp = (self._manifest_stamp(), self._file_stamps())
+            self._stamp = (manifest, self._file_stamps())
 
     def _unchanged(self, record: SpaceFile) -> bool:
         """Whether a file still has the (mtime, size) it had when its checksum was checked."""

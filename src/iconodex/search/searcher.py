@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -73,6 +74,11 @@ class Searcher:
 
     def search(self, query: Query) -> SearchResults:
         self._validate(query)
+        # One freshness check of the index files for the whole search, not one per engine call.
+        with getattr(self.engine, "reading", nullcontext)():
+            return self._search(query)
+
+    def _search(self, query: Query) -> SearchResults:
         exclude: set[int] = set()
         legs = self._legs(query, exclude)
         key_filter = self.store.key_filter(query.where) if query.where else None

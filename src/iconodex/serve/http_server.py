@@ -8,8 +8,9 @@ uvicorn's h11 protocol with two changes (docs/serve.md says why this stack and h
 - **Idle connections are not requests.** uvicorn's ``limit_concurrency`` counts open connections
   too, so 512 idle sockets turned ``/health`` into a 503; here only requests in flight count.
 
-Beyond that the process raises its open-file limit (each connection is a descriptor) and keeps
-glibc from growing one malloc arena per thread and hoarding freed picture buffers.
+Beyond that the process raises its open-file limit (each connection is a descriptor), keeps
+glibc from growing one malloc arena per thread and hoarding freed picture buffers, and keeps its
+long-lived objects out of the cyclic garbage collector's full passes (``freeze_long_lived``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import gc
 import logging
 import resource
 from typing import Any
@@ -93,6 +95,7 @@ def run(app: Any, host: str, port: int, log_level: str) -> None:
     """Serve ``app`` until interrupted (one worker; see the module docstring)."""
     _raise_open_files()
     _bound_malloc_retention()
+    freeze_long_lived()
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, workers=1, http=HeaderDeadlineProtocol,
                             timeout_keep_alive=KEEP_ALIVE_S, limit_concurrency=MAX_IN_FLIGHT, server_header=False,
                             log_config=masked_handlers(LOGGING_CONFIG))
@@ -100,6 +103,16 @@ def run(app: Any, host: str, port: int, log_level: str) -> None:
         uvicorn.Server(config).run()
     except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C after its graceful shutdown: stopping is normal
         log.info("server stopped")
+
+
+def freeze_long_lived() -> None:
+    """Move the objects made so far (modules, the app, the collection's handles: some 80k when
+    serving 100k items) out of the cyclic collector's reach: they live as long as the process, and
+    each full collection walked them all, pausing every request for 30–40 ms (on the busy 2-core
+    box) about once per 3,000 requests. Requests' own garbage is still collected. ``ModelLoader``
+    does the same for the model's objects once loaded, in a process that froze its start-up."""
+    gc.collect()  # what start-up left as garbage is freed first, not kept for ever
+    gc.freeze()
 
 
 def _raise_open_files() -> None:

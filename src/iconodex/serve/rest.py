@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from ..errors import NotFoundError
 from ..search import SearchResults
@@ -98,8 +99,11 @@ def item_image(request: Request, item_id: str) -> Response:
 
 
 @reads.get("/items/{item_id:path}", tags=["items"], summary="One item: metadata, links, picture")
-def get_item(request: Request, item_id: str) -> dict[str, Any]:
-    return item_view(_item(state_of(request), item_id), sees_inside(request))
+async def get_item(request: Request, item_id: str) -> dict[str, Any]:
+    # Async, with the read in a worker thread: FastAPI runs a plain route there and then checks its
+    # answer in another thread hand-off.
+    item = await run_in_threadpool(_item, state_of(request), item_id)
+    return item_view(item, sees_inside(request))
 
 
 @reads.get("/facets", tags=["facets"], summary="Metadata fields that can filter a search")

@@ -42,15 +42,16 @@ def _check_key(request: Request, expected: str) -> None:
         raise ApiError(403, "the API key is not valid")
 
 
-def require_read(request: Request) -> None:
-    """Dependency of every read route: a no-op unless the server is private."""
+async def require_read(request: Request) -> None:
+    """Dependency of every read route: a no-op unless the server is private. Async so that it runs
+    on the event loop: as a plain function FastAPI hands it to a worker thread, on every request."""
     settings = state_of(request).settings
     if settings.private and settings.api_key:
         _check_key(request, settings.api_key)
 
 
-def require_write(request: Request) -> None:
-    """Dependency of every route that changes the collection."""
+async def require_write(request: Request) -> None:
+    """Dependency of every route that changes the collection (async: see ``require_read``)."""
     settings = state_of(request).settings
     if not settings.api_key:
         raise ApiError(403, "changes are disabled: start the server with --api-key (or $ICONODEX_API_KEY)")

@@ -11,6 +11,14 @@ from ..fetch.confinement import Confinement
 API_KEY_ENV = "ICONODEX_API_KEY"
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity: a server pinned to one core gets 1)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # no affinity API (macOS, Windows)
+        return os.cpu_count() or 1
+
+
 @dataclass(frozen=True)
 class ServeSettings:
     """Server options. ``api_key`` guards writes (and, with ``private``, reads too)."""
@@ -25,7 +33,10 @@ class ServeSettings:
     max_pixels: int = 40_000_000
     request_timeout: float = 30.0          # seconds for one search, fetch included
     fetch_timeout: float = 10.0            # seconds for a client-given image URL
-    search_threads: int = 4                # concurrent CPU-bound searches (the event loop never runs them)
+    # Concurrent CPU-bound searches (the event loop never runs them): one per core this process may use, at
+    # most 4. More threads than cores add no throughput, only GIL contention: on one core, 4 threads kept
+    # cached answers waiting 13 ms (p50) where 1 thread answers them in 2 (serve-load, 1 search thread).
+    search_threads: int = field(default_factory=lambda: min(4, usable_cores()))
     load_model: bool = True                # False: a like-only server that never loads the model
     answer_cache_mb: int = 64              # answers to repeated reads kept until the store changes; 0: none
     thumbnail_side: int = 400              # longest side of /items/{id}/image for local pictures

@@ -3,6 +3,7 @@ fetcher and the pool that runs CPU-bound work off the event loop."""
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import threading
@@ -46,6 +47,8 @@ class ModelLoader:
         try:
             self._coll.model  # noqa: B018 - the property loads and checks the model
             log.info("model %s ready", self._coll.model_name)
+            if gc.get_freeze_count():  # the process froze its start-up objects: the model's live as long
+                gc.freeze()
         except Exception as exc:  # kept for /health and 503 answers; the server keeps serving `like`
             self.error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             log.error("model %s failed to load: %s", self._coll.model_name, self.error)
@@ -84,13 +87,15 @@ class IndexKeeper:
         self.failed: dict[str, str] = {}
 
     def start(self) -> None:
-        """Check every space's file in the background (a checksum pass) and rebuild what fails."""
+        """Check every space's file in the background (a checksum pass), rebuild what fails and
+        prepare the sound ones for reads (``CheckedEngine.warm``)."""
         self._coll.engine.on_damage = self.schedule
         threading.Thread(target=self._check, name="iconodex-index-check", daemon=True).start()
 
     def _check(self) -> None:
         for space in self._coll.engine.check():
             self.schedule(space)
+        self._coll.engine.warm()
 
     def schedule(self, space: str) -> None:
         with self._lock:
