@@ -19,7 +19,6 @@ from ..errors import IndexDamagedError
 from ..store import ItemStore
 from .base import VectorEngine
 from .exact import StoreScan
-from .usearch_engine import FILE_ROWS_FROM
 
 log = logging.getLogger(__name__)
 MISSING = "its index is missing (deleted files?)"
@@ -52,14 +51,14 @@ class CheckedEngine:
         return self.problems()
 
     def warm(self) -> None:
-        """Prepare every sound space for reads now, not in the first requests: the usearch engine
-        maps a file's rows (``usearch_rows``, 30–60 ms per space at 100k) on a read of
-        ``FILE_ROWS_FROM`` keys or more, and every later read of that file, however small (a
-        ``like``'s item and candidates), then gathers rows instead of asking ``Index.get`` key by key."""
-        keys = np.arange(FILE_ROWS_FROM, dtype=np.int64)  # present or not: the mapping is the point
+        """Prepare every sound space for reads now, not in the first requests, where the engine has
+        something to prepare (``warm(space)``: the usearch engine maps its files' rows)."""
+        warm = getattr(self.inner, "warm", None)
+        if warm is None:
+            return
         for space in set(self.inner.spaces()) - set(self.problems()):
             with suppress(IndexDamagedError, KeyError):  # damaged meanwhile: problems() lists it
-                self.inner.get(space, keys)
+                warm(space)
 
     def _report(self, space: str, reason: str) -> None:
         if (space, reason) not in self._reported:

@@ -133,6 +133,12 @@ class UsearchEngine(SavedSpaces):
         present[:] = mask
         return out, present
 
+    def warm(self, space: str) -> None:
+        """Map ``space``'s file rows now (30–60 ms at 100k), not in the first requests: every later
+        read of that file, however small (a ``like``'s item and candidates), then gathers rows
+        instead of asking ``Index.get`` key by key."""
+        self._file_rows(space, self._index(space))
+
     def _mapped_rows(self, space: str, index: Index) -> FileRows | None:
         """The file's rows if a larger read already mapped them: mapping costs a pass over the keys
         once, after which a gather beats ``Index.get`` at any size (a like search reads ~80 keys)."""
