@@ -72,7 +72,7 @@ SERVE_AND_COUNT_BLAS_THREADS = (
 
 def test_the_server_process_runs_numpy_s_blas_on_one_thread():
     """Requests already run in parallel (one search thread per core); a BLAS pool of its own per
-    matrix product only spins against them (a picture query: 27 against 21 ms of CPU)."""
+    matrix product only spins against them (bench_blas.py: half a picture query's CPU)."""
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "2"}  # a pool of 2 to begin with, whatever the machine
     done = subprocess.run([sys.executable, "-c", SERVE_AND_COUNT_BLAS_THREADS], capture_output=True, text=True,
                           env=env, timeout=120)

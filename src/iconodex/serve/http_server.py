@@ -120,9 +120,10 @@ def freeze_long_lived() -> None:
 
 def _one_blas_thread() -> None:
     """NumPy's BLAS on one thread for the process's life: requests already run in parallel (one
-    search thread per core), and a BLAS pool's threads spin after each matrix product against them
-    (a picture query, whose model output goes through the offline model's matrix work: 27 against
-    21 ms of CPU). Set from the main thread, the only one OpenBLAS takes a thread count from."""
+    search thread per core), and a BLAS pool's threads busy-wait after each matrix product against
+    them (picture queries, whose model output goes through the offline model's matrix work: half
+    the CPU, the same wall time; bench_blas.py). Set from the main thread, the only one OpenBLAS
+    takes a thread count from."""
     threadpool_limits(limits=1, user_api="blas")
 
 
