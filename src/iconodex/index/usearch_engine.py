@@ -23,13 +23,13 @@ from .usearch_rows import FileRows, file_rows
 # vectors at M=16, over every build measured at that size; f16 and i8 with the f32 rescoring of 4×k
 # candidates that the searcher does (bench_hnsw.py, 2026-11-25). f32: 20k 0.968, 200k 0.967/0.971, 1M
 # 0.961/0.955, 2M 0.957 (where the old fixed 96 gave 0.936; at 200k it walked 1.5× wider than needed).
-# f16 + rescoring: 0.968, 0.961, 2M 0.964 (224: 0.953); i8 + rescoring: 0.957, 0.963, 2M 0.962. f16 and
-# i8 were not built at 1M: their 200k–2M line (conservative) answers there. A search-time setting:
+# f16 + rescoring: 0.968, 0.961, 1M 0.964/0.957 (300/500 queries; 80: 0.958/0.951), 2M 0.964 (224: 0.953);
+# i8 + rescoring: 0.957, 0.963, 1M 0.959/0.956 (80: 0.951/0.950), 2M 0.962. A search-time setting:
 # files saved with any other setting open with it; an explicit ``expansion_search`` option replaces it.
 SEARCH_EXPANSIONS: dict[str, Points] = {
     "f32": ((20_000, 56), (200_000, 64), (1_000_000, 80), (2_000_000, 128)),
-    "f16": ((20_000, 56), (200_000, 64), (2_000_000, 256)),
-    "i8": ((20_000, 48), (200_000, 56), (2_000_000, 192)),
+    "f16": ((20_000, 56), (200_000, 64), (1_000_000, 88), (2_000_000, 256)),
+    "i8": ((20_000, 48), (200_000, 56), (1_000_000, 88), (2_000_000, 192)),
 }
 RULE_OF_DTYPE = defaultdict(lambda: "i8", {ScalarKind.F64: "f32", ScalarKind.F32: "f32", ScalarKind.BF16: "f16",
                                            ScalarKind.F16: "f16"})  # any other kind rounds at least as much as i8
