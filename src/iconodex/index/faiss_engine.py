@@ -34,10 +34,10 @@ faiss = require("faiss", "faiss", "the faiss engine")
 
 # efSearch by the index's size (``expansion.search_expansion``): the smallest (in steps of 8) with recall@10
 # ≥ 0.955 — 0.95 and a margin — on clustered 256-d vectors at M=16, built through the engine's upserts as an
-# ingest adds them (bench_hnsw.py, 2026-11-25): 20k 0.966, 200k 0.965, 1M (upserts of 100k) 0.959; the old
-# fixed 80 was chosen at 1M. FAISS was not built at 2M: its point there assumes the growth usearch f32
-# showed from 1M to 2M (×1.6, 80 → 128). A search-time setting: any saved file opens with it; an explicit
-# ``expansion_search`` option replaces the rule.
+# ingest adds them (bench_hnsw.py, 2026-11-25/26): 20k 0.966, 200k 0.965, 1M (upserts of 100k) 0.959, 2M
+# (upserts of 100k) 0.955 at 128 and at 120 (80, the old fixed value chosen at 1M: 0.908); 128 was first
+# assumed from usearch f32's growth and, measured, kept for the margin a single query set leaves. A
+# search-time setting: any saved file opens with it; an explicit ``expansion_search`` option replaces it.
 SEARCH_EXPANSIONS: Points = ((20_000, 48), (200_000, 56), (1_000_000, 80), (2_000_000, 128))
 EXACT_BELOW = 20_000  # below this many live vectors, a flat scan is as fast and exact (as usearch)
 BRUTE_FORCE_FILTER = 20_000  # an allowed set this small is scored directly from its vectors
