@@ -59,7 +59,8 @@ def main() -> None:
              f"{cpu[name] / base:.2f}×"] for name in settings]
     table = markdown_table(["picture query", "p50 wall ms", "CPU ms per query (all threads)", "CPU vs pool"], rows)
     print(table)
-    body = (f"`Collection.search(image=…)` on the demo collection (offline model), {len(wall[name])} queries per setting over "
+    per_setting = len(next(iter(wall.values())))
+    body = (f"`Collection.search(image=…)` on the demo collection (offline model), {per_setting} queries per setting over "
             f"its pictures, in blocks of {BLOCK} under one setting, the settings alternating block by block; CPU "
             f"is the process's (every thread's), from a block's start to {SETTLE_S:g} s after its last query, "
             f"so a pool's spinning after a query counts where it belongs.\n\n{table}\n")
