@@ -7,11 +7,12 @@ alternating query by query in one process, on the demo collection (built in a te
 
 from __future__ import annotations
 
+import argparse
 import tempfile
 import time
 from pathlib import Path
 
-from _report import markdown_table, percentiles, size_and_rounds, write_section
+from _report import markdown_table, percentiles, write_section
 from PIL import Image
 from threadpoolctl import threadpool_info, threadpool_limits
 
@@ -40,7 +41,10 @@ def queries(coll: object, pictures: list[Image.Image], threads: int, wall: list[
 
 
 def main() -> None:
-    args = size_and_rounds(__doc__, rounds=80)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=80, help=f"picture queries in all, in blocks of {BLOCK}")
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
     with tempfile.TemporaryDirectory() as workdir:
         coll = demo.build(Path(workdir), quiet=True)
         pictures = [Image.open(path).convert("RGB") for path in sorted((Path(workdir) / "pictures").glob("*.png"))]
