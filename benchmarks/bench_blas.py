@@ -42,7 +42,7 @@ def queries(coll: object, pictures: list[Image.Image], threads: int, wall: list[
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=80, help=f"picture queries in all, in blocks of {BLOCK}")
+    parser.add_argument("--rounds", type=int, default=80, help=f"picture queries per setting, in blocks of {BLOCK}")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as workdir:
