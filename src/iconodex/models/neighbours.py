@@ -17,7 +17,6 @@ from __future__ import annotations
 import functools
 import hashlib
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -81,14 +80,10 @@ class Bridge:
                 "neighbours": f"{near.digest} (k {near.k}, tau {near.tau:g}, share {near.share:g})"}
 
 
-def _path(variant: str) -> Path:
-    return Path(str(resources.files("iconodex.models").joinpath("data", FILE.format(variant=variant))))
-
-
 @functools.cache
 def load(variant: str) -> Bridge | None:
     """The shipped bridge for ``variant``, or None when none was built for it."""
-    path = _path(variant)
+    path = projection.data_path(variant, FILE)
     ridge = projection.load(variant, RIDGE_FILE)
     if not path.is_file() or ridge is None:
         return None
@@ -106,7 +101,7 @@ def save(variant: str, neighbours: dict[str, np.ndarray], k: int, tau: float, sh
          path: Path | None = None) -> Path:
     """Store the neighbour bank (``mean``, ``components``, ``bank``, ``targets``) as float16, by default
     where the package ships it; used by benchmarks/neighbour_bridge.py."""
-    path = path or _path(variant)
+    path = path or projection.data_path(variant, FILE)
     arrays = {name: np.asarray(neighbours[name]).astype(np.float16) for name in ("mean", "components", "bank", "targets")}
     np.savez_compressed(path, **arrays, k=np.int32(k), tau=np.float32(tau), share=np.float32(share))
     load.cache_clear()

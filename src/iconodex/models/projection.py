@@ -43,7 +43,8 @@ def combine(projected: np.ndarray, conse_vectors: np.ndarray, alpha: float) -> n
     return l2_normalise(alpha * projected + (1.0 - alpha) * np.asarray(conse_vectors, np.float32))
 
 
-def _path(variant: str, pattern: str = FILE) -> Path:
+def data_path(variant: str, pattern: str = FILE) -> Path:
+    """Where the package ships ``variant``'s file named by ``pattern`` (this module's or a sibling's)."""
     return Path(str(resources.files("iconodex.models").joinpath("data", pattern.format(variant=variant))))
 
 
@@ -51,7 +52,7 @@ def _path(variant: str, pattern: str = FILE) -> Path:
 def load(variant: str, pattern: str = FILE) -> Projection | None:
     """The shipped projection for ``variant`` (``pattern``: which of its files), or None when none was
     trained for it."""
-    path = _path(variant, pattern)
+    path = data_path(variant, pattern)
     if not path.is_file():
         return None
     raw = path.read_bytes()
@@ -68,7 +69,7 @@ def save(variant: str, weight: np.ndarray, bias: np.ndarray, alpha: float, path:
          pattern: str = FILE) -> Path:
     """Store a trained projection as float16 (what :func:`load` reads), by default where the package
     ships it; used by the training script."""
-    path = path or _path(variant, pattern)
+    path = path or data_path(variant, pattern)
     np.savez_compressed(path, weight=weight.astype(np.float16), bias=bias.astype(np.float16),
                         alpha=np.float32(alpha))
     load.cache_clear()
