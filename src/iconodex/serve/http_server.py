@@ -1,10 +1,13 @@
 """The HTTP server behind ``iconodex serve``: uvicorn, hardened for a public port.
 
-uvicorn's h11 protocol with two changes (docs/serve.md says why this stack and how it measured):
+uvicorn's httptools protocol (the C parser llhttp) on a uvloop event loop, with three changes
+(docs/serve.md says why this stack and how it measured):
 
 - **A deadline for request headers.** A connection must send complete headers within
   ``HEADER_TIMEOUT_S`` of opening, or of its previous response; otherwise it is closed. Stock
   uvicorn never times out a connection that has not finished a request (slowloris).
+- **A bound on their size.** llhttp, unlike h11, sets none: headers still incomplete after
+  ``MAX_HEADER_BYTES`` get a 400 and the connection is closed.
 - **Idle connections are not requests.** uvicorn's ``limit_concurrency`` counts open connections
   too, so 512 idle sockets turned ``/health`` into a 503; here only requests in flight count.
 
@@ -27,12 +30,13 @@ from typing import Any
 import uvicorn
 from threadpoolctl import threadpool_limits
 from uvicorn.config import LOGGING_CONFIG
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from ..logs import masked_handlers
 
 log = logging.getLogger(__name__)
 HEADER_TIMEOUT_S = 10.0
+MAX_HEADER_BYTES = 16 * 1024  # h11's default bound, which the server had before
 MAX_IN_FLIGHT = 512  # requests being answered at once; more get a 503 (searches queue for 4 threads)
 KEEP_ALIVE_S = 10
 _MALLOC_ARENAS = 4
@@ -40,13 +44,14 @@ _MALLOC_MMAP_BYTES = 8 * 2**20  # larger buffers (decoded pictures) go back to t
 _M_MMAP_THRESHOLD, _M_ARENA_MAX = -3, -8  # glibc's mallopt parameters
 
 
-class HeaderDeadlineProtocol(H11Protocol):
-    """h11 with a header deadline, and a concurrency limit that counts requests, not sockets."""
+class HardenedProtocol(HttpToolsProtocol):
+    """httptools with a header deadline and size bound, and a concurrency limit that counts
+    requests, not sockets. The deadline is armed while the connection waits for a request's
+    headers (since it opened, or since its last response) and disarmed once they are complete."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self._deadline: asyncio.TimerHandle | None = None
-        self._max_in_flight: int | None = None
-        super().__init__(*args, **kwargs)
+    _deadline: asyncio.TimerHandle | None = None
+    _header_bytes = 0
+    _max_in_flight: int | None = None
 
     # uvicorn refuses a request when connections *or* tasks reach ``limit_concurrency``; reporting
     # the limit only once the tasks (requests in flight) reach it leaves idle sockets out of it.
@@ -63,15 +68,24 @@ class HeaderDeadlineProtocol(H11Protocol):
         super().connection_made(transport)
         self._arm_deadline()
 
-    def handle_events(self) -> None:
-        cycle = self.cycle
-        super().handle_events()
-        if self.cycle is not cycle:  # a request's headers are complete
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self._deadline is None or self.transport.is_closing():
+            return
+        # Still waiting for headers after this chunk: all of it was header bytes (a body sent
+        # with its headers arrives once they are complete, and is not counted).
+        self._header_bytes += len(data)
+        if self._header_bytes > MAX_HEADER_BYTES:
             self._disarm_deadline()
+            self.send_400_response("Request headers too large.")
+
+    def on_headers_complete(self) -> None:
+        self._disarm_deadline()
+        super().on_headers_complete()
 
     def on_response_complete(self) -> None:
-        if not self.transport.is_closing():
-            self._arm_deadline()  # before super(): a pipelined request parsed there disarms it
+        if not self.transport.is_closing() and not self.pipeline:  # a pipelined request has its headers
+            self._arm_deadline()
         super().on_response_complete()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -80,6 +94,7 @@ class HeaderDeadlineProtocol(H11Protocol):
 
     def _arm_deadline(self) -> None:
         self._disarm_deadline()
+        self._header_bytes = 0
         self._deadline = self.loop.call_later(HEADER_TIMEOUT_S, self._headers_too_slow)
 
     def _disarm_deadline(self) -> None:
@@ -93,19 +108,32 @@ class HeaderDeadlineProtocol(H11Protocol):
             self.transport.close()
 
 
+def server_config(app: Any, host: str, port: int, log_level: str) -> uvicorn.Config:
+    """One worker, the hardened protocol, uvloop (``asyncio`` where uvloop does not run: Windows)."""
+    return uvicorn.Config(app, host=host, port=port, log_level=log_level, workers=1, http=HardenedProtocol,
+                          loop="uvloop" if _has_uvloop() else "asyncio", timeout_keep_alive=KEEP_ALIVE_S,
+                          limit_concurrency=MAX_IN_FLIGHT, server_header=False,
+                          log_config=masked_handlers(LOGGING_CONFIG))
+
+
 def run(app: Any, host: str, port: int, log_level: str) -> None:
     """Serve ``app`` until interrupted (one worker; see the module docstring)."""
     _raise_open_files()
     _bound_malloc_retention()
     _one_blas_thread()
     freeze_long_lived()
-    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, workers=1, http=HeaderDeadlineProtocol,
-                            timeout_keep_alive=KEEP_ALIVE_S, limit_concurrency=MAX_IN_FLIGHT, server_header=False,
-                            log_config=masked_handlers(LOGGING_CONFIG))
     try:
-        uvicorn.Server(config).run()
+        uvicorn.Server(server_config(app, host, port, log_level)).run()
     except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C after its graceful shutdown: stopping is normal
         log.info("server stopped")
+
+
+def _has_uvloop() -> bool:
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def freeze_long_lived() -> None:
