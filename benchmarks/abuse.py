@@ -31,7 +31,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 from _report import markdown_table, publish
-from load_test import TEXTS, Server, _client, free_port, summarise, synthetic
+from load_test import DATA, TEXTS, Mix, Server, _client, free_port, summarise, synthetic
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from _big_pictures import GREY, RGB, png16  # noqa: E402 - the tests' own abusive pictures
@@ -181,20 +181,22 @@ async def load_run(server: Server, items: int, good: int, attackers: int, durati
     pictures = [png16(*shape) for shape in PICTURES.values()]
     runs = {}
     for label in ("quiet", "abuse"):
-        log: list[tuple[str, float]] = []
+        log: list[tuple[str, float, tuple]] = []
         errors: list[str] = []
         statuses: Counter = Counter()
         reopened = [0]
         started = time.perf_counter()
         deadline = started + duration
-        tasks = [_client(server.base, items, deadline, seed, log, errors) for seed in range(good)]
+        cpu = server.cpu_seconds()
+        tasks = [_client(server.base, Mix("documented", items), deadline, seed, log, errors) for seed in range(good)]
         if label == "abuse":
             uploaders = max(1, attackers // 2)
             tasks += [uploader(server.base, pictures, deadline, statuses) for _ in range(uploaders)]
             tasks += [bad_parameters(server.base, deadline, seed, statuses) for seed in range(attackers - uploaders)]
             tasks += [hold_sockets(port, deadline, half, reopened) for half in (False, True)]
         await asyncio.wait_for(asyncio.gather(*tasks), timeout=duration + 90)
-        runs[label] = {"rows": summarise(log, time.perf_counter() - started), "errors": errors,
+        runs[label] = {"rows": summarise(label, log, time.perf_counter() - started, server.cpu_seconds() - cpu),
+                       "errors": errors,
                        "statuses": statuses, "reopened": reopened[0]}
     runs["peak_mb"] = memory_mb(server.process.pid)["VmHWM"]
     return runs
@@ -203,8 +205,8 @@ async def load_run(server: Server, items: int, good: int, attackers: int, durati
 def load_report(runs: dict, good: int, attackers: int, duration: float) -> str:
     quiet, abuse = runs["quiet"], runs["abuse"]
     q_all, a_all = quiet["rows"][0], abuse["rows"][0]
-    rows = [["quiet", q_all[1], q_all[2], q_all[3], q_all[4], "1.00×"],
-            ["under abuse", a_all[1], a_all[2], a_all[3], a_all[4], f"{float(a_all[4]) / float(q_all[4]):.2f}×"]]
+    rows = [["quiet", *q_all[2:6], "1.00×"],  # summarise's rows: label, kind, count, req/s, p50, p99, CPU
+            ["under abuse", *a_all[2:6], f"{float(a_all[5]) / float(q_all[5]):.2f}×"]]
     table = markdown_table(["good requests", "count", "req/s", "p50 ms", "p99 ms", "p99 vs quiet"], rows)
     good_5xx = [e for e in abuse["errors"] + quiet["errors"] if e.split(": ")[-1].startswith("5")]
     abuse_5xx = {k: v for k, v in abuse["statuses"].items() if k.rsplit(" ", 1)[-1].startswith("5")}
@@ -228,13 +230,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mode", choices=["uploads", "load", "both"], default="both")
     parser.add_argument("--items", type=int, default=100_000)
+    parser.add_argument("--data", type=Path, default=DATA, help="Where load_test.py keeps its collections.")
     parser.add_argument("--good", type=int, default=40, help="good clients (load mode)")
     parser.add_argument("--attackers", type=int, default=10, help="abusive HTTP clients beside them (load mode)")
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of each load run")
     parser.add_argument("--no-write", action="store_true", help="Print only; leave docs/benchmarks.md alone.")
     args = parser.parse_args()
     _raise_open_files(4 * SOCKETS)
-    collection = synthetic(args.items)
+    collection = synthetic(args.data, args.items)
     if args.mode in ("uploads", "both"):
         with Server(collection, free_port()) as server:
             server.wait_for("/health", lambda r: r.json().get("model") == "ready")
