@@ -92,6 +92,23 @@ def test_picture_only_like_reads_no_candidate_vectors_and_ranks_exactly(counted)
     assert set(results[0].scores) == {"like:visual"} and results[0].score == results[0].scores["like:visual"]
 
 
+def test_a_single_leg_walks_only_as_deep_as_its_page(collection, monkeypatch):
+    """One leg with nothing to fuse or merge ranks as its walk did: the page is the walk's top."""
+    depths: list[int] = []
+    real = collection.engine.search
+
+    def recording(space, query, k, *args):
+        depths.append(k)
+        return real(space, query, k, *args)
+    monkeypatch.setattr(collection.engine, "search", recording)
+    results = collection.search(like="item-9", alpha=1.0, limit=10, offset=5)
+    assert depths == [16]  # offset 5 + 10 shown + the item itself
+    assert [r.key for r in results] == _exact_top(collection, "item-9", collection.similar_space, 15)[5:]
+    depths.clear()
+    collection.search(like="item-9", limit=10)  # two legs re-score each other's candidates: a deeper pool
+    assert depths and min(depths) >= 50
+
+
 def test_like_still_finds_items_without_catalogue_text(tmp_path):
     """Where some items have no catalogue vector, the catalogue walk cannot reach them: the picture
     is walked too, so a picture-only item still comes up."""

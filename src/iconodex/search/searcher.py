@@ -82,8 +82,7 @@ class Searcher:
         exclude: set[int] = set()
         legs = self._legs(query, exclude)
         key_filter = self.store.key_filter(query.where) if query.where else None
-        want = query.limit + query.offset + len(exclude)
-        k = int(min(max(want * 4, MIN_CANDIDATES), MAX_CANDIDATES))
+        k = _candidate_count(query.limit + query.offset + len(exclude), legs, key_filter, query)
         walks = self._walks(legs, k, key_filter)
         keyword_ranking = self._keyword_ranking(query, k, key_filter)
         keys = pooled(walks)
@@ -246,6 +245,15 @@ class Searcher:
                 image=item.image_location, source=item.source, metadata=item.metadata,
                 links=item.links, scores=leg_scores, image_ref=item.image))
         return results
+
+
+def _candidate_count(want: int, legs: list[Leg], key_filter: KeyFilter | None, query: Query) -> int:
+    """How deep each leg walks. Legs re-score each other's candidates and the keyword leg re-ranks
+    them, so a fused ranking draws on more than the page; one leg with nothing to fuse, filter or
+    merge ranks exactly as its walk did, and its first ``want`` are the page."""
+    if len(legs) == 1 and key_filter is None and not (query.keyword and query.text):
+        return min(want, MAX_CANDIDATES)
+    return int(min(max(want * 4, MIN_CANDIDATES), MAX_CANDIDATES))
 
 
 def _rounded(values: np.ndarray) -> list[float]:
