@@ -106,7 +106,20 @@ def test_a_single_leg_walks_only_as_deep_as_its_page(collection, monkeypatch):
     assert [r.key for r in results] == _exact_top(collection, "item-9", collection.similar_space, 15)[5:]
     depths.clear()
     collection.search(like="item-9", limit=10)  # two legs re-score each other's candidates: a deeper pool
-    assert depths and min(depths) >= 50
+    assert depths == [50]
+
+
+def test_a_fused_page_draws_on_two_candidates_per_result(collection, monkeypatch):
+    depths: list[int] = []
+    real = collection.engine.search
+
+    def recording(space, query, k, *args):
+        depths.append(k)
+        return real(space, query, k, *args)
+    monkeypatch.setattr(collection.engine, "search", recording)
+    collection.search(like="item-9", limit=20)
+    collection.search(like="item-9", limit=40)
+    assert depths == [50, 82]  # at least 50; 2 per result shown (and the item itself) beyond that
 
 
 def test_like_still_finds_items_without_catalogue_text(tmp_path):

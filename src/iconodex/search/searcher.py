@@ -31,6 +31,10 @@ from .results import SearchResult, SearchResults
 MAX_QUERY_CHARS = 1000
 MIN_CANDIDATES = 50
 MAX_CANDIDATES = 2000
+# A fused ranking draws on this many candidates per result shown (at least MIN_CANDIDATES). Pools
+# of 2 and 4 per result gave the same text-query recall at 1, 10 and 20 on the calibration split,
+# and 2 the better more-like-this precision (bench_pool_depth.py); a shallower walk costs less.
+POOL_PER_RESULT = 2
 TEXT_CACHE_SIZE = 1024
 # A filter matching at most this many items is scored exactly (gathering their vectors costs less
 # than an ANN walk as deep as their share implies); a broader one goes through the index. Tuned on
@@ -253,7 +257,7 @@ def _candidate_count(want: int, legs: list[Leg], key_filter: KeyFilter | None, q
     merge ranks exactly as its walk did, and its first ``want`` are the page."""
     if len(legs) == 1 and key_filter is None and not (query.keyword and query.text):
         return min(want, MAX_CANDIDATES)
-    return int(min(max(want * 4, MIN_CANDIDATES), MAX_CANDIDATES))
+    return int(min(max(want * POOL_PER_RESULT, MIN_CANDIDATES), MAX_CANDIDATES))
 
 
 def _rounded(values: np.ndarray) -> list[float]:
