@@ -148,6 +148,23 @@ def test_a_rounded_index_s_walk_proposes_but_the_stored_vectors_score(tmp_path):
         assert not np.allclose(walked, exact, rtol=0, atol=1e-6)  # the walk's own were rounded
 
 
+def test_a_rounded_index_proposes_four_candidates_per_result_for_rescoring(tmp_path, monkeypatch):
+    """The f16/i8 recall figures were measured rescoring 4 candidates per result: a single rounded
+    leg still walks that deep, since its walk's order is not the ranking."""
+    _build(tmp_path / "coll", engine_options={"dtype": "f16"})
+    with Collection.open(tmp_path / "coll", read_only=True) as coll:
+        depths: list[int] = []
+        real = coll.engine.search
+
+        def recording(space, query, k, *args):
+            depths.append(k)
+            return real(space, query, k, *args)
+        monkeypatch.setattr(coll.engine, "search", recording)
+        coll.search(like="item-9", alpha=1.0, limit=10)
+        coll.search(like="item-9", alpha=1.0, limit=20)
+        assert depths == [50, 84]
+
+
 @pytest.mark.parametrize("fusion", [calibrated_fuse, fuse])
 def test_a_single_leg_fused_score_is_its_similarity(collection, fusion):
     coll = collection

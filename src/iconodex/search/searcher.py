@@ -25,6 +25,7 @@ from .hybrid import (
     pooled,
     reciprocal_rank_fusion,
     walk,
+    walk_scores_exact,
 )
 from .results import SearchResult, SearchResults
 
@@ -35,6 +36,9 @@ MAX_CANDIDATES = 2000
 # of 2 and 4 per result gave the same text-query recall at 1, 10 and 20 on the calibration split,
 # and 2 the better more-like-this precision (bench_pool_depth.py); a shallower walk costs less.
 POOL_PER_RESULT = 2
+# An f16 or i8 index only proposes candidates, rescored from exact vectors: its recall was measured
+# (bench_hnsw.py, and the expansion tables built on it) with 4 rescored per result.
+RESCORED_POOL_PER_RESULT = 4
 TEXT_CACHE_SIZE = 1024
 # A filter matching at most this many items is scored exactly (gathering their vectors costs less
 # than an ANN walk as deep as their share implies); a broader one goes through the index. Tuned on
@@ -86,7 +90,7 @@ class Searcher:
         exclude: set[int] = set()
         legs = self._legs(query, exclude)
         key_filter = self.store.key_filter(query.where) if query.where else None
-        k = _candidate_count(query.limit + query.offset + len(exclude), legs, key_filter, query)
+        k = self._candidate_count(query.limit + query.offset + len(exclude), legs, key_filter, query)
         walks = self._walks(legs, k, key_filter)
         keyword_ranking = self._keyword_ranking(query, k, key_filter)
         keys = pooled(walks)
@@ -195,6 +199,17 @@ class Searcher:
             return legs
         return [replace(leg, walked=leg is catalogue) for leg in legs]
 
+    def _candidate_count(self, want: int, legs: list[Leg], key_filter: KeyFilter | None, query: Query) -> int:
+        """How deep each leg walks. Legs re-score each other's candidates, the keyword leg re-ranks
+        them, and a rounded index's candidates are rescored, so those draw on more than the page;
+        one exact leg with nothing to fuse, filter or merge ranks as its walk did: its first
+        ``want`` are the page."""
+        rounded = any(not walk_scores_exact(self.engine, leg.space) for leg in legs if leg.walked)
+        if len(legs) == 1 and not rounded and key_filter is None and not (query.keyword and query.text):
+            return min(want, MAX_CANDIDATES)
+        per_result = RESCORED_POOL_PER_RESULT if rounded else POOL_PER_RESULT
+        return int(min(max(want * per_result, MIN_CANDIDATES), MAX_CANDIDATES))
+
     def _walks(self, legs: list[Leg], k: int, key_filter: KeyFilter | None) -> Walks:
         """A narrow filter's keys are scored exactly; a broad one's are found in the ANN index,
         SQLite checking only the candidates (reading 60k matching keys costs more than the search)."""
@@ -249,15 +264,6 @@ class Searcher:
                 image=item.image_location, source=item.source, metadata=item.metadata,
                 links=item.links, scores=leg_scores, image_ref=item.image))
         return results
-
-
-def _candidate_count(want: int, legs: list[Leg], key_filter: KeyFilter | None, query: Query) -> int:
-    """How deep each leg walks. Legs re-score each other's candidates and the keyword leg re-ranks
-    them, so a fused ranking draws on more than the page; one leg with nothing to fuse, filter or
-    merge ranks exactly as its walk did, and its first ``want`` are the page."""
-    if len(legs) == 1 and key_filter is None and not (query.keyword and query.text):
-        return min(want, MAX_CANDIDATES)
-    return int(min(max(want * POOL_PER_RESULT, MIN_CANDIDATES), MAX_CANDIDATES))
 
 
 def _rounded(values: np.ndarray) -> list[float]:
