@@ -68,6 +68,18 @@ def _exact_top(coll: Collection, like: str, space: str, k: int) -> list[int]:
     return order[:k]
 
 
+def _walk_depths(coll: Collection, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The k of every index walk ``coll`` makes from now on."""
+    depths: list[int] = []
+    real = coll.engine.search
+
+    def recording(space, query, k, *args):
+        depths.append(k)
+        return real(space, query, k, *args)
+    monkeypatch.setattr(coll.engine, "search", recording)
+    return depths
+
+
 def test_like_over_picture_and_catalogue_walks_the_index_once(counted):
     coll, calls = counted
     results = coll.search(like="item-5", limit=10)
@@ -94,13 +106,7 @@ def test_picture_only_like_reads_no_candidate_vectors_and_ranks_exactly(counted)
 
 def test_a_single_leg_walks_only_as_deep_as_its_page(collection, monkeypatch):
     """One leg with nothing to fuse or merge ranks as its walk did: the page is the walk's top."""
-    depths: list[int] = []
-    real = collection.engine.search
-
-    def recording(space, query, k, *args):
-        depths.append(k)
-        return real(space, query, k, *args)
-    monkeypatch.setattr(collection.engine, "search", recording)
+    depths = _walk_depths(collection, monkeypatch)
     results = collection.search(like="item-9", alpha=1.0, limit=10, offset=5)
     assert depths == [16]  # offset 5 + 10 shown + the item itself
     assert [r.key for r in results] == _exact_top(collection, "item-9", collection.similar_space, 15)[5:]
@@ -110,13 +116,7 @@ def test_a_single_leg_walks_only_as_deep_as_its_page(collection, monkeypatch):
 
 
 def test_a_fused_page_draws_on_two_candidates_per_result(collection, monkeypatch):
-    depths: list[int] = []
-    real = collection.engine.search
-
-    def recording(space, query, k, *args):
-        depths.append(k)
-        return real(space, query, k, *args)
-    monkeypatch.setattr(collection.engine, "search", recording)
+    depths = _walk_depths(collection, monkeypatch)
     collection.search(like="item-9", limit=20)
     collection.search(like="item-9", limit=40)
     assert depths == [50, 82]  # at least 50; 2 per result shown (and the item itself) beyond that
@@ -153,13 +153,7 @@ def test_a_rounded_index_proposes_four_candidates_per_result_for_rescoring(tmp_p
     leg still walks that deep, since its walk's order is not the ranking."""
     _build(tmp_path / "coll", engine_options={"dtype": "f16"})
     with Collection.open(tmp_path / "coll", read_only=True) as coll:
-        depths: list[int] = []
-        real = coll.engine.search
-
-        def recording(space, query, k, *args):
-            depths.append(k)
-            return real(space, query, k, *args)
-        monkeypatch.setattr(coll.engine, "search", recording)
+        depths = _walk_depths(coll, monkeypatch)
         coll.search(like="item-9", alpha=1.0, limit=10)
         coll.search(like="item-9", alpha=1.0, limit=20)
         assert depths == [50, 84]
