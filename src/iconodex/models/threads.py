@@ -1,4 +1,5 @@
-"""How many threads inference may use in this process: the ``threads`` setting (0: every core).
+"""How many threads inference may use in this process: the ``threads`` setting (0: every core; for an
+onnxruntime session, one per physical core, as onnxruntime itself would choose).
 
 A collection sets it from its settings before it loads a model, so that ``ICONODEX_THREADS=2`` (or
 ``threads = 2`` in a config file) keeps an ingest or a server to its share of a shared machine.
@@ -15,11 +16,6 @@ _limit = 0
 def set_inference_threads(count: int) -> None:
     global _limit
     _limit = max(0, int(count))
-
-
-def inference_threads() -> int | None:
-    """The cap, or None when every core may be used (the runtimes' own default)."""
-    return _limit or None
 
 
 def batch_threads() -> int:
