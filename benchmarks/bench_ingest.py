@@ -9,8 +9,9 @@
 
 Each case runs in its own process, so its peak RSS is its own; ingest runs at two folder sizes
 to show whether memory grows with the number of items. Beside them: ingest's own alternatives
-(the encoder on one thread, one and two decode threads, small chunks with and without prefetching
-the next one, NumPy's BLAS with its own pool of threads), the per-item CPU cost of each stage (the
+(the encoder on one thread, with and without texts, its inference threads pinned to cores and in
+fixed blocks as onnxruntime runs them by default, one and two decode threads, small chunks with and
+without prefetching the next one, NumPy's BLAS with its own pool of threads), the per-item CPU cost of each stage (the
 ceiling on these cores), and JPEG decoders that scale in the DCT (``_decoders.py``) with their
 vectors' distance to a full-size decode.
 
