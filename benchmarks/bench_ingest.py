@@ -9,8 +9,9 @@
 
 Each case runs in its own process, so its peak RSS is its own; ingest runs at two folder sizes
 to show whether memory grows with the number of items. Beside them: ingest's own alternatives
-(the encoder on one thread, one and two decode threads, small chunks with and without prefetching
-the next one, NumPy's BLAS with its own pool of threads), the per-item CPU cost of each stage (the
+(the encoder on one thread, with and without texts, its inference threads pinned to cores and in
+fixed blocks as onnxruntime runs them by default, one and two decode threads, small chunks with and
+without prefetching the next one, NumPy's BLAS with its own pool of threads), the per-item CPU cost of each stage (the
 ceiling on these cores), and JPEG decoders that scale in the DCT (``_decoders.py``) with their
 vectors' distance to a full-size decode.
 
@@ -204,6 +205,23 @@ def case_small_chunks(paths: list[Path], ahead: int = 1) -> dict:
     return case_ingest(paths, text_template=NO_TEXT, settings={"chunk_size": 32})
 
 
+def case_pinned_threads(paths: list[Path]) -> dict:
+    """Pictures only, onnxruntime left to choose its thread count, which pins each of its threads
+    to one core (before)."""
+    from iconodex.models import effnet_lite
+
+    effnet_lite.intra_op_threads = lambda requested=None: requested or 0
+    return case_ingest(paths, text_template=NO_TEXT)
+
+
+def case_fixed_blocks(paths: list[Path]) -> dict:
+    """Pictures only, each layer's work cut into onnxruntime's fixed blocks (before)."""
+    from iconodex.models import effnet_lite
+
+    effnet_lite.DYNAMIC_BLOCK_BASE = 0
+    return case_ingest(paths, text_template=NO_TEXT)
+
+
 def case_decoders(paths: list[Path]) -> dict:
     from _decoders import compare
 
@@ -219,6 +237,8 @@ CASES = {"ingest": case_ingest, "ingest-pictures": case_ingest_pictures, "encode
          "small-chunks": case_small_chunks, "small-chunks-no-lookahead": partial(case_small_chunks, ahead=0),
          "ingest-pictures-blas-pool": case_ingest_blas_pool, "naive-blas-pool": partial(case_naive, blas_pool=True),
          "ingest-one-thread": partial(case_ingest, model_options={"threads": 1}),
+         "pictures-one-thread": partial(case_ingest, text_template=NO_TEXT, model_options={"threads": 1}),
+         "pinned-threads": case_pinned_threads, "fixed-blocks": case_fixed_blocks,
          "ingest-two-workers": partial(case_ingest, text_template=NO_TEXT, settings={"workers": 2}),
          "ingest-one-worker": partial(case_ingest, text_template=NO_TEXT, settings={"workers": 1}),
          "batch-16": partial(case_ingest, text_template=NO_TEXT, settings={"batch_size": 16})}
@@ -241,6 +261,9 @@ TEXT = "text encoder on titles only"
 BATCH_16 = "pictures only, model batches of 16 (before)"
 BLAS_POOL = "Collection.ingest, pictures only, NumPy's BLAS pool (before)"
 NAIVE_BLAS_POOL = "naive loop, NumPy's BLAS pool (a script's default)"
+PICTURES_ONE_THREAD = "pictures only, encoder on one thread"
+PINNED = "pictures only, inference threads pinned to cores by onnxruntime (before)"
+FIXED_BLOCKS = "pictures only, inference work in fixed blocks (before)"
 
 
 def main() -> None:
@@ -259,6 +282,8 @@ def main() -> None:
     plan = [(INGEST, n // 2, "ingest"), (INGEST, n, "ingest"), (PICTURES_ONLY, n, "ingest-pictures"),
             (BLAS_POOL, n, "ingest-pictures-blas-pool"),
             ("Collection.ingest, encoder on one thread", n, "ingest-one-thread"),
+            (PICTURES_ONE_THREAD, n, "pictures-one-thread"),
+            (PINNED, n, "pinned-threads"), (FIXED_BLOCKS, n, "fixed-blocks"),
             ("pictures only, two decode threads (not four)", n, "ingest-two-workers"),
             ("pictures only, one decode thread", n, "ingest-one-worker"),
             ("pictures only, chunks of 32, next chunk prefetched (default)", n, "small-chunks"),
@@ -298,7 +323,7 @@ def _ratios(runs: list, rate: dict[str, float]) -> str:
             f"(target ≥ 4×), like for like without catalogue texts as the naive loop has none: "
             f"**{rate[PICTURES_ONLY] / naive:.2f}×**. Prefetching the next chunk while the current one is "
             f"embedded and committed, chunks of 32: **{lookahead / sequential:.2f}×** the chunk-after-chunk "
-            f"rate. {_batches(runs)} {_blas(runs)} Peak RSS at {runs[0][1]} vs {runs[1][1]} pictures: "
+            f"rate. {_batches(runs)} {_blas(runs)} {_inference_threads(runs)} Peak RSS at {runs[0][1]} vs {runs[1][1]} pictures: "
             f"{half['peak_rss_mb']:.0f} vs {full['peak_rss_mb']:.0f} MB.")
 
 
@@ -322,6 +347,21 @@ def _blas(runs: list) -> str:
             f"loop with NumPy's pool, as a script gets it by default, costs {_cpu_ms(naive_pool):.1f} CPU ms per "
             f"item ({_rate(naive_pool):.1f} items/s); ingest, pictures only, ÷ that: "
             f"**{_rate(now) / _rate(naive_pool):.2f}×**.")
+
+
+def _inference_threads(runs: list) -> str:
+    """The inference threads as ingest runs them against how onnxruntime runs them by itself, and
+    the encoder on one thread, pictures only."""
+    by_name = {name: r for name, _, r in runs}
+    now, pinned, fixed = by_name[PICTURES_ONLY], by_name[PINNED], by_name[FIXED_BLOCKS]
+    one, texts_one = by_name[PICTURES_ONE_THREAD], by_name["Collection.ingest, encoder on one thread"]
+    return (f"Inference threads free to run on any core, against pinned one per core as onnxruntime does "
+            f"when it picks their number (before), pictures only: **{_rate(now) / _rate(pinned):.2f}×** the rate, "
+            f"{_cpu_ms(now):.1f} against {_cpu_ms(pinned):.1f} CPU ms per item; each layer's work in blocks "
+            f"that shrink as it runs out, against fixed blocks (before): **{_rate(now) / _rate(fixed):.2f}×**, "
+            f"{_cpu_ms(now):.1f} against {_cpu_ms(fixed):.1f}. The encoder on one thread, pictures only: "
+            f"{_rate(one):.1f} items/s ({_rate(one) / _rate(now):.2f}× the default); with catalogue texts "
+            f"{_rate(texts_one):.1f}, since the thread that runs the one-thread encoder also embeds the texts.")
 
 
 def _cpu_ms(run: dict) -> float:

@@ -309,3 +309,20 @@ def test_catalog_records_the_files_each_layout_needs():
     for entry in CATALOG.values():
         assert entry.files and entry.dims > 0 and entry.licence and entry.source.startswith("https://")
         assert all(name in json.dumps(entry.files) for name in ("config.json",))
+
+
+def test_the_towers_inference_threads_are_counted_here_so_onnxruntime_does_not_pin_them(tmp_path, monkeypatch):
+    """onnxruntime pins each inference thread to one core when it picks their number itself; a thread
+    that a decode thread preempts then cannot move to a core that frees up (see models/threads.py)."""
+    from onnx import TensorProto, helper
+
+    from iconodex.models.clip.runtime import CPU, OnnxTower
+
+    monkeypatch.setattr("iconodex.models.threads._limit", 0)
+    dims = [None, 4]
+    graph = helper.make_graph([helper.make_node("Relu", ["pixel_values"], ["image_embeds"])], "relu",
+                              [helper.make_tensor_value_info("pixel_values", TensorProto.FLOAT, dims)],
+                              [helper.make_tensor_value_info("image_embeds", TensorProto.FLOAT, dims)])
+    path = tmp_path / "visual.onnx"
+    path.write_bytes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString())
+    assert OnnxTower(path, [CPU]).session.get_session_options().intra_op_num_threads >= 1

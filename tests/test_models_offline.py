@@ -215,3 +215,57 @@ def test_missing_weights_package_names_the_pip_package(monkeypatch):
 def test_bad_options_are_config_errors(options):
     with pytest.raises(ConfigError):
         OfflineEncoder(**options)
+
+
+def _relu_graph() -> bytes:
+    from onnx import TensorProto, helper
+
+    tensor = [None, 4]
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "relu",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, tensor)],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, tensor)])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+
+
+def test_inference_threads_claim_work_in_shrinking_blocks_and_do_not_spin():
+    """During ingest the decode threads preempt the inference threads: with fixed blocks, the thread
+    that finished its share spins until a preempted one resumes and finishes its block; blocks that
+    shrink as the work runs out let it take the rest itself (onnxruntime's dynamic cost model)."""
+    options = open_session(_relu_graph(), threads=2).get_session_options()
+    assert options.get_session_config_entry("session.dynamic_block_base") == "4"
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+
+
+def _threads_started_by(action) -> set[str]:
+    before = set(os.listdir("/proc/self/task"))
+    action()
+    return set(os.listdir("/proc/self/task")) - before
+
+
+def _cpus_allowed(tid: str) -> set[int]:
+    status = Path(f"/proc/self/task/{tid}/status").read_text()
+    listed = next(line.split(":", 1)[1].strip() for line in status.splitlines() if line.startswith("Cpus_allowed_list"))
+    cpus: set[int] = set()
+    for part in listed.split(","):
+        first, _, last = part.partition("-")
+        cpus.update(range(int(first), int(last or first) + 1))
+    return cpus
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2
+                    or not Path("/proc/self/task").is_dir(), reason="needs Linux and two CPUs")
+def test_inference_threads_may_run_on_any_core(monkeypatch):
+    """Left to choose its thread count, onnxruntime pins each of its threads to one core: during ingest
+    a preempted inference thread then waits for its own core while another frees up, and the thread
+    that needs its share spins meanwhile. The count is given explicitly, which leaves them free."""
+    monkeypatch.setattr("iconodex.models.threads._limit", 0)
+    session = None
+
+    def start() -> None:
+        nonlocal session
+        session = open_session(_relu_graph())
+        session.run(None, {"x": np.zeros((64, 4), np.float32)})
+
+    started = _threads_started_by(start)
+    assert session.get_session_options().intra_op_num_threads >= 1  # chosen here, not by onnxruntime
+    assert all(_cpus_allowed(tid) == set(os.sched_getaffinity(0)) for tid in started)

@@ -29,7 +29,7 @@ from onnx import TensorProto, helper, numpy_helper
 from ..errors import ModelNotAvailableError
 from ..progress import preparing
 from .cache import cache_dir, cache_path, cached_bytes
-from .threads import inference_threads
+from .threads import intra_op_threads
 from .torch_pickle import load_state_dict
 
 logger = logging.getLogger(__name__)
@@ -38,6 +38,7 @@ logger = logging.getLogger(__name__)
 GRAPH_VERSION = 1
 OPSET = 17
 BN_EPSILON = 1e-3  # the EfficientNet reference implementations' BatchNorm epsilon
+DYNAMIC_BLOCK_BASE = 4  # see open_session; 0: onnxruntime's fixed blocks (bench_ingest.py's "before" row)
 STAGE_STRIDES = (1, 2, 2, 2, 1, 2, 1)  # MBConv stages 1-7 (the stem adds the first /2)
 INPUT_NAME = "pixels"
 OUTPUTS = ("logits", "features")
@@ -235,11 +236,15 @@ def converted_model(pth: Path, pth_digest: str) -> bytes:
 def open_session(model: bytes, threads: int | None = None) -> ort.InferenceSession:
     """An onnxruntime session on CUDA when this onnxruntime has it, else on CPU."""
     options = ort.SessionOptions()
-    threads = threads or inference_threads()
-    if threads:
-        options.intra_op_num_threads = threads
+    options.intra_op_num_threads = intra_op_threads(threads)  # explicit: see intra_op_threads
     # Idle inference threads spin by default; during ingest the decode threads need those cores.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    if DYNAMIC_BLOCK_BASE:
+        # Those decode threads also preempt the inference threads. With a layer cut into fixed blocks,
+        # the thread done with its share spins until a preempted one resumes and ends its block; blocks
+        # that shrink as the work runs out (each claims what is left ÷ (base × threads)) let it take
+        # the rest itself. 4 is onnxruntime's advice (docs/benchmarks.md, "Ingest throughput").
+        options.add_session_config_entry("session.dynamic_block_base", str(DYNAMIC_BLOCK_BASE))
     available = ort.get_available_providers()
     providers = [name for name in ("CUDAExecutionProvider", "CPUExecutionProvider") if name in available]
     try:

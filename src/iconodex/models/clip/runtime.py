@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import ConfigError, ModelNotAvailableError
-from ..threads import inference_threads
+from ..threads import intra_op_threads
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +62,7 @@ class OnnxTower:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3  # exports carry harmless unused-initialiser warnings; errors still show
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # leave cores to the decoders
-        if inference_threads():
-            options.intra_op_num_threads = inference_threads()
+        options.intra_op_num_threads = intra_op_threads()  # explicit, so that onnxruntime pins none (threads.py)
         try:
             self.session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
         except Exception as err:  # a truncated or foreign file: ORT raises its own exception types
