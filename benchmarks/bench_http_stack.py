@@ -1,5 +1,5 @@
-"""The server's HTTP stack: CPU per request of h11 on asyncio (the server before) against httptools
-on uvloop (``iconodex serve`` now), and the two mixed, on the load test's 100k-item collection.
+"""The server's HTTP stack: CPU per request of h11 on asyncio (the server before) against httptools on
+asyncio (``iconodex serve`` now) and either on uvloop, on the load test's 100k-item collection.
 
 Each stack serves the same app (``create_app`` on the collection, read-only) in a process pinned to
 its own core, with the same process set-up as ``iconodex serve``; 8 keep-alive clients pinned to the
@@ -25,8 +25,8 @@ import httpx
 from _report import markdown_table, publish
 from load_test import DATA, Server, free_port, synthetic
 
-STACKS = {"h11 on asyncio (before)": ("h11", "asyncio"), "httptools on asyncio": ("httptools", "asyncio"),
-          "h11 on uvloop": ("h11", "uvloop"), "httptools on uvloop (now)": ("httptools", "uvloop")}
+STACKS = {"h11 on asyncio (before)": ("h11", "asyncio"), "httptools on asyncio (now)": ("httptools", "asyncio"),
+          "h11 on uvloop": ("h11", "uvloop"), "httptools on uvloop": ("httptools", "uvloop")}
 LAUNCH = """
 import sys, uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol

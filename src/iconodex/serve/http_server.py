@@ -1,7 +1,7 @@
 """The HTTP server behind ``iconodex serve``: uvicorn, hardened for a public port.
 
-uvicorn's httptools protocol (the C parser llhttp) on a uvloop event loop, with three changes
-(docs/serve.md says why this stack and how it measured):
+uvicorn's httptools protocol (the C parser llhttp) on asyncio's event loop, with three changes
+(docs/serve.md says why this stack, and not uvloop, and how it measured):
 
 - **A deadline for request headers.** A connection must send complete headers within
   ``HEADER_TIMEOUT_S`` of opening, or of its previous response; otherwise it is closed. Stock
@@ -109,9 +109,10 @@ class HardenedProtocol(HttpToolsProtocol):
 
 
 def server_config(app: Any, host: str, port: int, log_level: str) -> uvicorn.Config:
-    """One worker, the hardened protocol, uvloop (``asyncio`` where uvloop does not run: Windows)."""
+    """One worker, the hardened protocol, asyncio's loop: uvloop made each search handed to a thread
+    cost more CPU (1.13× a ``like``'s; bench_http_stack.py), and searches run in threads."""
     return uvicorn.Config(app, host=host, port=port, log_level=log_level, workers=1, http=HardenedProtocol,
-                          loop="uvloop" if _has_uvloop() else "asyncio", timeout_keep_alive=KEEP_ALIVE_S,
+                          loop="asyncio", timeout_keep_alive=KEEP_ALIVE_S,
                           limit_concurrency=MAX_IN_FLIGHT, server_header=False,
                           log_config=masked_handlers(LOGGING_CONFIG))
 
@@ -126,14 +127,6 @@ def run(app: Any, host: str, port: int, log_level: str) -> None:
         uvicorn.Server(server_config(app, host, port, log_level)).run()
     except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C after its graceful shutdown: stopping is normal
         log.info("server stopped")
-
-
-def _has_uvloop() -> bool:
-    try:
-        import uvloop  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def freeze_long_lived() -> None:
