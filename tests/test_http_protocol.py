@@ -5,6 +5,7 @@ so the tests wait a second rather than ten."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -25,6 +26,8 @@ DEADLINE_S = 1.0
 async def _ok(scope, receive, send) -> None:
     if scope["type"] != "http":
         return
+    if scope["path"] == "/slow":
+        await asyncio.sleep(DEADLINE_S)
     await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
     await send({"type": "http.response.body", "body": b"ok"})
 
@@ -98,6 +101,32 @@ def test_oversized_request_headers_are_refused_and_the_connection_closed(monkeyp
         answer = sock.recv(65536)
         assert answer.startswith(b"HTTP/1.1 400"), answer[:80]
         assert _closed_within(sock, 2)
+
+
+def test_oversized_headers_of_a_pipelined_request_are_refused_while_the_first_is_answered(monkeypatch):
+    with _serving(monkeypatch) as port, socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(b"GET /slow HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        time.sleep(0.1)  # the first request is being answered: no deadline runs for the next one yet
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * (http_server.MAX_HEADER_BYTES + 1024))
+        sock.settimeout(5)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+        assert b"HTTP/1.1 400" in answer, answer[:200]
+
+
+def test_pipelined_requests_with_bodies_are_all_answered(monkeypatch):
+    body = b"x" * 3000
+    post = b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 3000\r\n\r\n" + body
+    with _serving(monkeypatch) as port, socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(post * 8)  # 24 KB in one go: bodies are not header bytes
+        sock.settimeout(5)
+        answer = b""
+        while answer.count(b"HTTP/1.1 200") < 8:
+            chunk = sock.recv(65536)
+            assert chunk, answer[-200:]
+            answer += chunk
+        assert b"400" not in answer
 
 
 def test_a_big_body_sent_with_its_headers_is_not_taken_for_big_headers(monkeypatch):

@@ -50,7 +50,9 @@ class HardenedProtocol(HttpToolsProtocol):
     headers (since it opened, or since its last response) and disarmed once they are complete."""
 
     _deadline: asyncio.TimerHandle | None = None
-    _header_bytes = 0
+    _in_headers = True  # the next bytes belong to a request's headers (not to a body)
+    _header_bytes = 0  # header bytes of the request being received so far
+    _headers_done = False  # a request's headers were completed in the chunk being parsed
     _max_in_flight: int | None = None
 
     # uvicorn refuses a request when connections *or* tasks reach ``limit_concurrency``; reporting
@@ -69,11 +71,13 @@ class HardenedProtocol(HttpToolsProtocol):
         self._arm_deadline()
 
     def data_received(self, data: bytes) -> None:
+        started_in_headers, self._headers_done = self._in_headers, False
         super().data_received(data)
-        if self._deadline is None or self.transport.is_closing():
+        # Only a chunk that was all header bytes counts: it began inside a request's headers, no
+        # headers were completed in it, and it did not end in a body. So a pipelined request's
+        # headers, which arrive while an earlier one is answered (no deadline armed yet), count too.
+        if not (started_in_headers and self._in_headers) or self._headers_done or self.transport.is_closing():
             return
-        # Still waiting for headers after this chunk: all of it was header bytes (a body sent
-        # with its headers arrives once they are complete, and is not counted).
         self._header_bytes += len(data)
         if self._header_bytes > MAX_HEADER_BYTES:
             self._disarm_deadline()
@@ -81,7 +85,12 @@ class HardenedProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._disarm_deadline()
+        self._in_headers, self._headers_done, self._header_bytes = False, True, 0
         super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._in_headers = True  # whatever comes next is the next request's headers
+        super().on_message_complete()
 
     def on_response_complete(self) -> None:
         if not self.transport.is_closing() and not self.pipeline:  # a pipelined request has its headers
@@ -94,7 +103,6 @@ class HardenedProtocol(HttpToolsProtocol):
 
     def _arm_deadline(self) -> None:
         self._disarm_deadline()
-        self._header_bytes = 0
         self._deadline = self.loop.call_later(HEADER_TIMEOUT_S, self._headers_too_slow)
 
     def _disarm_deadline(self) -> None:
