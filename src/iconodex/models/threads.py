@@ -33,12 +33,18 @@ def intra_op_threads(requested: int | None = None) -> int:
     return requested or _limit or physical_cores()
 
 
+def usable_cores() -> int:
+    """The logical CPUs this process may run on (its affinity: a process pinned to one core gets 1)."""
+    allowed = _allowed_cpus()
+    return len(allowed) if allowed is not None else os.cpu_count() or 1
+
+
 def physical_cores() -> int:
     """Cores this process may run on, counting a core's hyper-threads once (Linux's CPU topology;
     elsewhere, or where it cannot be read, every logical CPU)."""
-    if not hasattr(os, "sched_getaffinity"):
+    allowed = _allowed_cpus()
+    if allowed is None:
         return os.cpu_count() or 1
-    allowed = os.sched_getaffinity(0)
     cores = set()
     for cpu in allowed:
         try:
@@ -46,3 +52,8 @@ def physical_cores() -> int:
         except OSError:
             return max(1, len(allowed))
     return max(1, len(cores))
+
+
+def _allowed_cpus() -> set[int] | None:
+    """The CPUs of this process's affinity, or None where the platform has no affinity API."""
+    return os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None

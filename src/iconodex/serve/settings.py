@@ -7,16 +7,9 @@ from dataclasses import dataclass, field
 
 from ..errors import ConfigError
 from ..fetch.confinement import Confinement
+from ..models.threads import usable_cores
 
 API_KEY_ENV = "ICONODEX_API_KEY"
-
-
-def usable_cores() -> int:
-    """The cores this process may run on (its CPU affinity: a server pinned to one core gets 1)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # no affinity API (macOS, Windows)
-        return os.cpu_count() or 1
 
 
 @dataclass(frozen=True)
