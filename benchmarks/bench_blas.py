@@ -12,7 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _report import markdown_table, percentiles, write_section
+from _report import markdown_table, percentiles, publish
 from PIL import Image
 from threadpoolctl import threadpool_info, threadpool_limits
 
@@ -62,14 +62,13 @@ def main() -> None:
     rows = [[name, f"{percentiles(wall[name])[0]:.1f}", f"{1000 * cpu[name] / len(wall[name]):.1f}",
              f"{cpu[name] / base:.2f}×"] for name in settings]
     table = markdown_table(["picture query", "p50 wall ms", "CPU ms per query (all threads)", "CPU vs pool"], rows)
-    print(table)
     per_setting = len(next(iter(wall.values())))
     body = (f"`Collection.search(image=…)` on the demo collection (offline model), {per_setting} queries per setting over "
             f"its pictures, in blocks of {BLOCK} under one setting, the settings alternating block by block; CPU "
             f"is the process's (every thread's), from a block's start to {SETTLE_S:g} s after its last query, "
             f"so a pool's spinning after a query counts where it belongs.\n\n{table}\n")
-    if not args.no_write:
-        write_section("blas-picture-query", "A picture query, NumPy's BLAS pool or one thread (bench_blas.py)", body)
+    publish("blas-picture-query", "A picture query, NumPy's BLAS pool or one thread (bench_blas.py)", body,
+            write=not args.no_write)
 
 
 if __name__ == "__main__":
