@@ -169,3 +169,21 @@ def test_a_single_leg_fused_score_is_its_similarity(collection, fusion):
     measured = {"like:text": LegScale(0.3127, 0.0419, 1.7)}
     assert np.array_equal(fusion(leg, sims, measured) if fusion is calibrated_fuse else fusion(leg, sims),
                           sims["like:text"], equal_nan=True)
+
+
+def test_a_lone_exact_leg_is_ranked_in_its_walk_s_order_without_pooling_or_rescoring(collection, monkeypatch):
+    """The walk of one exact leg already holds each candidate's similarity, best first: pooling its
+    keys and looking their similarities up again is work that changes nothing."""
+    import iconodex.search.searcher as searcher
+
+    steps: list[str] = []
+    for name in ("pooled", "leg_similarities"):
+        real = getattr(searcher, name)
+        monkeypatch.setattr(searcher, name, lambda *args, _real=real, _name=name: steps.append(_name) or _real(*args))
+    results = collection.search(like="item-9", alpha=1.0, limit=10)
+    assert steps == []
+    assert [r.key for r in results] == _exact_top(collection, "item-9", collection.similar_space, 10)
+    assert [r.score for r in results] == sorted((r.score for r in results), reverse=True)
+    assert all(r.score == r.scores["like:visual"] for r in results)
+    collection.search(like="item-9", limit=10)  # two legs: the pool and the other leg's similarities
+    assert steps == ["pooled", "leg_similarities"]

@@ -90,17 +90,14 @@ class Searcher:
         exclude: set[int] = set()
         legs = self._legs(query, exclude)
         key_filter = self.store.key_filter(query.where) if query.where else None
-        k = self._candidate_count(query.limit + query.offset + len(exclude), legs, key_filter, query)
+        lone = self._ranked_by_its_walk(legs, key_filter, query)
+        k = self._candidate_count(query.limit + query.offset + len(exclude), legs, lone)
         walks = self._walks(legs, k, key_filter)
         keyword_ranking = self._keyword_ranking(query, k, key_filter)
-        keys = pooled(walks)
-        if keyword_ranking:
-            keys = np.union1d(keys, np.asarray(keyword_ranking, dtype=np.int64))
-        for key in exclude:  # the like item: one comparison costs less than np.isin's set-up
-            keys = keys[keys != key]
+        keys, sims = self._walk_order(walks, lone, exclude) if lone else \
+            self._pool(legs, walks, keyword_ranking, exclude)
         if len(keys) == 0:
             return SearchResults([], query.min_score)
-        sims = leg_similarities(self.engine, legs, keys, walks)
         # No leg at all (no item has a vector in the query's spaces): nothing has a score to rank by.
         scores = FUSIONS[query.fusion](legs, sims, self.scales) if legs else np.full(len(keys), np.nan, dtype=np.float32)
         order = self._rank(keys, scores, keyword_ranking)
@@ -199,16 +196,41 @@ class Searcher:
             return legs
         return [replace(leg, walked=leg is catalogue) for leg in legs]
 
-    def _candidate_count(self, want: int, legs: list[Leg], key_filter: KeyFilter | None, query: Query) -> int:
+    def _ranked_by_its_walk(self, legs: list[Leg], key_filter: KeyFilter | None, query: Query) -> Leg | None:
+        """The one exact leg of a query with nothing to fuse, filter or merge: its walk's order is
+        the ranking and its walk's similarities are the scores."""
+        if len(legs) != 1 or key_filter is not None or (query.keyword and query.text):
+            return None
+        return legs[0] if walk_scores_exact(self.engine, legs[0].space) else None
+
+    def _candidate_count(self, want: int, legs: list[Leg], lone: Leg | None) -> int:
         """How deep each leg walks. Legs re-score each other's candidates, the keyword leg re-ranks
-        them, and a rounded index's candidates are rescored, so those draw on more than the page;
-        one exact leg with nothing to fuse, filter or merge ranks as its walk did: its first
-        ``want`` are the page."""
-        rounded = any(not walk_scores_exact(self.engine, leg.space) for leg in legs if leg.walked)
-        if len(legs) == 1 and not rounded and key_filter is None and not (query.keyword and query.text):
+        them, and a rounded index's candidates are rescored, so those draw on more than the page; a
+        leg ranked by its walk needs only the page."""
+        if lone is not None:
             return min(want, MAX_CANDIDATES)
+        rounded = any(not walk_scores_exact(self.engine, leg.space) for leg in legs if leg.walked)
         per_result = RESCORED_POOL_PER_RESULT if rounded else POOL_PER_RESULT
         return int(min(max(want * per_result, MIN_CANDIDATES), MAX_CANDIDATES))
+
+    @staticmethod
+    def _walk_order(walks: Walks, lone: Leg, exclude: set[int]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """A lone leg's candidates as its walk found them, best first (no pooling, nothing read)."""
+        keys, sims = walks.get(lone.name, (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)))
+        keep = np.ones(len(keys), dtype=bool)
+        for key in exclude:
+            keep &= keys != key
+        return keys[keep].astype(np.int64, copy=False), {lone.name: sims[keep]}
+
+    def _pool(self, legs: list[Leg], walks: Walks, keyword_ranking: list[int],
+              exclude: set[int]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Every leg's and the keyword leg's candidates, each scored in every leg."""
+        keys = pooled(walks)
+        if keyword_ranking:
+            keys = np.union1d(keys, np.asarray(keyword_ranking, dtype=np.int64))
+        for key in exclude:  # the like item: one comparison costs less than np.isin's set-up
+            keys = keys[keys != key]
+        return keys, leg_similarities(self.engine, legs, keys, walks) if len(keys) else {}
 
     def _walks(self, legs: list[Leg], k: int, key_filter: KeyFilter | None) -> Walks:
         """A narrow filter's keys are scored exactly; a broad one's are found in the ANN index,
