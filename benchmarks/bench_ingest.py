@@ -269,7 +269,8 @@ FIXED_BLOCKS = "pictures only, inference work in fixed blocks (before)"
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=240, help="JPEGs in the larger ingest")
-    parser.add_argument("--encoder-count", type=int, default=96, help="pictures held decoded for the encoder case")
+    parser.add_argument("--encoder-count", type=int, default=None,
+                        help="pictures for the encoder and naive cases (default: --count, the same JPEGs as ingest)")
     parser.add_argument("--child", choices=sorted(CASES), help=argparse.SUPPRESS)
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
@@ -278,7 +279,7 @@ def main() -> None:
         result = CASES[args.child](paths)
         print(json.dumps({**result, "peak_rss_mb": peak_rss_mb()}))
         return
-    n, small = args.count, args.encoder_count
+    n, small = args.count, args.encoder_count or args.count
     plan = [(INGEST, n // 2, "ingest"), (INGEST, n, "ingest"), (PICTURES_ONLY, n, "ingest-pictures"),
             (BLAS_POOL, n, "ingest-pictures-blas-pool"),
             ("Collection.ingest, encoder on one thread", n, "ingest-one-thread"),
