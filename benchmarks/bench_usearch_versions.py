@@ -66,7 +66,8 @@ def child(n: int, queries: int, ef: int, repeats: int) -> dict:
     found = {name: [way(vectors[row])[1:] for row in rows] for name, way in ways.items()}
     recall = {name: float(np.mean([len(set(f.tolist()) & set(t.tolist())) / K for f, t in zip(hits, truth, strict=True)]))
               for name, hits in found.items()}
-    return {"version": usearch.__version__, "acceleration": index.hardware_acceleration,
+    kernels = next((name for name in ("numkong", "simsimd") if name in sys.modules), "usearch's own")
+    return {"version": usearch.__version__, "kernels": f"{kernels}, {index.hardware_acceleration}",
             "p50": {name: float(np.median(s)) for name, s in seconds.items()}, "recall": recall,
             "build": {"usearch": built, "faiss": floor_built}}
 
@@ -109,11 +110,11 @@ def main() -> None:
     for version in args.versions.split(","):
         print(f"usearch {version} …", flush=True)
         results.append(run_version(version.strip(), args))
-    rows = [[r["version"], r["acceleration"], f"{r['p50']['usearch'] * 1e3:.3f}", f"{r['recall']['usearch']:.3f}",
+    rows = [[r["version"], r["kernels"], f"{r['p50']['usearch'] * 1e3:.3f}", f"{r['recall']['usearch']:.3f}",
              f"{r['p50']['faiss'] * 1e3:.3f}", f"{r['recall']['faiss']:.3f}",
              f"{r['p50']['usearch'] / r['p50']['faiss']:.2f}×", f"{r['build']['usearch']:.1f}",
              f"{r['build']['usearch'] / r['build']['faiss']:.2f}×"] for r in results]
-    table = markdown_table(["usearch", "kernels", "usearch p50 ms", "recall@10", "faiss p50 ms (same process)",
+    table = markdown_table(["usearch", "distance kernels", "usearch p50 ms", "recall@10", "faiss p50 ms (same process)",
                             "faiss recall@10", "usearch vs faiss", "usearch build s", "build vs faiss"], rows)
     body = (f"{args.n:,} clustered unit vectors × {DIMS}, cosine f32, M=16, efConstruction 128 (built with two "
             f"threads), ef={args.ef}, {args.queries} queries (indexed vectors, each "
