@@ -2,13 +2,14 @@
 
 Each version is installed once from PyPI into ``--cache/usearch-VERSION`` (``pip install --target``) and
 run in a child interpreter of its own, with that folder first on its path, so several releases compare
-on one machine without touching the environment. Every child builds the same index (cosine, f32,
-M=16, efConstruction 128, two threads) over the same clustered unit vectors and times single queries
+on one machine without touching the environment. Every child builds the same indexes (f32, M=16,
+efConstruction 128, two threads), one per metric (``--metrics``: the cosine, and the inner product
+iconodex's engine uses on unit vectors), over the same clustered unit vectors and times single queries
 (one thread, interleaved with a FAISS ``IndexHNSWFlat`` of the same M, ef and vectors, so each child
 carries its own reference and a busy moment hits both).
 
 USearch 2.25 moved its distance kernels from SimSIMD to NumKong; this is the measurement behind the
-version range in pyproject.toml.
+version range in pyproject.toml and of the engine's metric.
 
     python benchmarks/bench_usearch_versions.py --versions 2.23.0,2.26.0 --n 100000
 """
@@ -29,8 +30,9 @@ K = 10
 DIMS = 256
 
 
-def child(n: int, queries: int, ef: int, repeats: int) -> dict:
-    """Build, time and check recall inside the interpreter of one version (runs as ``--child``)."""
+def child(n: int, queries: int, ef: int, repeats: int, metrics: list[str]) -> dict:
+    """Build, time and check recall inside the interpreter of one version (runs as ``--child``): one
+    index per metric, every query on each index and on FAISS in turn."""
     import faiss
     import usearch
     from _synthetic import clustered
@@ -39,37 +41,39 @@ def child(n: int, queries: int, ef: int, repeats: int) -> dict:
     vectors = clustered(max(n // 1000, 1))(np.random.default_rng(0), n, DIMS)
     rows = np.random.default_rng(1).choice(n, queries, replace=False)
     truth = np.argsort(-(vectors[rows] @ vectors.T), axis=1)[:, 1:K + 1]
-    index = Index(ndim=DIMS, metric="cos", dtype="f32", connectivity=16, expansion_add=128, expansion_search=ef)
-    started = time.perf_counter()
-    index.add(np.arange(n), vectors, threads=2)
-    built = time.perf_counter() - started
+    ways, built = {}, {}
+    for metric in metrics:
+        index = Index(ndim=DIMS, metric=metric, dtype="f32", connectivity=16, expansion_add=128, expansion_search=ef)
+        started = time.perf_counter()
+        index.add(np.arange(n), vectors, threads=2)
+        built[metric] = time.perf_counter() - started
+        ways[metric] = lambda q, index=index: index.search(q, K + 1, threads=1).keys
     floor = faiss.IndexHNSWFlat(DIMS, 16, faiss.METRIC_INNER_PRODUCT)
     floor.hnsw.efConstruction = 128
     faiss.omp_set_num_threads(2)
     started = time.perf_counter()
     floor.add(vectors)
-    floor_built = time.perf_counter() - started
+    built["faiss"] = time.perf_counter() - started
     faiss.omp_set_num_threads(1)
     params = faiss.SearchParametersHNSW(efSearch=ef)
-    ways = {"usearch": lambda q: index.search(q, K + 1, threads=1).keys,
-            "faiss": lambda q: floor.search(q[None, :], K + 1, params=params)[1][0]}
+    ways["faiss"] = lambda q: floor.search(q[None, :], K + 1, params=params)[1][0]
     seconds: dict[str, list[float]] = {name: [] for name in ways}
     for row in rows:  # warm
         for way in ways.values():
             way(vectors[row])
+    names = list(ways)
     for turn in range(repeats):
         for number, row in enumerate(rows):
-            for name in (list(ways) if (number + turn) % 2 else list(ways)[::-1]):
+            for step in range(len(names)):  # the order rotates with each query
+                name = names[(number + turn + step) % len(names)]
                 start = time.perf_counter()
                 ways[name](vectors[row])
                 seconds[name].append(time.perf_counter() - start)
-    found = {name: [way(vectors[row])[1:] for row in rows] for name, way in ways.items()}
-    recall = {name: float(np.mean([len(set(f.tolist()) & set(t.tolist())) / K for f, t in zip(hits, truth, strict=True)]))
-              for name, hits in found.items()}
+    recall = {name: float(np.mean([len(set(way(vectors[row])[1:].tolist()) & set(t.tolist())) / K
+                                   for row, t in zip(rows, truth, strict=True)])) for name, way in ways.items()}
     kernels = next((name for name in ("numkong", "simsimd") if name in sys.modules), "usearch's own")
     return {"version": usearch.__version__, "kernels": f"{kernels}, {index.hardware_acceleration}",
-            "p50": {name: float(np.median(s)) for name, s in seconds.items()}, "recall": recall,
-            "build": {"usearch": built, "faiss": floor_built}}
+            "p50": {name: float(np.median(s)) for name, s in seconds.items()}, "recall": recall, "build": built}
 
 
 def install(version: str, cache: Path) -> Path:
@@ -84,8 +88,8 @@ def run_version(version: str, args: argparse.Namespace) -> dict:
     target = install(version, args.cache)
     here = Path(__file__).resolve().parent
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(target), str(here), os.environ.get("PYTHONPATH", "")])}
-    command = [sys.executable, str(Path(__file__).resolve()), "--child", "--n", str(args.n),
-               "--queries", str(args.queries), "--ef", str(args.ef), "--repeats", str(args.repeats)]
+    command = [sys.executable, str(Path(__file__).resolve()), "--child", "--n", str(args.n), "--queries",
+               str(args.queries), "--ef", str(args.ef), "--repeats", str(args.repeats), "--metrics", args.metrics]
     done = subprocess.run(command, env=env, check=True, capture_output=True, text=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -97,12 +101,13 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--ef", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--metrics", default="cos,ip", help="comma-separated USearch metrics, an index each")
     parser.add_argument("--cache", type=Path, default=Path(os.environ.get("BENCH_CACHE", "/tmp/bench-usearch-versions")))
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(child(args.n, args.queries, args.ef, args.repeats)))
+        print(json.dumps(child(args.n, args.queries, args.ef, args.repeats, args.metrics.split(","))))
         return
     from _report import markdown_table, publish
 
@@ -110,13 +115,15 @@ def main() -> None:
     for version in args.versions.split(","):
         print(f"usearch {version} …", flush=True)
         results.append(run_version(version.strip(), args))
-    rows = [[r["version"], r["kernels"], f"{r['p50']['usearch'] * 1e3:.3f}", f"{r['recall']['usearch']:.3f}",
+    rows = [[r["version"], r["kernels"], metric, f"{r['p50'][metric] * 1e3:.3f}", f"{r['recall'][metric]:.3f}",
              f"{r['p50']['faiss'] * 1e3:.3f}", f"{r['recall']['faiss']:.3f}",
-             f"{r['p50']['usearch'] / r['p50']['faiss']:.2f}×", f"{r['build']['usearch']:.1f}",
-             f"{r['build']['usearch'] / r['build']['faiss']:.2f}×"] for r in results]
-    table = markdown_table(["usearch", "distance kernels", "usearch p50 ms", "recall@10", "faiss p50 ms (same process)",
-                            "faiss recall@10", "usearch vs faiss", "usearch build s", "build vs faiss"], rows)
-    body = (f"{args.n:,} clustered unit vectors × {DIMS}, cosine f32, M=16, efConstruction 128 (built with two "
+             f"{r['p50'][metric] / r['p50']['faiss']:.2f}×", f"{r['build'][metric]:.1f}",
+             f"{r['build'][metric] / r['build']['faiss']:.2f}×"]
+            for r in results for metric in args.metrics.split(",")]
+    table = markdown_table(["usearch", "distance kernels", "metric", "usearch p50 ms", "recall@10",
+                            "faiss p50 ms (same process)", "faiss recall@10", "usearch vs faiss", "usearch build s",
+                            "build vs faiss"], rows)
+    body = (f"{args.n:,} clustered unit vectors × {DIMS}, f32, M=16, efConstruction 128 (built with two "
             f"threads), ef={args.ef}, {args.queries} queries (indexed vectors, each "
             f"skipping itself), k={K}, one thread, {args.repeats} interleaved passes; each release in its own "
             f"interpreter with FAISS beside it as the reference.\n\n{table}\n")

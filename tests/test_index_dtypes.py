@@ -42,3 +42,18 @@ def test_an_f32_index_still_scores_from_the_index(tmp_path):
         from_index, present = coll.engine.get(space, keys)
         assert present.all()
         assert np.array_equal(from_index, coll.engine.inner.get(space, keys)[0])
+
+
+@pytest.mark.parametrize(("dtype", "metric"), [("f32", "IP"), ("f16", "IP"), ("i8", "Cos")])
+def test_a_new_index_measures_inner_product_except_in_i8(tmp_path, dtype, metric):
+    """Stored vectors are unit length, so the inner product ranks and scores as the cosine does,
+    without normalising both sides at every step of a walk; USearch's i8 inner product is a raw
+    integer dot (no similarity), so an i8 index keeps the cosine."""
+    with synthetic_collection(tmp_path / "coll", items=300, engine_options={"dtype": dtype}) as coll:
+        space = coll.searcher.similar_space
+        assert coll.engine.inner._index(space).metric.name == metric
+        expected, scores = _exact_top(coll, "item-00007", 10)
+        found = coll.search(like="item-00007", limit=10, alpha=1.0)
+        assert [result.key for result in found] == expected
+        assert [result.scores[f"like:{space}"] for result in found] == pytest.approx(
+            [scores[key] for key in expected], abs=2e-6)

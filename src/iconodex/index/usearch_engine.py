@@ -1,4 +1,4 @@
-"""The embedded engine: one USearch HNSW index (cosine) per space, persisted next to the SQLite file.
+"""The embedded engine: one USearch HNSW index (cosine, as the inner product of unit vectors) per space, persisted next to the SQLite file.
 
 Files, manifest, checks and freshness are ``saved.SavedSpaces``'s: readers open each index as a
 memory-mapped view (``Index.restore(view=True)``) and the first write loads it. Small spaces are
@@ -42,6 +42,14 @@ FILE_ROWS_FROM = 256
 EXACT_DTYPES = (ScalarKind.F32, ScalarKind.F64)
 
 
+def metric_for(dtype: str) -> str:
+    """Stored vectors are unit length (the engine's contract), so the inner product ranks and scores
+    as the cosine does without normalising both sides at every step: walks 7% faster at 100k × 256
+    (2.23). USearch's i8 inner product is a raw integer dot, no similarity, so i8 keeps the cosine.
+    A saved file keeps the metric it was made with."""
+    return "cos" if dtype == "i8" else "ip"
+
+
 class UsearchEngine(SavedSpaces):
     suffix = "usearch"
     library = "USearch"
@@ -61,7 +69,7 @@ class UsearchEngine(SavedSpaces):
     # -- the library's side of the files ------------------------------------------------------
 
     def _new_index(self, dims: int) -> Index:
-        return self._fit(Index(ndim=dims, metric="cos", dtype=self.dtype, **self.params))
+        return self._fit(Index(ndim=dims, metric=metric_for(self.dtype), dtype=self.dtype, **self.params))
 
     def _fit(self, index: Index) -> Index:
         """Set the index's search expansion for its current size (when opened, and after each write,
