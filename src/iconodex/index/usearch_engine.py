@@ -1,4 +1,5 @@
-"""The embedded engine: one USearch HNSW index (cosine, as the inner product of unit vectors) per space, persisted next to the SQLite file.
+"""The embedded engine: one USearch HNSW index per space (cosine similarity, measured as the inner
+product of unit vectors), persisted next to the SQLite file.
 
 Files, manifest, checks and freshness are ``saved.SavedSpaces``'s: readers open each index as a
 memory-mapped view (``Index.restore(view=True)``) and the first write loads it. Small spaces are
@@ -44,8 +45,8 @@ EXACT_DTYPES = (ScalarKind.F32, ScalarKind.F64)
 
 def metric_for(dtype: str) -> str:
     """Stored vectors are unit length (the engine's contract), so the inner product ranks and scores
-    as the cosine does without normalising both sides at every step: walks 7% faster at 100k × 256
-    (2.23). USearch's i8 inner product is a raw integer dot, no similarity, so i8 keeps the cosine.
+    as the cosine does without normalising both sides at every step: walks about 10% faster on
+    USearch 2.23 (docs/benchmarks.md, usearch-versions). USearch's i8 inner product is a raw integer dot, no similarity, so i8 keeps the cosine.
     A saved file keeps the metric it was made with."""
     return "cos" if dtype == "i8" else "ip"
 
