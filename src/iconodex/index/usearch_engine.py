@@ -46,8 +46,8 @@ EXACT_DTYPES = (ScalarKind.F32, ScalarKind.F64)
 def metric_for(dtype: str) -> str:
     """Stored vectors are unit length (the engine's contract), so the inner product ranks and scores
     as the cosine does without normalising both sides at every step: walks about 10% faster on
-    USearch 2.23 (docs/benchmarks.md, usearch-versions). USearch's i8 inner product is a raw integer dot, no similarity, so i8 keeps the cosine.
-    A saved file keeps the metric it was made with."""
+    USearch 2.23 (docs/benchmarks.md, usearch-versions). USearch's i8 inner product is a raw integer
+    dot, no similarity, so i8 keeps the cosine. A saved file keeps the metric it was made with."""
     return "cos" if dtype == "i8" else "ip"
 
 
