@@ -216,7 +216,7 @@ class Searcher:
     @staticmethod
     def _walk_order(walks: Walks, lone: Leg, exclude: set[int]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """A lone leg's candidates as its walk found them, best first (no pooling, nothing read)."""
-        keys, sims = walks.get(lone.name, (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)))
+        keys, sims = walks[lone.name]
         keep = np.ones(len(keys), dtype=bool)
         for key in exclude:
             keep &= keys != key

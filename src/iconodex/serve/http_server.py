@@ -73,10 +73,10 @@ class HardenedProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         started_in_headers, self._headers_done = self._in_headers, False
         super().data_received(data)
-        # Only a chunk that was all header bytes counts: it began inside a request's headers, no
-        # headers were completed in it, and it did not end in a body. So a pipelined request's
-        # headers, which arrive while an earlier one is answered (no deadline armed yet), count too.
-        if not (started_in_headers and self._in_headers) or self._headers_done or self.transport.is_closing():
+        # Only a chunk that was all header bytes counts: it began inside a request's headers and
+        # completed none. So a pipelined request's headers, which arrive while an earlier one is
+        # answered (no deadline armed yet), count too; a body never does.
+        if not started_in_headers or self._headers_done or self.transport.is_closing():
             return
         self._header_bytes += len(data)
         if self._header_bytes > MAX_HEADER_BYTES:
