@@ -1,8 +1,11 @@
 """HNSW like for like: USearch (f32, f16, i8 with and without exact rescoring) against FAISS
 ``IndexHNSWFlat`` on the same clustered unit vectors, with the same graph (M, efConstruction 128),
 the same build threads, one thread and one query per call at search time, every index opened
-memory-mapped where the library allows, and the queries INTERLEAVED (each query runs on every
-index in turn, in a rotating order) so background load falls on all of them alike.
+memory-mapped where the library allows, and the queries INTERLEAVED so background load falls on the
+indexes compared alike. With FAISS listed, every other index is timed in a pass of its own beside it
+(each query on the two in turn) and its ratio is to FAISS in that pass: three or more indexes in one
+rotation make every walk wait on memory (FAISS itself 1.7× slower with three), so their ratios would
+compare only within a run listing the same indexes.
 
 Each index is built once and saved under ``--cache`` with its build time; later runs reuse it, so
 a measured run can be split into builds and queries. Per index, the latency reported is the p50 at
@@ -33,7 +36,7 @@ from usearch.index import Index
 
 from iconodex.index.faiss_engine import FaissEngine
 from iconodex.index.files import Manifest, SpaceFile, file_checksum, saved_name, write_manifest
-from iconodex.index.usearch_engine import UsearchEngine
+from iconodex.index.usearch_engine import UsearchEngine, metric_for
 
 EF_CONSTRUCTION = 128
 SPACE = "vectors"
@@ -49,6 +52,7 @@ class Result:
     p50: float
     p95: float
     default: bool = False  # searched with the engine's default expansion (``ef`` is the one it chose)
+    reference_p50: float | None = None  # FAISS's p50 at the same ef, in the pass beside this index (``passes``)
 
 
 class Candidate:
@@ -95,10 +99,12 @@ class Usearch(Candidate):
         super().__init__(connectivity)
         self.dtype, self.rescore = dtype, rescore
         self.name = f"usearch {dtype}" + (" + f32 rescoring" if rescore else "")
-        self.file = f"usearch-{dtype}-M{connectivity}.usearch"
+        # the engine's metric; the cosine files of earlier runs keep their names
+        self.metric = metric_for(dtype)
+        self.file = f"usearch-{dtype}-M{connectivity}" + ("-ip" if self.metric == "ip" else "") + ".usearch"
 
     def build(self, data: np.ndarray, path: Path, threads: int) -> None:
-        index = Index(ndim=data.shape[1], metric="cos", dtype=self.dtype, connectivity=self.connectivity,
+        index = Index(ndim=data.shape[1], metric=self.metric, dtype=self.dtype, connectivity=self.connectivity,
                       expansion_add=EF_CONSTRUCTION)
         index.add(np.arange(len(data), dtype=np.uint64), data, threads=threads)
         index.save(str(path))
@@ -296,12 +302,19 @@ def build_all(found: list[Candidate], data: np.ndarray, folder: Path, threads: i
         start = time.perf_counter()
         candidate.build(np.asarray(data), path, threads)
         record = {"seconds": time.perf_counter() - start, "threads": threads, "load": os.getloadavg()[0],
-                  "nice": os.nice(0)}
+                  "nice": os.nice(0), "libraries": _versions()}
         log.write_text(json.dumps({**_builds(log), candidate.file: record}, indent=1))
     builds = _builds(log)
     for name in builds:
         builds[name]["bytes"] = _size(folder / name)
     return builds
+
+
+def _versions() -> str:
+    import faiss
+    import usearch
+
+    return f"usearch {usearch.__version__}, faiss {faiss.__version__}"
 
 
 def _builds(log: Path) -> dict[str, dict]:
@@ -314,23 +327,57 @@ def _size(path: Path) -> int:
 
 # -- queries (interleaved) ---------------------------------------------------------------------
 
-def sweep(found: list[Candidate], queries: np.ndarray, truth: np.ndarray, efs: list[int], k: int) -> list[Result]:
+def sweep(found: list[Candidate], queries: np.ndarray, truth: np.ndarray, efs: list[int], k: int,
+          repeats: int = 1) -> list[Result]:
     """One expansion at a time, the indexes interleaved; with ``default`` among ``efs``, every (index,
-    expansion) in one rotation instead, so the default and the fixed ones share the same load."""
+    expansion) in one rotation instead, so the default and the fixed ones share the same load. The
+    whole sweep runs ``repeats`` times and each setting's latencies pool its passes, so a passing
+    disturbance of the shared machine falls on one short pass of each, not on one setting."""
     if DEFAULT in efs:
         rounds = [[(copy.copy(candidate), ef) for ef in efs for candidate in found]]
     else:
         rounds = [[(candidate, ef) for candidate in found] for ef in efs]
+    groups = [(turns, group) for turns in rounds for group in passes(turns)]
+    seconds: list[list[list[float]]] = [[[] for _ in group] for _, group in groups]
+    answers: list[list[list[np.ndarray]]] = [[] for _ in groups]
+    expansions: list[list[int]] = [[] for _ in groups]  # as searched (an engine's default one is its choice)
+    for _ in range(repeats):
+        for number, (turns, group) in enumerate(groups):
+            for candidate, ef in turns:
+                candidate.set_ef(ef)
+            took, got = interleaved([candidate for candidate, _ in group], queries, k)
+            for position, times in enumerate(took):
+                seconds[number][position] += times
+            answers[number] = answers[number] or got
+            expansions[number] = [candidate.expansion() for candidate, _ in group]
     results = []
-    for turns in rounds:
-        for candidate, ef in turns:
-            candidate.set_ef(ef)
-        seconds, answers = interleaved([candidate for candidate, _ in turns], queries, k)
-        for (candidate, ef), took, got in zip(turns, seconds, answers, strict=True):
-            results.append(Result(candidate.name, candidate.expansion(), recall(got, truth), *percentiles(took),
-                                  default=ef == DEFAULT))
-        print(" | ".join(f"{r.index} ef={r.ef} r={r.recall:.3f} {r.p50:.3f} ms" for r in results[-len(turns):]), flush=True)
-    return results
+    for (_, group), took, got, used in zip(groups, seconds, answers, expansions, strict=True):
+        found_now = [Result(candidate.name, expansion, recall(keys, truth), *percentiles(times), default=ef == DEFAULT)
+                     for (candidate, ef), times, keys, expansion in zip(group, took, got, used, strict=True)]
+        reference = next((r.p50 for (c, _), r in zip(group, found_now, strict=True) if isinstance(c, Faiss)), None)
+        for result in found_now:
+            result.reference_p50 = reference
+        results += found_now
+        print(" | ".join(f"{r.index} ef={r.ef} r={r.recall:.3f} {r.p50:.3f} ms" for r in found_now), flush=True)
+    return _one_per_setting(results)
+
+
+def passes(turns: list[tuple[Candidate, int]]) -> list[list[tuple[Candidate, int]]]:
+    """The groups timed together: every index beside FAISS, a pass each, where FAISS is listed with
+    two or more others; otherwise all in one rotation (``--ef default`` compares settings of one index)."""
+    reference = [turn for turn in turns if isinstance(turn[0], Faiss)]
+    others = [turn for turn in turns if not isinstance(turn[0], Faiss)]
+    if len(reference) != 1 or len(others) < 2:
+        return [turns]
+    return [[turn, reference[0]] for turn in others]
+
+
+def _one_per_setting(results: list[Result]) -> list[Result]:
+    """FAISS, timed once per pass, keeps its median pass (its recall is the same in every pass)."""
+    merged: dict[tuple[str, int, bool], list[Result]] = {}
+    for result in results:
+        merged.setdefault((result.index, result.ef, result.default), []).append(result)
+    return [sorted(group, key=lambda r: r.p50)[(len(group) - 1) // 2] for group in merged.values()]
 
 
 def interleaved(found: list[Candidate], queries: np.ndarray, k: int) -> tuple[list[list[float]], list[list[np.ndarray]]]:
@@ -371,8 +418,15 @@ def defaults(results: list[Result], target: float) -> str:
     return markdown_table(["index", "search expansion", "recall@10", "p50 ms", "p95 ms", "p50 vs default"], rows)
 
 
-def summary(found: list[Candidate], chosen: dict[str, Result], builds: dict[str, dict], n: int,
-            target: float) -> str:
+def faiss_beside(results: list[Result], index: str, ef: int) -> float | None:
+    """FAISS's p50 at ``ef`` in the pass it shared with ``index`` (None where they shared none)."""
+    return next((r.reference_p50 for r in results if r.index == index and r.ef == ef and not r.default), None)
+
+
+def summary(found: list[Candidate], results: list[Result], builds: dict[str, dict], n: int, target: float) -> str:
+    """Per index, its smallest ef reaching the target against FAISS's at the target: with pairwise passes,
+    FAISS's p50 as timed beside this index (at FAISS's chosen ef), so both sides of a ratio shared a pass."""
+    chosen = at_target(results, target)
     base = chosen.get(Faiss.name)
     faiss_build = builds.get(next((c.file for c in found if isinstance(c, Faiss)), ""), {}).get("seconds")
     rows = []
@@ -380,7 +434,8 @@ def summary(found: list[Candidate], chosen: dict[str, Result], builds: dict[str,
         r, built = chosen[candidate.name], builds[candidate.file]
         rows.append([r.index, f"M={candidate.connectivity} ef={r.ef}",
                      f"{r.recall:.3f}" + ("" if r.recall >= target else " (below)"), f"{r.p50:.3f}", f"{r.p95:.3f}",
-                     f"{r.p50 / base.p50:.2f}×" if base else "-", f"{built['bytes'] / n:.0f}",
+                     f"{r.p50 / (faiss_beside(results, r.index, base.ef) or base.p50):.2f}×" if base else "-",
+                     f"{built['bytes'] / n:.0f}",
                      f"{built['seconds']:.0f}" + (" (niced)" if built.get("nice") else ""),
                      f"{built['seconds'] / faiss_build:.2f}×" if faiss_build else "-"])
     header = ["index", "setting", "recall@10", "p50 ms", "p95 ms", "p50 vs faiss", "bytes/item", "build s",
@@ -401,6 +456,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--indexes", default="usearch-f32,usearch-f16,usearch-i8,usearch-i8-rescored,engine,faiss")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="build threads, the same for all")
     parser.add_argument("--cache", type=Path, default=Path(os.environ.get("BENCH_CACHE", "/tmp/bench-hnsw")))
+    parser.add_argument("--repeats", type=int, default=1, help="times the whole sweep runs (latencies pooled)")
     parser.add_argument("--build-only", action="store_true")
     parser.add_argument("--section", default="hnsw", help="docs/benchmarks.md section to write")
     parser.add_argument("--no-write", action="store_true")
@@ -422,19 +478,19 @@ def main() -> None:
         return
     for candidate in found:
         candidate.open(folder / candidate.file, data)
-    results = sweep(found, queries, truth, args.ef, args.k)
+    results = sweep(found, queries, truth, args.ef, args.k, args.repeats)
     full = markdown_table(["index", "ef", "recall@10", "p50 ms", "p95 ms"],
                           [[r.index, f"{r.ef} (default)" if r.default else r.ef, f"{r.recall:.3f}", f"{r.p50:.3f}",
                             f"{r.p95:.3f}"] for r in results])
     data = f"{args.n:,} × {args.dims} clustered unit vectors, {args.queries} held-out queries, k={args.k}"
     if DEFAULT in args.ef:
         table = defaults(results, args.target)
-        body = (f"{NOTES}\n{data}, each engine with its default search expansion (it follows the index's size) "
+        body = (f"{NOTES}Libraries: {_versions()}.\n\n{data}, each engine with its default search expansion (it follows the index's size) "
                 f"and with fixed ones (the old defaults: usearch 96, faiss 80), every setting in the same rotation "
                 f"(each query runs on every index and setting in turn):\n\n{table}\n")
     else:
-        table = summary(found, at_target(results, args.target), builds, args.n, args.target)
-        body = (f"{NOTES}\n{data}, latency at the smallest ef with recall@{args.k} ≥ {args.target}:\n\n{table}\n\n"
+        table = summary(found, results, builds, args.n, args.target)
+        body = (f"{NOTES}Libraries: {_versions()}.\n\n{data}, latency at the smallest ef with recall@{args.k} ≥ {args.target}:\n\n{table}\n\n"
                 f"<details><summary>full sweep</summary>\n\n{full}\n\n</details>\n")
     print(f"\n{table}\n\n{full}")
     if not args.no_write:
@@ -442,8 +498,10 @@ def main() -> None:
         write_section(args.section, f"{what}, {args.n:,} × {args.dims} (bench_hnsw.py)", body)
 
 
-NOTES = """Same graph for all (M, efConstruction 128, cosine), built with the same threads; at search time one
-thread, one query per call, the queries interleaved across indexes. USearch files are opened as views
+NOTES = """Same graph for all (M, efConstruction 128; inner product on unit vectors, as the engines measure it,
+the cosine for i8), built with the same threads; at search time one thread, one query per call. With
+FAISS listed, each other index is timed in a pass of its own beside FAISS (each query on the two in
+turn) and "p50 vs faiss" is to FAISS in that pass; FAISS's own row is its median pass. USearch files are opened as views
 (memory-mapped), FAISS with `IO_FLAG_MMAP_IFC` (memory-mapped; `IO_FLAG_MMAP`, used before, reads an HNSW
 file into memory). "i8 + f32 rescoring" asks the i8 index for 4×k candidates and
 reorders them by exact f32 dot products read from a memory-mapped copy of the vectors (iconodex's
