@@ -16,7 +16,7 @@ from bisect import bisect_right
 from collections.abc import Sequence
 
 Points = Sequence[tuple[int, int]]  # (vectors in the index, expansion), by increasing size
-CAP = 1024  # the widest walk the rule asks for, whatever the size (10M f32 extrapolates to 240)
+CAP = 1024  # the widest walk the rule asks for, whatever the size (10M usearch f32 extrapolates to 283)
 
 
 def search_expansion(count: int, points: Points) -> int:

@@ -23,12 +23,14 @@ from .usearch_rows import FileRows, file_rows
 # smallest expansion (in steps of 8) with recall@10 ≥ 0.955 — 0.95 and a margin — on clustered 256-d
 # vectors at M=16, over every build measured at that size; f16 and i8 with the f32 rescoring of 4×k
 # candidates that the searcher does (bench_hnsw.py, 2026-11-25). f32: 20k 0.968, 200k 0.967/0.971, 1M
-# 0.961/0.955, 2M 0.957 (where the old fixed 96 gave 0.936; at 200k it walked 1.5× wider than needed).
+# 0.961/0.955, 2M 0.957 (where the old fixed 96 gave 0.936; at 200k it walked 1.5× wider than needed);
+# built by USearch 2.23 with the inner product, as new indexes are (2026-11-26): 200k 0.970 at 64, 1M
+# 0.950 at 80 and 0.955 at 88 (96: 0.961), 2M 0.949 at 128, 0.954 at 144 and 0.958 at 152.
 # f16 + rescoring: 0.968, 0.961, 1M 0.964/0.957 (300/500 queries; 80: 0.958/0.951), 2M 0.964 (224: 0.953);
 # i8 + rescoring: 0.957, 0.963, 1M 0.959/0.956 (80: 0.951/0.950), 2M 0.962. A search-time setting:
 # files saved with any other setting open with it; an explicit ``expansion_search`` option replaces it.
 SEARCH_EXPANSIONS: dict[str, Points] = {
-    "f32": ((20_000, 56), (200_000, 64), (1_000_000, 80), (2_000_000, 128)),
+    "f32": ((20_000, 56), (200_000, 64), (1_000_000, 96), (2_000_000, 152)),
     "f16": ((20_000, 56), (200_000, 64), (1_000_000, 88), (2_000_000, 256)),
     "i8": ((20_000, 48), (200_000, 56), (1_000_000, 88), (2_000_000, 192)),
 }
