@@ -338,28 +338,37 @@ def sweep(found: list[Candidate], queries: np.ndarray, truth: np.ndarray, efs: l
     else:
         rounds = [[(candidate, ef) for candidate in found] for ef in efs]
     groups = [(turns, group) for turns in rounds for group in passes(turns)]
-    seconds: list[list[list[float]]] = [[[] for _ in group] for _, group in groups]
-    answers: list[list[list[np.ndarray]]] = [[] for _ in groups]
-    expansions: list[list[int]] = [[] for _ in groups]  # as searched (an engine's default one is its choice)
-    for _ in range(repeats):
-        for number, (turns, group) in enumerate(groups):
-            for candidate, ef in turns:
-                candidate.set_ef(ef)
-            took, got = interleaved([candidate for candidate, _ in group], queries, k)
-            for position, times in enumerate(took):
-                seconds[number][position] += times
-            answers[number] = answers[number] or got
-            expansions[number] = [candidate.expansion() for candidate, _ in group]
     results = []
-    for (_, group), took, got, used in zip(groups, seconds, answers, expansions, strict=True):
+    for group, (seconds, answers, expansions) in zip((group for _, group in groups),
+                                                     _timed(groups, queries, k, repeats), strict=True):
         found_now = [Result(candidate.name, expansion, recall(keys, truth), *percentiles(times), default=ef == DEFAULT)
-                     for (candidate, ef), times, keys, expansion in zip(group, took, got, used, strict=True)]
+                     for (candidate, ef), times, keys, expansion in zip(group, seconds, answers, expansions,
+                                                                         strict=True)]
         reference = next((r.p50 for (c, _), r in zip(group, found_now, strict=True) if isinstance(c, Faiss)), None)
         for result in found_now:
             result.reference_p50 = reference
         results += found_now
         print(" | ".join(f"{r.index} ef={r.ef} r={r.recall:.3f} {r.p50:.3f} ms" for r in found_now), flush=True)
     return _one_per_setting(results)
+
+
+Timing = tuple[list[list[float]], list[list[np.ndarray]], list[int]]  # per index: seconds, keys, expansion
+
+
+def _timed(groups: list[tuple[list, list]], queries: np.ndarray, k: int, repeats: int) -> list[Timing]:
+    """Each group's pass ``repeats`` times over, every group in turn: per group, each index's latencies
+    pooled, its answers and the expansion it searched with (an engine's default one is its choice)."""
+    timings: list[Timing] = [([[] for _ in group], [], []) for _, group in groups]
+    for _ in range(repeats):
+        for (turns, group), (seconds, answers, expansions) in zip(groups, timings, strict=True):
+            for candidate, ef in turns:
+                candidate.set_ef(ef)
+            took, got = interleaved([candidate for candidate, _ in group], queries, k)
+            for pooled, times in zip(seconds, took, strict=True):
+                pooled += times
+            answers[:] = answers or got
+            expansions[:] = [candidate.expansion() for candidate, _ in group]
+    return timings
 
 
 def passes(turns: list[tuple[Candidate, int]]) -> list[list[tuple[Candidate, int]]]:
@@ -485,12 +494,14 @@ def main() -> None:
     data = f"{args.n:,} × {args.dims} clustered unit vectors, {args.queries} held-out queries, k={args.k}"
     if DEFAULT in args.ef:
         table = defaults(results, args.target)
-        body = (f"{NOTES}Libraries: {_versions()}.\n\n{data}, each engine with its default search expansion (it follows the index's size) "
-                f"and with fixed ones (the old defaults: usearch 96, faiss 80), every setting in the same rotation "
+        fixed = ", ".join(str(ef) for ef in args.ef if ef != DEFAULT)
+        body = (f"{NOTES}Libraries: {_versions()}.\n\n{data}, each engine with its default search expansion "
+                f"(it follows the index's size) and with fixed ones (ef {fixed}), every setting in the same rotation "
                 f"(each query runs on every index and setting in turn):\n\n{table}\n")
     else:
         table = summary(found, results, builds, args.n, args.target)
-        body = (f"{NOTES}Libraries: {_versions()}.\n\n{data}, latency at the smallest ef with recall@{args.k} ≥ {args.target}:\n\n{table}\n\n"
+        body = (f"{NOTES}Libraries: {_versions()}.\n\n{data}, latency at the smallest ef with recall@{args.k} "
+                f"≥ {args.target}:\n\n{table}\n\n"
                 f"<details><summary>full sweep</summary>\n\n{full}\n\n</details>\n")
     print(f"\n{table}\n\n{full}")
     if not args.no_write:
