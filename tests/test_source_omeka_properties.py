@@ -121,6 +121,21 @@ def test_next_links_of_any_shape_end_the_listing_cleanly(odd, next_link):
     assert all("\n" not in reason for _, reason in report.failed)
 
 
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("next_link", ["?òßJ±cÉ", "?page=%C3%B2", "/api/items?q=ü&page=1"])
+def test_a_next_link_back_to_the_same_page_in_any_spelling_ends_the_listing(odd, next_link):
+    """httpx sends (and reports) a URL percent-encoded: a page whose "next" is itself with raw
+    non-ASCII characters must still be recognised as read, or the harvest would ask for it forever."""
+    odd.page = json.dumps([{**ITEM, "o:media": [{"o:id": 10778}]}]).encode()
+    odd.headers = {"Link": f'<{next_link}>; rel="next"'}
+    odd.media = {"10778": json.dumps(MEDIA).encode()}
+    asked = len(odd.server.requests)
+    records, report = harvest(OmekaSource.from_spec(odd.base, {}))
+    pages = [path for path in odd.server.requests[asked:] if path.startswith("/api/items")]
+    assert [r.id for r in records] == ["10777"] and len(pages) <= 3, pages
+    assert any("already read" in reason for _, reason in report.failed), report.failed
+
+
 def test_a_deeply_nested_page_is_one_failed_page(odd):
     odd.page, odd.headers = b"[" * 100_000 + b"]" * 100_000, {}
     records, report = harvest(OmekaSource.from_spec(odd.base, {}))

@@ -30,8 +30,10 @@ import logging
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qsl, quote, urljoin, urlsplit
+
+import httpx
 
 from ..config import Settings
 from ..errors import ConfigError, FetchError, IconodexError, SourceError
@@ -43,9 +45,6 @@ from . import omeka_changes as changes
 from .base import HarvestContext
 from .documents import is_url, option_flag, response_json
 from .langmap import add_localised, first_text
-
-if TYPE_CHECKING:
-    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -415,10 +414,19 @@ def _next_page(ctx: HarvestContext, response: httpx.Response, seen_pages: set[st
     url = _same_server(str(response.url), link.strip())
     if url is None:
         ctx.report.fail(mask_url(link), "the next page link is not a URL on the same server", listing=True)
-    elif url in seen_pages:  # a server whose "next" points back would otherwise loop forever
+    elif _as_sent(url) in seen_pages:  # a server whose "next" points back would otherwise loop forever
         ctx.report.fail(mask_url(url), "the next page link points to a page already read", listing=True)
         url = None
     return url
+
+
+def _as_sent(url: str) -> str:
+    """``url`` spelled as httpx sends it and reports it back (``response.url``: non-ASCII characters
+    percent-encoded), so a link back to a page read already is recognised however it is written."""
+    try:
+        return str(httpx.URL(url))
+    except httpx.InvalidURL:
+        return url
 
 
 def _same_server(base: str, link: str) -> str | None:
