@@ -84,13 +84,15 @@ def build_set(folder: Path, limit: int) -> dict[str, str]:
 
 def quality(limit: int) -> None:
     from iconodex import Collection
-    from iconodex.duplicates import HASH_DISTANCE, MIN_SCORE, collection_hashes, find_duplicates, hamming
+    from iconodex.duplicates import HASH_DISTANCE, collection_hashes, find_duplicates, hamming
+    from iconodex.models.catalog import duplicate_score
 
     with tempfile.TemporaryDirectory() as tmp:
         truth = build_set(Path(tmp) / "pictures", limit)
         coll = Collection.create(Path(tmp) / "coll")
         coll.ingest(str(Path(tmp) / "pictures"))
         keys, hashes = collection_hashes(coll)
+        min_score = duplicate_score(coll.calibration)
         items = coll.store.get_many(keys.tolist())
         names = [items[int(k)].id for k in keys]
         vectors = dict(zip(*next(iter(coll.vectors(coll.similar_space, names, batch=len(names)))), strict=True))
@@ -108,13 +110,14 @@ def quality(limit: int) -> None:
                 print(f"  {label} {t}: precision {_ratio(hit & same, hit)}, recall {_ratio(hit & same, same)}")
         for kind in EDITS:
             rows = same & np.array([kind in e for e in edits])
-            hit = (dist <= HASH_DISTANCE) | (cos >= MIN_SCORE)
+            hit = (dist <= HASH_DISTANCE) | (cos >= min_score)
             print(f"  recall, pairs with {kind:8}: {_ratio(hit & rows, rows)} (hash {_ratio((dist <= HASH_DISTANCE) & rows, rows)},"
-                  f" vectors {_ratio((cos >= MIN_SCORE) & rows, rows)})")
+                  f" vectors {_ratio((cos >= min_score) & rows, rows)})")
         report = find_duplicates(coll)
         grouped = {(a, b) for group in report.groups for a, b in itertools.combinations(sorted(i["id"] for i in group), 2)}
         truth_pairs = {tuple(sorted((names[a], names[b]))) for (a, b), s in zip(pairs, same, strict=True) if s}
-        print(f"groups at defaults (hash <= {HASH_DISTANCE}, cosine >= {MIN_SCORE}): {len(report.groups)}; pair "
+        print(f"groups at defaults (hash <= {HASH_DISTANCE}, cosine >= {min_score}, {coll.calibration}): "
+              f"{len(report.groups)}; pair "
               f"precision {_ratio_n(len(grouped & truth_pairs), len(grouped))}, "
               f"recall {_ratio_n(len(grouped & truth_pairs), len(truth_pairs))}")
 
@@ -167,7 +170,9 @@ def speed(n: int, dims: int) -> None:
 
 def _good(result: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     found, scores = result
-    return found, scores >= 0.92
+    from iconodex.models.catalog import DEFAULT_DUPLICATE_SCORE
+
+    return found, scores >= DEFAULT_DUPLICATE_SCORE
 
 
 def main() -> None:

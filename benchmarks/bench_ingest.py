@@ -306,7 +306,9 @@ def main() -> None:
 
 def _intro(paths: list[Path]) -> str:
     size = sum(p.stat().st_size for p in paths) / len(paths) / 1e6
-    return (f"{len(paths)} JPEGs of 2–4 megapixels (mean file {size:.1f} MB), offline model (lite0), default "
+    from iconodex.models.offline import DEFAULT_VARIANT
+
+    return (f"{len(paths)} JPEGs of 2–4 megapixels (mean file {size:.1f} MB), offline model ({DEFAULT_VARIANT}), default "
             f"settings unless a row says otherwise. The encoder case excludes decoding; the naive loop includes "
             f"it. Each case runs in its own process, warmed up (models loaded and run once), and ingest, the "
             f"encoder and the naive loop each give the best of {ROUNDS} rounds; CPU ms per item is all the process's threads together "

@@ -91,10 +91,11 @@ def picture_legs(variants: list[str], data: Path) -> tuple[list[str], list[list[
     return columns, rows
 
 
-def _shares() -> str:
-    bridge = neighbours.load(DEFAULT_VARIANT)
-    return "none shipped" if bridge is None else (
-        f"{bridge.ridge.alpha:g} / {bridge.neighbours.share:g} / {1 - bridge.ridge.alpha - bridge.neighbours.share:.1f}")
+def _shares(variants: list[str]) -> str:
+    """Each shipped bridge's shares, ridge / neighbours / ConSE."""
+    bridges = {variant: neighbours.load(variant) for variant in variants}
+    return ", ".join(f"{variant} {b.ridge.alpha:g} / {b.neighbours.share:g} / {1 - b.ridge.alpha - b.neighbours.share:.1f}"
+                     for variant, b in bridges.items() if b is not None) or "none shipped"
 
 
 def seconds_per_picture(variant: str, files: list[Path], rounds: int = 2) -> float:
@@ -141,7 +142,7 @@ def main() -> None:
         f"The last columns: each variant's combined picture leg ÷ {BASELINE}'s ConSE alone, the picture leg "
         "before the projection (target ≥ 2×). \"combined with neighbours\" is pack version 3 (the nearest-"
         "neighbour bridge + a ridge map fitted on every training picture + ConSE, shares "
-        f"{_shares()}; benchmarks/neighbour_bridge.py), what new collections get; \"combined, share\" is version 2.\n\n"
+        f"{_shares(sorted({BASELINE, *args.variants}))}; benchmarks/neighbour_bridge.py), what new collections get; \"combined, share\" is version 2.\n\n"
         + markdown_table(["set", "queries", *columns, *(f"{name} ÷ before" for name in combined)], rows)
         + "\n\nLite0 against Lite2 (`train_projection.py --variants …`): the validation split's recall@10 "
         "(the calibration split: Open Clip Art titles, and the mean over them and the emoji names in the "

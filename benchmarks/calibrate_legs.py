@@ -12,8 +12,8 @@ otherwise look noisier than it ranks; and the separation d′: how many of those
 relevant items sit above their own query's mean, on average (how informative the leg is; the fusion
 weighs it by that). Then the hold of the most informative leg: how far another item must score above
 that leg's best candidate, on the fused scale (alpha 0.5), to take first place from it; of ``HOLDS``
-the one that puts a right answer first for the most queries of all sets (0: no hold; ties: the
-smallest). Copy them into ``iconodex.models.catalog.LEG_SCALES``; the result goes into the
+that keep every set's right-first share within 0.01 of its best single leg's (issue 13's rule), the one
+that puts a right answer first for the most queries of all sets (0: no hold; ties: the smallest). Copy them into ``iconodex.models.catalog.LEG_SCALES``; the result goes into the
 ``leg-scales`` section of docs/benchmarks.md. Legs not measured here (picture and more-like-this
 queries) are scaled by each query's own candidates.
 """
@@ -33,6 +33,7 @@ LEGS = {"text-query:image": "image", "text-query:text": "text"}
 
 
 HOLDS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
+SET_MARGIN = 0.01  # how far below its best single leg a set's fused recall may fall (issue 13)
 
 
 def leg_samples(coll_path: Path, queries_path: Path) -> tuple[str, dict[str, np.ndarray], np.ndarray]:
@@ -76,13 +77,33 @@ def first_right(samples: dict[str, np.ndarray], relevant: np.ndarray, scales: di
     return relevant[rows, np.where(held, winner, top)]
 
 
+def right_first_alone(samples: dict[str, np.ndarray], relevant: np.ndarray) -> float:
+    """The share of queries whose first result is right with the best single leg ranking alone."""
+    rows = np.arange(len(relevant))
+    return max(float(np.mean(relevant[rows, np.nanargmax(np.where(np.isnan(sims), -np.inf, sims), axis=1)]))
+               for sims in samples.values())
+
+
 def fitted_hold(measured: list, scales: dict[str, tuple[float, float, float]]) -> tuple[str, float, list[list]]:
-    """(the most informative leg, its hold, a row per hold tried: the share of queries answered right first)."""
+    """(the most informative leg, its hold, a row per hold tried: the share of all queries answered right
+    first, and the worst set's share less its best single leg's).
+
+    Kept: of the holds under which no set answers right first less often than its best leg alone by
+    more than ``SET_MARGIN`` (issue 13's rule for the fusion, per labelled set), the one that answers
+    the most queries of all sets right first (ties: the smallest); where none keeps every set within
+    the margin, the one whose worst set comes closest."""
     strongest = max(scales, key=lambda leg: scales[leg][2])
-    shares = [float(np.mean(np.concatenate([first_right(samples, relevant, scales, strongest, hold)
-                                             for _, samples, relevant in measured]))) for hold in HOLDS]
-    best = HOLDS[int(np.argmax(shares))]
-    return strongest, best, [[hold if hold else "0 (none)", f"{share:.4f}"] for hold, share in zip(HOLDS, shares, strict=True)]
+    best_alone = [right_first_alone(samples, relevant) for _, samples, relevant in measured]
+    shares, worst = [], []
+    for hold in HOLDS:
+        right = [first_right(samples, relevant, scales, strongest, hold) for _, samples, relevant in measured]
+        shares.append(float(np.mean(np.concatenate(right))))
+        worst.append(min(float(np.mean(r)) - alone for r, alone in zip(right, best_alone, strict=True)))
+    passing = [i for i, gap in enumerate(worst) if gap >= -SET_MARGIN - 1e-9]  # exactly the margin passes
+    kept = (max(passing, key=lambda i: (shares[i], -i)) if passing
+            else max(range(len(HOLDS)), key=lambda i: (worst[i], shares[i])))
+    return strongest, HOLDS[kept], [[hold if hold else "0 (none)", f"{share:.4f}", f"{gap:+.4f}"]
+                                    for hold, share, gap in zip(HOLDS, shares, worst, strict=True)]
 
 
 def main() -> None:
@@ -106,9 +127,10 @@ def main() -> None:
             + markdown_table(["leg", "pairs", "mean", "std within a query", "99th percentile", "relevant pairs",
                               "separation d′ (σ)"], rows)
             + f"\n\nThe hold of `{strongest}` (the most informative leg): per margin tried, the share of all "
-            f"queries whose first result (fused at alpha 0.5, every item a candidate, no keyword leg) is right; "
-            f"kept: {hold or 'none'}.\n\n"
-            + markdown_table(["hold (σ of the fused scale)", "right first"], hold_rows))
+            f"queries whose first result (fused at alpha 0.5, every item a candidate, no keyword leg) is right, "
+            f"and the worst set's share less that of its best leg alone; kept: {hold or 'none'}, the most right "
+            f"first of the holds that keep every set within {SET_MARGIN:g} of its best leg (else the closest).\n\n"
+            + markdown_table(["hold (σ of the fused scale)", "right first", "worst set − its best leg"], hold_rows))
     publish("leg-scales", f"Leg scales for the calibrated fusion ({', '.join(models)})", body,
             write=not args.no_write)
 

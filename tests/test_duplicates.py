@@ -16,6 +16,7 @@ from PIL import Image
 from iconodex import Collection
 from iconodex.cli import cli
 from iconodex.duplicates import UnionFind, find_duplicates, hamming, hash_pairs, phash
+from iconodex.models.catalog import DUPLICATE_SCORES
 
 
 def test_phash_matches_imagehash():
@@ -67,6 +68,19 @@ def test_edited_copies_are_grouped_with_their_originals(edited_collection):
     assert report.hashed == 9 and report.failed == []
     first_group = report.groups[0]
     assert all("score" in item and "hamming" in item for item in first_group[1:])
+
+
+def test_the_embedding_leg_uses_the_threshold_measured_for_the_collections_model(edited_collection, monkeypatch):
+    """Each network's features move differently under an edit, so the cosine is looked up per model
+    and variant (models.catalog.DUPLICATE_SCORES) rather than fixed."""
+    coll, _ = edited_collection
+    assert coll.calibration == "offline"
+    monkeypatch.setitem(DUPLICATE_SCORES, "offline", -1.0)  # every neighbour counts
+    everything = find_duplicates(coll, hash_distance=None)
+    assert [len(group) for group in everything.groups] == [9]
+    monkeypatch.setitem(DUPLICATE_SCORES, "offline", 1.01)  # none does
+    assert find_duplicates(coll, hash_distance=None).groups == []
+    assert len(find_duplicates(coll, hash_distance=None, min_score=-1.0).groups) == 1  # a given one wins
 
 
 def test_hashes_are_cached(edited_collection, tmp_path):

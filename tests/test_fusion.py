@@ -6,6 +6,8 @@ held first against a narrow overturn."""
 from __future__ import annotations
 
 import shutil
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -97,14 +99,26 @@ def test_only_the_most_informative_legs_hold_counts(engine):
     assert ranked(scores_of(engine, calibrated_fuse, measured=held(5.0), alpha=0.62))[0] == 6
 
 
-def test_offline_collections_hold_their_catalogue_legs_winner(sample_collection):
-    hold = LEG_SCALES["offline"]["text-query:text"][3]
-    scales = [LegScale(*scale) for scale in LEG_SCALES["offline"].values()]
+@pytest.fixture(scope="module")
+def lite0_collection(sample_pictures, tmp_path_factory) -> Collection:
+    """The sample pictures with Lite0, whose measured scales hold the catalogue leg's winner."""
+    coll = Collection.create(tmp_path_factory.mktemp("lite0") / "c", model_options={"variant": "lite0"})
+    coll.ingest(str(sample_pictures))
+    yield coll
+    coll.close()
+
+
+@pytest.mark.parametrize("variant", ["lite2", "lite0"])
+def test_offline_collections_hold_their_catalogue_legs_winner(request, variant):
+    coll = request.getfixturevalue("sample_collection" if variant == "lite2" else "lite0_collection")
+    measured = LEG_SCALES["offline" if variant == "lite2" else "offline-lite0"]
+    hold = measured["text-query:text"][3]
+    scales = [LegScale(*scale) for scale in measured.values()]
     std = sum(s.separation * s.std for s in scales) / sum(s.separation for s in scales)  # the fused scale's, at alpha 0.5
-    assert sample_collection.searcher.scales["text-query:text"].hold == hold
-    assert sample_collection.searcher.scales["text-query:image"].hold is None
+    assert coll.searcher.scales["text-query:text"].hold == hold
+    assert coll.searcher.scales["text-query:image"].hold is None
     for text in ("a cat", "a cup of coffee", "a rocket", "an astronaut", "coins", "a camera"):
-        results = list(sample_collection.search(text, limit=20, keyword=False, min_score=0))
+        results = list(coll.search(text, limit=20, keyword=False, min_score=0))
         by_text = max(results, key=lambda r: r.scores["text-query:text"])
         # first: the catalogue leg's best candidate, or an item whose fused score beats it by more than the hold
         assert results[0].id == by_text.id or results[0].score - by_text.score > hold * std - 1e-6
@@ -178,3 +192,34 @@ def test_only_a_cameras_file_name_counts_as_no_catalogue_text(title, camera):
     from iconodex.ingest.documents import FILE_NAME_TITLE
 
     assert bool(FILE_NAME_TITLE.match(title)) is camera
+
+
+def _calibrate_legs():
+    benchmarks = str(Path(__file__).resolve().parents[1] / "benchmarks")
+    sys.path.insert(0, benchmarks)
+    try:
+        import calibrate_legs
+    finally:
+        sys.path.remove(benchmarks)
+    return calibrate_legs
+
+
+def _labelled_set(queries: int, text: list[float], image: list[float]) -> tuple[str, dict, np.ndarray]:
+    """``queries`` copies of one query over three items, the first of them right."""
+    samples = {"text-query:text": np.tile(text, (queries, 1)), "text-query:image": np.tile(image, (queries, 1))}
+    return "offline", samples, np.tile([True, False, False], (queries, 1))
+
+
+def test_the_fitted_hold_keeps_every_labelled_set_within_a_hundredth_of_its_best_leg():
+    """Issue 13's rule is per set: a hold that answers the most queries right overall (here none) may
+    still let the picture leg overturn a set's catalogue winners; the hold kept is the one that serves
+    every set best among those that keep each within 0.01 of its best single leg."""
+    calibrate_legs = _calibrate_legs()
+    scales = {"text-query:image": (0.0, 1.0, 1.0), "text-query:text": (0.0, 1.0, 3.0)}
+    overturned = _labelled_set(10, text=[1.0, 0.0, 0.0], image=[0.0, 4.0, 0.0])  # right by text alone; fused 0.25 σ wrong
+    rescued = _labelled_set(30, text=[0.9, 1.0, 0.0], image=[0.9, 0.0, 3.0])  # each leg alone wrong; fused right by 0.15 σ
+    strongest, hold, rows = calibrate_legs.fitted_hold([overturned, rescued], scales)
+    shares = {row[0]: float(row[1]) for row in rows}
+    assert strongest == "text-query:text"
+    assert shares["0 (none)"] == max(shares.values()) == 0.75  # what the overall share alone would keep
+    assert hold == 0.3 and shares[0.3] == 0.25  # the smallest hold that gives the first set its text winner back

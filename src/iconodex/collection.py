@@ -148,9 +148,12 @@ class Collection:
             raise ModelMismatchError(
                 f"{path} was made with model {coll.model_name!r}, not {model!r}; its vectors cannot be mixed: "
                 f"use another collection directory, or drop --model")
-        for name in ("dims", "pca", "engine", "text_template"):
-            asked, recorded = create.get(name), coll._config.get(name)
+        fixed = {name: (create.get(name), coll._config.get(name)) for name in ("dims", "pca", "engine", "text_template")}
+        for key, value in (create.get("model_options") or {}).items():
+            fixed[key] = (_option_text(value), _option_text(coll.model_options.get(key)))
+        for name, (asked, recorded) in fixed.items():
             if asked is not None and asked != recorded:
+                coll.close()
                 raise ConfigError(f"{path} was made with {name}={recorded!r}; it is fixed when a collection is "
                                   f"created: drop the option or use another collection directory")
         return coll
@@ -170,6 +173,13 @@ class Collection:
         return self._config.get("text_template")
 
     @property
+    def model_options(self) -> dict[str, Any]:
+        """The options the model is loaded with: those given at creation, over those that reproduce
+        the vectors its recorded identity names (a collection made before a newer default)."""
+        return {**options_for_recorded(self.model_name, self._config.get("identity")),
+                **self._config.get("model_options", {})}
+
+    @property
     def model(self) -> Encoder:
         """The encoder that made this collection; loaded on first use, checked against the record."""
         with self._model_lock:
@@ -179,8 +189,7 @@ class Collection:
                         f"{self.path} was imported without a model, so it answers only --like searches; "
                         f"import it again with --model NAME to search by text or picture")
                 recorded = self._config.get("identity")
-                options = {**options_for_recorded(self.model_name, recorded), **self._config.get("model_options", {})}
-                encoder = load_model(self.model_name, **options)
+                encoder = load_model(self.model_name, **self.model_options)
                 changed = _identity_changes(recorded, encoder.describe()) if recorded is not None else []
                 if changed:
                     raise ModelMismatchError(_mismatch_message(self.path, self.model_name, recorded,
@@ -407,12 +416,13 @@ class Collection:
     def _min_score(self, asked: float | None, measured: bool) -> float | None:
         if asked is not None:
             return None if asked == 0 else asked
-        calibrated = self._calibrated_model
+        calibrated = self.calibration
         return relevance_cut(calibrated) if measured and calibrated else None
 
     @property
-    def _calibrated_model(self) -> str | None:
-        """The model whose measured constants fit this collection's vectors, if any were measured."""
+    def calibration(self) -> str | None:
+        """The name the measured constants for this collection's vectors are kept under in
+        models.catalog (leg scales, relevance cut, duplicate threshold), or None where none were measured."""
         return calibrated_name(self.model_name, self._config.get("identity"))
 
     @property
@@ -424,7 +434,7 @@ class Collection:
         return self._searcher
 
     def _leg_scales(self) -> dict[str, LegScale]:
-        calibrated = self._calibrated_model
+        calibrated = self.calibration
         measured = leg_scales(calibrated) if calibrated else {}
         return {name: LegScale(*scale) for name, scale in measured.items()}
 
@@ -571,6 +581,11 @@ def _mismatch_message(path: Path, model: str, recorded: dict, current: dict, cha
                 f"(iconodex ingest SOURCE -c NEW_DIR), or keep using it with the iconodex that made it")
     return (f"model {model!r} here differs from the one that made {path} ({', '.join(changed)} changed); "
             f"its vectors cannot be mixed: re-ingest into a new collection")
+
+
+def _option_text(value: Any) -> str | None:
+    """A model option as the command line gives it (``--model-option projection=false`` is False)."""
+    return None if value is None else str(value).strip().lower()
 
 
 def _identity_changes(recorded: dict, current: dict) -> list[str]:

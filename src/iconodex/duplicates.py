@@ -9,7 +9,7 @@ changed picture is hashed again.
 
 Thresholds (see docs/formats.md for how they were measured): a pair is a duplicate when its
 pHashes differ in at most ``HASH_DISTANCE`` of 64 bits, or its visual vectors have cosine
-similarity of at least ``MIN_SCORE``.
+similarity of at least the threshold measured for the collection's model (``models.catalog.duplicate_score``).
 """
 
 from __future__ import annotations
@@ -17,20 +17,21 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from PIL import Image
 
 from .errors import IconodexError
 from .formats.rows import item_payload
+from .models.catalog import duplicate_score
 
 if TYPE_CHECKING:
     from .collection import Collection
 
 log = logging.getLogger(__name__)
 HASH_DISTANCE = 10  # of 64 bits
-MIN_SCORE = 0.92  # cosine similarity in the visual space
+MEASURED = "measured"  # min_score: the threshold measured for the collection's model
 NEIGHBOURS = 16  # candidates asked per item and leg
 HASH_SIDE = 32  # pHash: 32x32 grey, 8x8 lowest DCT frequencies
 HASH_BATCH = 512
@@ -113,7 +114,7 @@ def hash_pairs(keys: np.ndarray, hashes: np.ndarray, max_distance: int = HASH_DI
     return knn_pairs(np.asarray(keys, dtype=np.int64), neighbours, found.distances <= max_distance)
 
 
-def embedding_pairs(coll: Collection, space: str, min_score: float = MIN_SCORE, k: int = NEIGHBOURS,
+def embedding_pairs(coll: Collection, space: str, min_score: float, k: int = NEIGHBOURS,
                     batch: int = 4096) -> Iterator[np.ndarray]:
     """Pairs of keys at cosine similarity ≥ ``min_score`` in ``space``, batch by batch."""
     for keys, matrix in coll.store.iter_vectors(space, batch):
@@ -206,9 +207,10 @@ class DuplicateReport:
 
 
 def find_duplicates(coll: Collection, *, hash_distance: int | None = HASH_DISTANCE,
-                    min_score: float | None = MIN_SCORE, space: str | None = None,
+                    min_score: float | Literal["measured"] | None = MEASURED, space: str | None = None,
                     k: int = NEIGHBOURS, workers: int = 8) -> DuplicateReport:
-    """Group near-identical pictures. ``hash_distance=None`` or ``min_score=None`` turns a leg off."""
+    """Group near-identical pictures. ``hash_distance=None`` or ``min_score=None`` turns a leg off;
+    ``min_score="measured"`` is the threshold measured for the collection's model."""
     report = DuplicateReport()
     space = space or coll.similar_space
     union = UnionFind()
@@ -220,7 +222,8 @@ def find_duplicates(coll: Collection, *, hash_distance: int | None = HASH_DISTAN
         for a, b in hash_pairs(keys, values, hash_distance, k):
             union.union(int(a), int(b))
     if min_score is not None and space in coll.spaces:
-        for pairs in embedding_pairs(coll, space, min_score, k):
+        threshold = duplicate_score(coll.calibration) if min_score == MEASURED else float(min_score)
+        for pairs in embedding_pairs(coll, space, threshold, k):
             for a, b in pairs:
                 union.union(int(a), int(b))
     report.groups = [_describe(coll, group, hashes, space) for group in union.groups()]

@@ -114,7 +114,7 @@ def preview(source: str, output: str, embed: bool, limit: int | None, title: str
 @click.option("--hash-distance", default=None, type=click.IntRange(0, 32),
               help="Max differing pHash bits of 64 (default: 10).")
 @click.option("--min-score", default=None, type=click.FloatRange(0, 1),
-              help="Min cosine similarity in the visual space (default: 0.92).")
+              help="Min cosine similarity in the visual space (default: measured per model, 0.90 offline).")
 @click.option("--no-hash", is_flag=True, help="Skip the perceptual-hash leg (no picture is read).")
 @click.option("--no-embedding", is_flag=True, help="Skip the embedding leg.")
 @click.option("--space", help="Vector space of the embedding leg (default: the visual space).")
@@ -128,14 +128,14 @@ def duplicates(collection: str, hash_distance: int | None, min_score: float | No
     """Group near-identical pictures: copies, re-encodes, crops (pHash) and re-photographs (vectors)."""
     import json
 
-    from ..duplicates import HASH_DISTANCE, MIN_SCORE, find_duplicates
+    from ..duplicates import HASH_DISTANCE, MEASURED, find_duplicates
     from ..preview import render
 
     with Collection.open(collection) as coll:
         report = find_duplicates(
             coll, space=space,
             hash_distance=None if no_hash else (HASH_DISTANCE if hash_distance is None else hash_distance),
-            min_score=None if no_embedding else (MIN_SCORE if min_score is None else min_score))
+            min_score=None if no_embedding else (MEASURED if min_score is None else min_score))
     groups = report.to_json()
     if output:
         Path(output).write_text(json.dumps(groups, ensure_ascii=False, indent=2), encoding="utf-8")

@@ -19,6 +19,8 @@ SHOWN = 20  # failures listed one by one; `iconodex info --failures` lists them 
 @collection_option
 @click.option("--source-type", help="Force the kind of source (folder, csv, omeka, iiif, sparql, captions, urls).")
 @click.option("--model", help="Model for a new collection (default: offline). An existing one keeps its own.")
+@click.option("--model-option", "model_options", multiple=True, metavar="KEY=VALUE",
+              help="Model setting for a new collection, e.g. variant=lite0 (offline: the faster, older network).")
 @click.option("--dims", type=int, help="Keep the first N components of every vector (new collections).")
 @click.option("--pca", type=int, help="Fit a PCA to N dims once, on the first items (new collections).")
 @click.option("--engine", help="Vector engine for a new collection: usearch (default) or faiss (embedded), milvus or qdrant.")
@@ -34,7 +36,8 @@ SHOWN = 20  # failures listed one by one; `iconodex info --failures` lists them 
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE", help="Override a setting (e.g. workers=16).")
 @quiet_option
 @json_option
-def command(source: str, collection: str, source_type: str | None, model: str | None, dims: int | None,
+def command(source: str, collection: str, source_type: str | None, model: str | None,
+            model_options: tuple[str, ...], dims: int | None,
             pca: int | None, engine: str | None, engine_options: tuple[str, ...], text_template: str | None, options: tuple[str, ...],
             iiif_column: str | None, sparql_query: str | None, cluster: str | None, settings: tuple[str, ...],
             quiet: bool, as_json: bool) -> None:
@@ -49,7 +52,9 @@ def command(source: str, collection: str, source_type: str | None, model: str | 
     if cluster is not None:
         overrides["cluster"] = cluster
     engine_settings = {k: v[-1] for k, v in parse_pairs(engine_options, "--engine-option").items()}
-    coll = Collection.open_or_create(collection, model=model, dims=dims, pca=pca, engine=engine,
+    model_settings = {k: v[-1] for k, v in parse_pairs(model_options, "--model-option").items()}
+    coll = Collection.open_or_create(collection, model=model, model_options=model_settings or None,
+                                     dims=dims, pca=pca, engine=engine,
                                      engine_options=engine_settings or None, text_template=text_template,
                                      settings=overrides)
     with coll:

@@ -43,12 +43,13 @@ def options_for_recorded(name: str, identity: dict[str, Any] | None) -> dict[str
 
 def calibrated_name(name: str, identity: dict[str, Any] | None) -> str | None:
     """The name under which ``name``'s measured constants (leg scales, relevance cut) describe the
-    vectors a collection recorded with ``identity``, or None when they were measured on other vectors
-    (another variant of the model, or an older version kept for a collection made by it)."""
+    vectors a collection recorded with ``identity`` (a model with variants keeps one set per variant,
+    through its ``calibration``), or None when none were measured on those vectors (an older version
+    kept for a collection made by it)."""
     if identity is None or name not in MODELS:
         return name
-    calibrated = getattr(MODELS.get(name), "calibrated", None)
-    return name if calibrated is None or calibrated(identity) else None
+    calibration = getattr(MODELS.get(name), "calibration", None)
+    return name if calibration is None else calibration(identity)
 
 
 __all__ = ["MODELS", "DEFAULT_MODEL", "Encoder", "l2_normalise", "calibrated_name", "load_model", "options_for_recorded"]

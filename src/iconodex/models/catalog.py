@@ -154,7 +154,7 @@ def find_entry(name: str) -> ModelEntry | None:
 # "relevance"). They were measured at alpha 0.5 and hold only there: picture-only or catalogue-only
 # scores sit on other scales. CLIP-family models have none until they are measured the same way: their
 # scores sit on another scale too (cosines of about 0.2–0.35), so the offline figure would be wrong.
-RELEVANCE_CUTS: dict[str, float] = {"offline": 0.46}  # on the calibrated fusion's scale
+RELEVANCE_CUTS: dict[str, float] = {"offline": 0.47, "offline-lite0": 0.46}  # on the calibrated fusion's scale
 CUT_ALPHA = 0.5
 
 
@@ -171,14 +171,16 @@ def relevance_cut(model: str) -> float | None:
 # similarity on its leg's scale, so a leg whose scores are low but telling is not drowned by one whose
 # scores are high but flat. Measured with benchmarks/calibrate_legs.py (docs/benchmarks.md, section
 # "leg-scales"); a leg not listed here is scaled by the query's own candidates. The offline figures
-# (this cut and these scales) were measured on its pack version 3 with Lite0; collections kept on an
-# older version or made with another variant get neither (``OfflineEncoder.calibrated``).
-# A fourth figure is the leg's hold (search.hybrid.LegScale): measured on the same split for the most
-# informative leg, the offline catalogue leg keeps its best candidate first unless another item scores
-# more than 0.5 σ of the fused scale above it (the picture leg overturned more right answers than it
-# found within that margin).
+# (this cut and these scales) were measured on its pack version 3: ``offline`` with the default
+# variant (Lite2), ``offline-lite0`` with Lite0 (the default before 2026-11-26, kept for collections made
+# with it); collections kept on an older version get neither (``OfflineEncoder.calibration``).
+# A fourth figure is the leg's hold (search.hybrid.LegScale), fitted on the same split for the most
+# informative leg: the offline catalogue leg keeps its best candidate first unless another item scores
+# more than 0.4 σ (Lite2; Lite0: 0.5 σ) of the fused scale above it. Without it the picture leg would
+# overturn enough right answers in some languages to fall more than 0.01 below the catalogue leg alone.
 LEG_SCALES: dict[str, dict[str, tuple[float, ...]]] = {
-    "offline": {"text-query:image": (0.4568, 0.0464, 1.34), "text-query:text": (0.2299, 0.0583, 4.57, 0.5)},
+    "offline": {"text-query:image": (0.4538, 0.0468, 1.38), "text-query:text": (0.2299, 0.0583, 4.57, 0.4)},
+    "offline-lite0": {"text-query:image": (0.4568, 0.0464, 1.34), "text-query:text": (0.2299, 0.0583, 4.57, 0.5)},
 }
 
 
@@ -186,3 +188,18 @@ def leg_scales(model: str) -> dict[str, tuple[float, ...]]:
     """The measured leg scales of ``model`` (a name or hub id); empty when none were measured."""
     entry = find_entry(model)
     return dict(LEG_SCALES.get(entry.name if entry else model, {}))
+
+
+# The visual-space cosine at or above which two pictures count as near-duplicates (iconodex.duplicates),
+# per model and variant: a network's features move differently under a re-encode, a resize or a
+# re-photograph, so the threshold that keeps the same share of true pairs differs. Measured with
+# ``benchmarks/bench_duplicates.py quality`` (docs/formats.md, "Near-duplicates"); Lite2's keeps the visual
+# leg's recall where Lite0's 0.92 had it. Other models get ``DEFAULT_DUPLICATE_SCORE``, unmeasured.
+DUPLICATE_SCORES: dict[str, float] = {"offline": 0.90, "offline-lite0": 0.92}
+DEFAULT_DUPLICATE_SCORE = 0.92
+
+
+def duplicate_score(model: str | None) -> float:
+    """The near-duplicate cosine for ``model`` (a calibration name, a short name or a hub id)."""
+    entry = find_entry(model) if model else None
+    return DUPLICATE_SCORES.get(entry.name if entry else model or "", DEFAULT_DUPLICATE_SCORE)

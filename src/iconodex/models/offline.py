@@ -7,7 +7,7 @@
   the e5 space, so text queries in ~100 languages find pictures; a learned linear projection of the
   pooled features into the same space (see :mod:`.projection`) is added to it where one ships for
   the variant (lite0, lite2), which finds drawings and symbols that no ImageNet class names; and, where
-  one ships (lite0), a nearest-neighbour bridge to the training pictures' names (see :mod:`.neighbours`).
+  one ships (lite0, lite2), a nearest-neighbour bridge to the training pictures' names (see :mod:`.neighbours`).
 
 Spaces: ``image`` (ConSE + projection, 384) and ``text`` (e5, 384) share the e5 space; ``visual`` (the network's
 pooled features, 1280 for every lite variant) is for image→image similarity and is far sharper there.
@@ -42,7 +42,11 @@ PACK_VERSION = 3
 PROJECTION_VERSION = 2
 CONSE_ONLY_VERSION = 1
 INPUT_SIZES = {"lite0": 224, "lite1": 240, "lite2": 260}  # the sizes each variant was trained at
-DEFAULT_VARIANT = "lite0"  # Lite2 finds a little more for more time per picture: docs/models.md, "Lite0 or Lite2"
+# Lite2 reads drawings, symbols and photographs better for 1.6-1.7x the time per picture (docs/models.md,
+# "Lite0 or Lite2"). Collections made before it became the default recorded no variant option and
+# reopen with the one their identity names.
+DEFAULT_VARIANT = "lite2"
+FORMER_DEFAULT_VARIANT = "lite0"  # what an identity without a variant was made by
 CROP_PADDING = 32  # EfficientNet's eval: resize the short side to size + 32, centre-crop size
 PIXEL_MEAN, PIXEL_STD = 127.0, 128.0  # the lite models normalise 0..255 to about [-1, 1]
 
@@ -181,21 +185,27 @@ class OfflineEncoder:
 
     @staticmethod
     def options_for(recorded: dict[str, Any]) -> dict[str, Any]:
-        """Options that reproduce the vectors a collection's recorded identity names: one made by
-        ConSE alone (pack version 1, or a variant without shipped weights) keeps ConSE alone; one made
-        by the projection without neighbours (version 2, or a variant without a shipped bridge) keeps that."""
+        """Options that reproduce the vectors a collection's recorded identity names: its variant (one
+        made while Lite0 was the default recorded none), and what that version of the pack applied: one
+        made by ConSE alone (pack version 1, or a variant without shipped weights) keeps ConSE alone; one
+        made by the projection without neighbours (version 2, or a variant without a shipped bridge) keeps that."""
+        variant = recorded.get("variant", FORMER_DEFAULT_VARIANT)
+        options: dict[str, Any] = {} if variant == DEFAULT_VARIANT else {"variant": variant}
         if not recorded.get("projection"):
-            return {"projection": False}
-        return {} if recorded.get("neighbours") else {"neighbours": False}
+            return {**options, "projection": False}
+        return options if recorded.get("neighbours") else {**options, "neighbours": False}
 
     @staticmethod
-    def calibrated(recorded: dict[str, Any]) -> bool:
-        """Whether the measured leg scales and relevance cut (models.catalog) fit these vectors: they
-        were measured on the default variant's version 3 (bridge + projection + ConSE). Other vectors
-        score otherwise, so they get none and are scaled by each query's own candidates: another
-        variant, and collections kept on version 2 (projection + ConSE) or version 1 (ConSE alone),
-        whose constants were replaced when version 3 was measured."""
-        return recorded.get("variant", DEFAULT_VARIANT) == DEFAULT_VARIANT and recorded.get("version") == PACK_VERSION
+    def calibration(recorded: dict[str, Any]) -> str | None:
+        """The name the measured leg scales and relevance cut (models.catalog) of these vectors are kept
+        under: ``offline`` for the default variant's version 3 (bridge + projection + ConSE),
+        ``offline-<variant>`` for another variant's version 3 (Lite0's were measured while it was the
+        default). Older versions get none, since their constants were replaced when version 3 was
+        measured; vectors without constants are scaled by each query's own candidates."""
+        if recorded.get("version") != PACK_VERSION:
+            return None
+        variant = recorded.get("variant", FORMER_DEFAULT_VARIANT)
+        return "offline" if variant == DEFAULT_VARIANT else f"offline-{variant}"
 
     def describe(self) -> dict[str, Any]:
         identity = {
