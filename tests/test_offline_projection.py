@@ -270,3 +270,12 @@ def test_ingest_chooses_the_variant_of_a_new_collection_and_keeps_it(tmp_path, c
                            "variant=lite9", "-q")
     lines = [line for line in err.splitlines() if line.strip()]
     assert code != 0 and len(lines) == 1 and "lite9" in lines[0] and "lite2" in lines[0], err
+
+
+def test_an_unknown_model_option_is_one_line_naming_the_options_there_are(tmp_path, capsys):
+    folder = _two_pictures(tmp_path / "pictures")
+    code, _, err = run_cli(capsys, "ingest", str(folder), "-c", str(tmp_path / "coll"), "--model-option", "varient=lite0")
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code != 0 and len(lines) == 1, err
+    assert "'varient'" in lines[0] and "variant" in lines[0] and "TypeError" not in lines[0], lines[0]
+    assert not (tmp_path / "coll").exists()  # nothing made
