@@ -165,6 +165,24 @@ def test_cluster_ingest_gives_the_local_vectors_and_keeps_each_workers_model(clu
     assert cluster.client.run(loaded) == first  # the same model objects: loaded once per worker
 
 
+def test_a_collection_made_before_the_default_changed_embeds_on_the_cluster_with_its_own_model(cluster, tmp_path):
+    """A Lite0 collection from before Lite2 became the default recorded no variant: the workers must
+    load what its identity names (Lite0), as a local ingest does, not today's default."""
+    folder = make_pictures(tmp_path / "pictures", 6)
+    for name in ("local", "remote"):
+        with Collection.create(tmp_path / name, model_options={"variant": "lite0"}) as made:
+            made.store.set_meta("collection", {**made.store.get_meta("collection"), "model_options": {}})
+    with Collection.open(tmp_path / "local") as local:
+        local.ingest(str(folder))
+        expected = vectors_by_id(local, "image")
+    with Collection.open(tmp_path / "remote", settings={"cluster": cluster.address, "chunk_size": 2}) as remote:
+        report = remote.ingest(str(folder))
+        assert (report.embedded, report.failed) == (6, []), report.failed
+        got = vectors_by_id(remote, "image")
+    for item_id, vector in expected.items():
+        np.testing.assert_allclose(got[item_id], vector, atol=1e-6)
+
+
 def test_a_killed_coordinator_resumes_without_embedding_a_committed_chunk_again(cluster, tmp_path):
     n = 80
     folder, coll = make_pictures(tmp_path / "pictures", n), tmp_path / "coll"
