@@ -84,15 +84,20 @@ def build_set(folder: Path, limit: int) -> dict[str, str]:
 
 def quality(limit: int) -> None:
     from iconodex import Collection
-    from iconodex.duplicates import HASH_DISTANCE, collection_hashes, find_duplicates, hamming
-    from iconodex.models.catalog import duplicate_score
+    from iconodex.duplicates import (
+        HASH_DISTANCE,
+        collection_hashes,
+        find_duplicates,
+        hamming,
+        measured_min_score,
+    )
 
     with tempfile.TemporaryDirectory() as tmp:
         truth = build_set(Path(tmp) / "pictures", limit)
         coll = Collection.create(Path(tmp) / "coll")
         coll.ingest(str(Path(tmp) / "pictures"))
         keys, hashes = collection_hashes(coll)
-        min_score = duplicate_score(coll.calibration)
+        min_score = measured_min_score(coll)
         items = coll.store.get_many(keys.tolist())
         names = [items[int(k)].id for k in keys]
         vectors = dict(zip(*next(iter(coll.vectors(coll.similar_space, names, batch=len(names)))), strict=True))
@@ -116,7 +121,7 @@ def quality(limit: int) -> None:
         report = find_duplicates(coll)
         grouped = {(a, b) for group in report.groups for a, b in itertools.combinations(sorted(i["id"] for i in group), 2)}
         truth_pairs = {tuple(sorted((names[a], names[b]))) for (a, b), s in zip(pairs, same, strict=True) if s}
-        print(f"groups at defaults (hash <= {HASH_DISTANCE}, cosine >= {min_score}, {coll.calibration}): "
+        print(f"groups at defaults (hash <= {HASH_DISTANCE}, cosine >= {min_score}, {coll.model_name}): "
               f"{len(report.groups)}; pair "
               f"precision {_ratio_n(len(grouped & truth_pairs), len(grouped))}, "
               f"recall {_ratio_n(len(grouped & truth_pairs), len(truth_pairs))}")

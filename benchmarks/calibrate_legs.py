@@ -13,9 +13,10 @@ relevant items sit above their own query's mean, on average (how informative the
 weighs it by that). Then the hold of the most informative leg: how far another item must score above
 that leg's best candidate, on the fused scale (alpha 0.5), to take first place from it; of ``HOLDS``
 that keep every set's right-first share within 0.01 of its best single leg's (issue 13's rule), the one
-that puts a right answer first for the most queries of all sets (0: no hold; ties: the smallest). Copy them into ``iconodex.models.catalog.LEG_SCALES``; the result goes into the
-``leg-scales`` section of docs/benchmarks.md. Legs not measured here (picture and more-like-this
-queries) are scaled by each query's own candidates.
+that puts a right answer first for the most queries of all sets (0: no hold; ties: the smallest). Copy
+them into ``iconodex.models.catalog.LEG_SCALES``; the result goes into the ``leg-scales`` section of
+docs/benchmarks.md. Legs not measured here (picture and more-like-this queries) are scaled by each
+query's own candidates.
 """
 
 from __future__ import annotations

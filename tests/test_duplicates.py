@@ -74,11 +74,11 @@ def test_the_embedding_leg_uses_the_threshold_measured_for_the_collections_model
     """Each network's features move differently under an edit, so the cosine is looked up per model
     and variant (models.catalog.DUPLICATE_SCORES) rather than fixed."""
     coll, _ = edited_collection
-    assert coll.calibration == "offline"
-    monkeypatch.setitem(DUPLICATE_SCORES, "offline", -1.0)  # every neighbour counts
+    assert coll.identity["variant"] == "lite2"
+    monkeypatch.setitem(DUPLICATE_SCORES, "offline-lite2", -1.0)  # every neighbour counts
     everything = find_duplicates(coll, hash_distance=None)
     assert [len(group) for group in everything.groups] == [9]
-    monkeypatch.setitem(DUPLICATE_SCORES, "offline", 1.01)  # none does
+    monkeypatch.setitem(DUPLICATE_SCORES, "offline-lite2", 1.01)  # none does
     assert find_duplicates(coll, hash_distance=None).groups == []
     assert len(find_duplicates(coll, hash_distance=None, min_score=-1.0).groups) == 1  # a given one wins
 

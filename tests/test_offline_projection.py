@@ -16,9 +16,10 @@ from _cli import run_cli
 from PIL import Image
 
 from iconodex import Collection
+from iconodex.duplicates import measured_min_score
 from iconodex.errors import ConfigError, ModelMismatchError
 from iconodex.models import load_model, projection
-from iconodex.models.catalog import DUPLICATE_SCORES, LEG_SCALES, RELEVANCE_CUTS, duplicate_score
+from iconodex.models.catalog import DUPLICATE_SCORES, LEG_SCALES, RELEVANCE_CUTS
 from iconodex.search.hybrid import LegScale
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
@@ -84,7 +85,7 @@ def test_a_new_collection_gets_lite2_with_its_neighbour_bridge_and_its_measured_
         assert coll.store.get_meta("collection")["model_options"] == {}
         assert coll.calibration == "offline"
         assert coll._min_score(None, measured=True) == RELEVANCE_CUTS["offline"]
-        assert duplicate_score(coll.calibration) == DUPLICATE_SCORES["offline"]
+        assert measured_min_score(coll) == DUPLICATE_SCORES["offline-lite2"] == 0.90
 
 
 def test_a_collection_made_while_lite0_was_the_default_reopens_with_lite0_and_its_own_constants(tmp_path):
@@ -97,7 +98,7 @@ def test_a_collection_made_while_lite0_was_the_default_reopens_with_lite0_and_it
         assert coll.ingest(str(folder)).added == 2
         assert coll.calibration == "offline-lite0"
         assert coll._min_score(None, measured=True) == RELEVANCE_CUTS["offline-lite0"]
-        assert duplicate_score(coll.calibration) == DUPLICATE_SCORES["offline-lite0"] == 0.92
+        assert measured_min_score(coll) == DUPLICATE_SCORES["offline-lite0"] == 0.92
         assert coll._leg_scales() == {name: LegScale(*scale) for name, scale in LEG_SCALES["offline-lite0"].items()}
         assert LEG_SCALES["offline-lite0"] != LEG_SCALES["offline"]
     Collection.open_or_create(tmp_path / "coll", model_options={"variant": "lite0"}).close()  # what it is

@@ -173,6 +173,11 @@ class Collection:
         return self._config.get("text_template")
 
     @property
+    def identity(self) -> dict[str, Any] | None:
+        """What the model that made the vectors recorded about itself (``describe()``); None without a model."""
+        return self._config.get("identity")
+
+    @property
     def model_options(self) -> dict[str, Any]:
         """The options the model is loaded with: those given at creation, over those that reproduce
         the vectors its recorded identity names (a collection made before a newer default)."""
@@ -422,7 +427,7 @@ class Collection:
     @property
     def calibration(self) -> str | None:
         """The name the measured constants for this collection's vectors are kept under in
-        models.catalog (leg scales, relevance cut, duplicate threshold), or None where none were measured."""
+        models.catalog (leg scales, relevance cut), or None where none were measured."""
         return calibrated_name(self.model_name, self._config.get("identity"))
 
     @property

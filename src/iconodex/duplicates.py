@@ -222,12 +222,17 @@ def find_duplicates(coll: Collection, *, hash_distance: int | None = HASH_DISTAN
         for a, b in hash_pairs(keys, values, hash_distance, k):
             union.union(int(a), int(b))
     if min_score is not None and space in coll.spaces:
-        threshold = duplicate_score(coll.calibration) if min_score == MEASURED else float(min_score)
+        threshold = measured_min_score(coll) if min_score == MEASURED else float(min_score)
         for pairs in embedding_pairs(coll, space, threshold, k):
             for a, b in pairs:
                 union.union(int(a), int(b))
     report.groups = [_describe(coll, group, hashes, space) for group in union.groups()]
     return report
+
+
+def measured_min_score(coll: Collection) -> float:
+    """The visual-space cosine measured for the network that made this collection's vectors."""
+    return duplicate_score(coll.model_name, (coll.identity or {}).get("variant"))
 
 
 def _describe(coll: Collection, group: list[int], hashes: dict[int, int], space: str) -> list[dict[str, Any]]:

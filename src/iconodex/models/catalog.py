@@ -191,15 +191,18 @@ def leg_scales(model: str) -> dict[str, tuple[float, ...]]:
 
 
 # The visual-space cosine at or above which two pictures count as near-duplicates (iconodex.duplicates),
-# per model and variant: a network's features move differently under a re-encode, a resize or a
-# re-photograph, so the threshold that keeps the same share of true pairs differs. Measured with
+# per model and, for the offline model, per network (its visual space is the network's pooled features,
+# whatever the pack version): each moves differently under a re-encode, a resize or a re-photograph, so
+# the threshold that keeps the same share of true pairs differs. Measured with
 # ``benchmarks/bench_duplicates.py quality`` (docs/formats.md, "Near-duplicates"); Lite2's keeps the visual
 # leg's recall where Lite0's 0.92 had it. Other models get ``DEFAULT_DUPLICATE_SCORE``, unmeasured.
-DUPLICATE_SCORES: dict[str, float] = {"offline": 0.90, "offline-lite0": 0.92}
+DUPLICATE_SCORES: dict[str, float] = {"offline-lite2": 0.90, "offline-lite0": 0.92}
 DEFAULT_DUPLICATE_SCORE = 0.92
 
 
-def duplicate_score(model: str | None) -> float:
-    """The near-duplicate cosine for ``model`` (a calibration name, a short name or a hub id)."""
-    entry = find_entry(model) if model else None
-    return DUPLICATE_SCORES.get(entry.name if entry else model or "", DEFAULT_DUPLICATE_SCORE)
+def duplicate_score(model: str, variant: str | None = None) -> float:
+    """The near-duplicate cosine for ``model`` (a short name or a hub id) and the variant that made the
+    vectors, where the model has variants."""
+    entry = find_entry(model)
+    name = entry.name if entry else model
+    return DUPLICATE_SCORES.get(f"{name}-{variant}" if variant else name, DEFAULT_DUPLICATE_SCORE)
