@@ -243,3 +243,22 @@ def test_collection_end_to_end(engine_name, tmp_path):
         assert hits and all(h.id in PICTURES for h in hits)
         same = coll.search(image=str(folder / "horse.png"), alpha=1.0, limit=1)
         assert same[0].id == "horse.png" and same[0].score > 0.99
+
+
+@pytest.mark.parametrize("option, said", [("conectivity=8", "no option 'conectivity'"),
+                                          ("connectivity=abc", "connectivity must be a number"),
+                                          ("expansion_search=1.5x", "expansion_search must be a number")])
+def test_a_bad_engine_option_is_one_line_and_leaves_no_collection_behind(tmp_path, capsys, option, said):
+    """A typo or a word where a number belongs is refused before anything is written: a collection
+    recorded with it would fail on every later run, and 'unexpected TypeError' says nothing."""
+    from _cli import run_cli
+
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    shutil.copy(SKIMAGE_DATA / "coffee.png", folder)
+    code, _, err = run_cli(capsys, "ingest", str(folder), "-c", str(tmp_path / "coll"), "--engine-option", option)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code != 0 and len(lines) == 1 and said in lines[0] and "unexpected" not in lines[0], err
+    assert not (tmp_path / "coll" / "iconodex.db").exists()
+    code, _, err = run_cli(capsys, "ingest", str(folder), "-c", str(tmp_path / "coll"), "-q")
+    assert code == 0, err  # the same folder, without the bad option, just works

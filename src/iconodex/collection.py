@@ -33,6 +33,7 @@ from .models.threads import set_inference_threads
 from .progress import stages
 from .redact import HIDDEN, is_secret_name, public_options
 from .reduce import Reducers
+from .registry import check_options
 from .search import Query, Searcher, SearchResults
 from .search.hybrid import LegScale
 from .sources import Source, open_source
@@ -119,10 +120,10 @@ class Collection:
 
     @classmethod
     def _write_new(cls, path: Path, config: dict[str, Any], settings: Settings) -> Collection:
-        ENGINES.get(config["engine"])  # fail early on an unknown engine
+        given = config.get("engine_options") or {}
+        _check_engine_options(config["engine"], given)  # before anything is written: it would stay
         path.mkdir(parents=True, exist_ok=True)
         store = ItemStore(path / DB_NAME)
-        given = config.get("engine_options") or {}
         store.set_meta("collection", {**config, "engine_options": public_options(given)})
         coll = cls(path, store, settings)
         coll._engine_secrets = _secret_options(given)
@@ -542,10 +543,8 @@ class Collection:
         record it as the collection's engine. Returns the vectors indexed per space."""
         if self.read_only:
             raise ConfigError("this collection is open read-only")
-        try:
-            target: VectorEngine = ENGINES.get(engine)(self.path / "index", **(options or {}))
-        except TypeError as exc:  # an option the engine does not have
-            raise ConfigError(f"engine {engine}: {exc}; docs/scale.md lists its options") from None
+        _check_engine_options(engine, options or {})
+        target: VectorEngine = ENGINES.get(engine)(self.path / "index", **(options or {}))
         counts = copy_store(self.store, target)
         self._config.update(engine=engine, engine_options=public_options(options or {}))
         self._engine_secrets = _secret_options(options or {})
@@ -586,6 +585,11 @@ def _mismatch_message(path: Path, model: str, recorded: dict, current: dict, cha
                 f"(iconodex ingest SOURCE -c NEW_DIR), or keep using it with the iconodex that made it")
     return (f"model {model!r} here differs from the one that made {path} ({', '.join(changed)} changed); "
             f"its vectors cannot be mixed: re-ingest into a new collection")
+
+
+def _check_engine_options(engine: str, options: dict[str, Any]) -> None:
+    """An unknown engine, an option it does not take, or a word where it takes a number: one line."""
+    check_options(f"engine {engine!r}", ENGINES.get(engine), options, hidden=("directory", "read_only"))
 
 
 def _option_text(value: Any) -> str | None:

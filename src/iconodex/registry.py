@@ -7,8 +7,10 @@ nothing else in the tree changes.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterator
-from typing import Generic, TypeVar
+import inspect
+import re
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Generic, TypeVar
 
 from .errors import ConfigError
 
@@ -57,3 +59,38 @@ class Registry(Generic[T]):
 
     def __contains__(self, name: object) -> bool:
         return name in self._entries or name in self._lazy
+
+
+def check_options(what: str, factory: Callable[..., Any], options: Mapping[str, Any],
+                  hidden: tuple[str, ...] = ()) -> None:
+    """A one-line ConfigError for an option ``factory`` does not take (a typo in ``--model-option`` or
+    ``--engine-option``), or for text where it takes a number (options typed on a command line arrive as
+    text), before anything is made with them. ``hidden``: parameters that are not options."""
+    try:
+        parameters = inspect.signature(factory).parameters
+    except (TypeError, ValueError):  # no readable signature: the factory checks its own options
+        return
+    named = {key: p for key, p in parameters.items()
+             if key not in hidden and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+    if not any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+        unknown = sorted(set(options) - set(named))
+        if unknown:
+            raise ConfigError(f"{what} has no option {unknown[0]!r}; its options: {', '.join(named)}")
+    for key, value in options.items():
+        kind = _number_kind(named[key]) if key in named else None
+        if kind is not None and value is not None and not isinstance(value, bool):
+            try:
+                kind(value)
+            except (TypeError, ValueError):
+                raise ConfigError(f"{what}: option {key} must be a number, not {value!r}") from None
+
+
+def _number_kind(parameter: inspect.Parameter) -> type | None:
+    """int or float where the parameter is declared (or defaults to) one, else None."""
+    declared = parameter.annotation if isinstance(parameter.annotation, str) else getattr(
+        parameter.annotation, "__name__", "")
+    match = re.match(r"\s*(int|float)\b", str(declared))
+    if match:
+        return int if match.group(1) == "int" else float
+    default = parameter.default
+    return type(default) if isinstance(default, int | float) and not isinstance(default, bool) else None

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
-from ..registry import Registry
+from ..registry import Registry, check_options
 from .base import Encoder, l2_normalise
 
 ModelFactory = Callable[..., Encoder]
@@ -34,22 +32,8 @@ def load_model(name: str = DEFAULT_MODEL, **options: Any) -> Encoder:
         factory: ModelFactory = partial(load_clip, name)
     else:
         factory = MODELS.get(name)
-    _check_options(name, factory, options)
+    check_options(f"model {name!r}", factory, options)
     return factory(**options)
-
-
-def _check_options(name: str, factory: ModelFactory, options: dict[str, Any]) -> None:
-    """A one-line ConfigError for an option the model does not take (a typo in ``--model-option``)."""
-    try:
-        parameters = inspect.signature(factory).parameters
-    except (TypeError, ValueError):  # a factory without a readable signature checks its own options
-        return
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
-        return
-    taken = [key for key, p in parameters.items() if p.kind is not inspect.Parameter.VAR_POSITIONAL]
-    unknown = sorted(set(options) - set(taken))
-    if unknown:
-        raise ConfigError(f"model {name!r} has no option {unknown[0]!r}; its options: {', '.join(taken)}")
 
 
 def options_for_recorded(name: str, identity: dict[str, Any] | None) -> dict[str, Any]:
