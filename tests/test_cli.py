@@ -50,6 +50,12 @@ def test_info_json_and_failures(capsys, coll_dir):
     assert json.loads(out)["failures"] == []
 
 
+def test_info_names_the_offline_variant_and_version(capsys, coll_dir):
+    """Lite0 and Lite2 collections both say "offline": the first line tells them apart."""
+    _, out, _ = run(capsys, "info", "-c", str(coll_dir))
+    assert "model offline (lite2, version 3)" in out.splitlines()[0], out
+
+
 @pytest.mark.parametrize("args, message", [
     (("search", "-c", "{missing}", "cat"), "is not an iconodex collection"),
     (("search", "-c", "{coll}", "cat", "--where", "nonsense"), "--where expects field=value"),

@@ -26,7 +26,8 @@ def command(collection: str, failures: bool, as_json: bool) -> None:
         print_json({**stats, "failures": failed, "source_failures": problems} if failures else stats)
         return
     console = output_console()
-    console.print(f"[bold]{escape(str(stats['path']))}[/]  model [cyan]{escape(stats['model'])}[/]  engine {stats['engine']}")
+    console.print(f"[bold]{escape(str(stats['path']))}[/]  model [cyan]{escape(_model_label(stats))}[/]  "
+                  f"engine {stats['engine']}")
     stages = stats["stages"]
     console.print("items: " + ", ".join(f"{n} {stage}" for stage, n in stages.items()), highlight=False)
     print_table(("space", "dims", "indexed", "index"),
@@ -56,3 +57,13 @@ def delete(ids: tuple[str, ...], collection: str) -> None:
 
 def _index_state(state: str) -> str:
     return state if state == "ok" else f"{state} (iconodex repair)"
+
+
+def _model_label(stats: dict) -> str:
+    """The model's name, with the variant and version its identity records where it has them
+    (``offline (lite2, version 3)``): two offline collections may hold different vectors."""
+    identity = stats.get("identity") or {}
+    details = [str(identity["variant"])] if identity.get("variant") else []
+    if details and identity.get("version") is not None:
+        details.append(f"version {identity['version']}")
+    return f"{stats['model']} ({', '.join(details)})" if details else str(stats["model"])
