@@ -150,8 +150,9 @@ class Collection:
                 f"{path} was made with model {coll.model_name!r}, not {model!r}; its vectors cannot be mixed: "
                 f"use another collection directory, or drop --model")
         fixed = {name: (create.get(name), coll._config.get(name)) for name in ("dims", "pca", "engine", "text_template")}
+        recorded_options = coll.model_options
         for key, value in (create.get("model_options") or {}).items():
-            fixed[key] = (_option_text(value), _option_text(coll.model_options.get(key)))
+            fixed[key] = (_option_text(value), _option_text(recorded_options.get(key)))
         for name, (asked, recorded) in fixed.items():
             if asked is not None and asked != recorded:
                 coll.close()
@@ -182,7 +183,7 @@ class Collection:
     def model_options(self) -> dict[str, Any]:
         """The options the model is loaded with: those given at creation, over those that reproduce
         the vectors its recorded identity names (a collection made before a newer default)."""
-        return {**options_for_recorded(self.model_name, self._config.get("identity")),
+        return {**options_for_recorded(self.model_name, self.identity),
                 **self._config.get("model_options", {})}
 
     @property
@@ -194,7 +195,7 @@ class Collection:
                     raise ModelNotAvailableError(
                         f"{self.path} was imported without a model, so it answers only --like searches; "
                         f"import it again with --model NAME to search by text or picture")
-                recorded = self._config.get("identity")
+                recorded = self.identity
                 encoder = load_model(self.model_name, **self.model_options)
                 changed = _identity_changes(recorded, encoder.describe()) if recorded is not None else []
                 if changed:
@@ -429,7 +430,7 @@ class Collection:
     def calibration(self) -> str | None:
         """The name the measured constants for this collection's vectors are kept under in
         models.catalog (leg scales, relevance cut), or None where none were measured."""
-        return calibrated_name(self.model_name, self._config.get("identity"))
+        return calibrated_name(self.model_name, self.identity)
 
     @property
     def searcher(self) -> Searcher:
@@ -531,7 +532,7 @@ class Collection:
                   for name, dims in self.spaces.items()}
         return {
             "path": str(self.path), "items": sum(counts.values()), "indexed": counts["indexed"],
-            "stages": counts, "model": self.model_name, "identity": self._config.get("identity"),
+            "stages": counts, "model": self.model_name, "identity": self.identity,
             "similar_space": self.similar_space, "spaces": spaces,
             "reduction": {"dims": self._config.get("dims"), "pca": self._config.get("pca")},
             "engine": self._config.get("engine", "usearch"), "text_template": self.text_template,

@@ -65,9 +65,8 @@ class DaskExecutor:
     def __init__(self, collection: Collection, fetcher: ImageFetcher | None = None) -> None:
         del fetcher  # a confined ingest (the only one with its own fetcher) embeds locally
         self.address = collection.settings.cluster
-        config = collection._config
         self.job = EmbedJob(model=collection.model_name, model_options=collection.model_options,
-                            identity=config.get("identity"), settings=collection.settings,
+                            identity=collection.identity, settings=collection.settings,
                             http_options=collection._http_options(), text_template=collection.text_template)
         self.client = connect(self.address, collection.settings.timeout)
         try:

@@ -44,9 +44,8 @@ CONSE_ONLY_VERSION = 1
 INPUT_SIZES = {"lite0": 224, "lite1": 240, "lite2": 260}  # the sizes each variant was trained at
 # Lite2 reads drawings, symbols and photographs better for 1.6-1.7x the time per picture (docs/models.md,
 # "Lite0 or Lite2"). Collections made before it became the default recorded no variant option and
-# reopen with the one their identity names.
+# reopen with the one their identity names (``options_for``).
 DEFAULT_VARIANT = "lite2"
-FORMER_DEFAULT_VARIANT = "lite0"  # what an identity without a variant was made by
 CROP_PADDING = 32  # EfficientNet's eval: resize the short side to size + 32, centre-crop size
 PIXEL_MEAN, PIXEL_STD = 127.0, 128.0  # the lite models normalise 0..255 to about [-1, 1]
 
@@ -189,7 +188,7 @@ class OfflineEncoder:
         made while Lite0 was the default recorded none), and what that version of the pack applied: one
         made by ConSE alone (pack version 1, or a variant without shipped weights) keeps ConSE alone; one
         made by the projection without neighbours (version 2, or a variant without a shipped bridge) keeps that."""
-        variant = recorded.get("variant", FORMER_DEFAULT_VARIANT)
+        variant = recorded.get("variant", DEFAULT_VARIANT)  # every identity has recorded it
         options: dict[str, Any] = {} if variant == DEFAULT_VARIANT else {"variant": variant}
         if not recorded.get("projection"):
             return {**options, "projection": False}
@@ -204,7 +203,7 @@ class OfflineEncoder:
         measured; vectors without constants are scaled by each query's own candidates."""
         if recorded.get("version") != PACK_VERSION:
             return None
-        variant = recorded.get("variant", FORMER_DEFAULT_VARIANT)
+        variant = recorded.get("variant", DEFAULT_VARIANT)
         return "offline" if variant == DEFAULT_VARIANT else f"offline-{variant}"
 
     def describe(self) -> dict[str, Any]:
