@@ -337,10 +337,9 @@ def sweep(found: list[Candidate], queries: np.ndarray, truth: np.ndarray, efs: l
         rounds = [[(copy.copy(candidate), ef) for ef in efs for candidate in found]]
     else:
         rounds = [[(candidate, ef) for candidate in found] for ef in efs]
-    groups = [(turns, group) for turns in rounds for group in passes(turns)]
+    groups = [group for turns in rounds for group in passes(turns)]
     results = []
-    for group, (seconds, answers, expansions) in zip((group for _, group in groups),
-                                                     _timed(groups, queries, k, repeats), strict=True):
+    for group, (seconds, answers, expansions) in zip(groups, _timed(groups, queries, k, repeats), strict=True):
         found_now = [Result(candidate.name, expansion, recall(keys, truth), *percentiles(times), default=ef == DEFAULT)
                      for (candidate, ef), times, keys, expansion in zip(group, seconds, answers, expansions,
                                                                          strict=True)]
@@ -355,13 +354,13 @@ def sweep(found: list[Candidate], queries: np.ndarray, truth: np.ndarray, efs: l
 Timing = tuple[list[list[float]], list[list[np.ndarray]], list[int]]  # per index: seconds, keys, expansion
 
 
-def _timed(groups: list[tuple[list, list]], queries: np.ndarray, k: int, repeats: int) -> list[Timing]:
+def _timed(groups: list[list[tuple[Candidate, int]]], queries: np.ndarray, k: int, repeats: int) -> list[Timing]:
     """Each group's pass ``repeats`` times over, every group in turn: per group, each index's latencies
     pooled, its answers and the expansion it searched with (an engine's default one is its choice)."""
-    timings: list[Timing] = [([[] for _ in group], [], []) for _, group in groups]
+    timings: list[Timing] = [([[] for _ in group], [], []) for group in groups]
     for _ in range(repeats):
-        for (turns, group), (seconds, answers, expansions) in zip(groups, timings, strict=True):
-            for candidate, ef in turns:
+        for group, (seconds, answers, expansions) in zip(groups, timings, strict=True):
+            for candidate, ef in group:  # only the pass's own indexes: an engine's set_ef reopens its file
                 candidate.set_ef(ef)
             took, got = interleaved([candidate for candidate, _ in group], queries, k)
             for pooled, times in zip(seconds, took, strict=True):
