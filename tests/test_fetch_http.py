@@ -87,7 +87,7 @@ def test_secrets_are_masked_in_errors(server, http):
 
 def test_get_json_refuses_an_html_page(server, http):
     url = server.route("/api", Reply(200, b"<html></html>", headers={"Content-Type": "text/html"}))
-    with pytest.raises(FetchError, match="not JSON"):
+    with pytest.raises(FetchError, match="not valid JSON"):
         http.get_json(url)
 
 

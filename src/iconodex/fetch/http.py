@@ -178,13 +178,7 @@ class HttpClient:
     def get_json(self, url: str, *, params: dict[str, Any] | None = None) -> Any:
         """GET a JSON document; an HTML error page or invalid JSON becomes a one-line ``FetchError``."""
         response = self.get(url, params=params, headers={"Accept": "application/json, application/ld+json;q=0.9"})
-        try:
-            return response.json()
-        except ValueError:
-            kind = response.headers.get("content-type", "unknown type").split(";")[0]
-            raise FetchError(f"{mask_url(str(response.url))}: not JSON (got {kind})") from None
-        except RecursionError:
-            raise FetchError(f"{mask_url(str(response.url))}: JSON nested too deeply to read") from None
+        return json_body(response)
 
     def _delay(self, attempt: int, last: FetchError | None) -> float:
         wait = retry_after_seconds(getattr(last, "retry_after", None))
@@ -241,3 +235,18 @@ def retry_after_seconds(value: str | None) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
     return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+TOO_DEEP = "JSON nested too deeply to read (a broken or hostile document)"
+
+
+def json_body(response: httpx.Response, error: type[Exception] = FetchError) -> Any:
+    """A response's JSON body; an HTML error page, broken JSON or a document nested past Python's
+    recursion limit becomes a one-line ``error`` naming the (masked) URL."""
+    try:
+        return response.json()
+    except ValueError:
+        kind = response.headers.get("content-type", "unknown type").split(";")[0]
+        raise error(f"{mask_url(str(response.url))}: not valid JSON (got {kind})") from None
+    except RecursionError:
+        raise error(f"{mask_url(str(response.url))}: {TOO_DEEP}") from None

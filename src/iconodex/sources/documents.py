@@ -12,10 +12,9 @@ import httpx
 
 from ..errors import SourceError
 from ..fetch.cache import Cache
-from ..fetch.http import HttpClient, mask_url
+from ..fetch.http import TOO_DEEP, HttpClient, json_body
 
 JSON_ACCEPT = "application/ld+json, application/json"
-TOO_DEEP = "JSON nested too deeply to read (a broken or hostile document)"
 
 
 def is_url(spec: str) -> bool:
@@ -45,13 +44,7 @@ def url_id(url: str) -> str:
 
 def response_json(response: httpx.Response) -> Any:
     """A response's JSON body; an HTML error page or broken JSON becomes a one-line ``SourceError``."""
-    try:
-        return response.json()
-    except ValueError:
-        kind = response.headers.get("content-type", "unknown type").split(";")[0]
-        raise SourceError(f"{mask_url(str(response.url))}: not valid JSON (got {kind})") from None
-    except RecursionError:
-        raise SourceError(f"{mask_url(str(response.url))}: {TOO_DEEP}") from None
+    return json_body(response, SourceError)
 
 
 def load_json(http: HttpClient, location: str, cache: Cache | None = None) -> Any:
