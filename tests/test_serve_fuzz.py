@@ -123,6 +123,14 @@ def test_ingest_bodies_of_the_wrong_shape_are_400(client, body):
     assert response.status_code == 400
 
 
+@FUZZ
+@given(body=st.one_of(JSON, st.dictionaries(st.sampled_from(SEARCH), st.one_of(JSON, NASTY), max_size=4)))
+@example(body={"q": "cat", "limit": float("inf")})
+@example(body={"where": [["type:animal"]]})
+def test_json_search_bodies_never_fail(client, body):
+    response = client.post("/search", content=json.dumps(body), headers={"Content-Type": "application/json"})
+    assert_sound(response)
+
 # -- SARI /query --------------------------------------------------------------------------------
 
 @FUZZ

@@ -132,6 +132,38 @@ def test_upload_search_finds_the_same_picture(server):
     assert page["results"][0]["id"] == "chelsea.png"
 
 
+def test_post_search_takes_a_json_body_as_get_takes_its_query(server):
+    """A JSON client posts its search; before, the body was ignored: "nothing to search for"."""
+    asked = {"q": "a cat", "limit": 3, "min_score": 0, "where": ["type:animal"]}
+    posted = server.post("/search", json=asked)
+    assert posted.status_code == 200, posted.text
+    got = server.get("/search", params={**asked, "where": "type:animal"}).json()
+    assert posted.json() == got and got["results"][0]["id"] == "chelsea.png"
+    assert server.post("/search", json={"like": "chelsea.png", "limit": 1}).json()["results"]
+
+
+@pytest.mark.parametrize(("body", "reason"), [
+    (b'{"q": ', "not valid JSON"),
+    (b'["a cat"]', "a JSON object"),
+    (b'{"query": "a cat"}', "query: "),
+    (b'{"q": "a cat", "limit": "lots"}', "limit: "),
+    (b'{"q": "a cat", "alpha": 2}', "alpha: "),
+    (b'{"q": "a cat", "min_score": NaN}', "min_score"),
+    (b"[" * 100_000 + b"]" * 100_000, "not valid JSON"),
+])
+def test_a_bad_json_search_body_is_a_one_line_400_that_names_the_problem(server, body, reason):
+    response = server.post("/search", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 400, response.text
+    message = response.json()["error"]
+    assert reason in message and "\n" not in message, message
+
+
+def test_the_api_description_offers_the_json_body_for_post_search(server):
+    content = server.get("/openapi.json").json()["paths"]["/search"]["post"]["requestBody"]["content"]
+    assert {"multipart/form-data", "application/json"} <= set(content)
+    assert {"q", "url", "like", "where"} <= set(content["application/json"]["schema"]["properties"])
+
+
 # -- SARI /query ------------------------------------------------------------------------------
 
 def test_sari_query_has_the_seed_shape_and_order(server):

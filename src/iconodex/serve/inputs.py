@@ -1,11 +1,14 @@
-"""Pictures given by clients (an upload or a URL), checked before any pixel is decoded."""
+"""What clients send: pictures (an upload or a URL), checked before any pixel is decoded, and JSON bodies."""
 
 from __future__ import annotations
 
 import io
+import json
+from typing import TypeVar
 
-from fastapi import UploadFile
+from fastapi import Request, UploadFile
 from PIL import Image
+from pydantic import BaseModel, ValidationError
 
 from ..errors import DecodeError
 from ..fetch.decode import decode_image, describe_non_image, sniff_is_image
@@ -13,6 +16,7 @@ from .errors import ApiError
 from .state import ServerState
 
 QUERY_SIDE = 448  # decoded a little above any model's input size; the model resizes the rest
+Body = TypeVar("Body", bound=BaseModel)
 
 
 async def read_upload(upload: UploadFile, max_bytes: int) -> bytes:
@@ -23,6 +27,29 @@ async def read_upload(upload: UploadFile, max_bytes: int) -> bytes:
     if not data:
         raise ApiError(400, "the uploaded file is empty")
     return data
+
+
+def is_json(request: Request) -> bool:
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return kind == "application/json" or kind.endswith("+json")
+
+
+async def read_json_object(request: Request, model: type[Body]) -> Body:
+    """The request's JSON object as ``model``; anything else is a 400 that says what is wrong.
+    (The body's size is capped before this by the server's body limit.)"""
+    try:
+        data = json.loads(await request.body())
+    except (ValueError, RecursionError) as exc:
+        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
+        raise ApiError(400, f"the request body is not valid JSON ({reason})") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, 'the request body must be a JSON object, such as {"q": "a cat"}')
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "body"
+        raise ApiError(400, f"{where}: {first['msg']}") from None
 
 
 def picture_from_bytes(data: bytes, max_pixels: int) -> Image.Image:

@@ -8,14 +8,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from ..errors import NotFoundError
 from ..search import SearchResults
 from ..store import Item
 from .errors import ApiError
-from .inputs import read_upload
+from .inputs import is_json, read_json_object, read_upload
 from .queries import Hit, SearchRequest, parse_where, run_search
 from .security import require_read, require_write, sees_inside
 from .state import ServerState, state_of
@@ -55,7 +55,26 @@ async def search_get(request: Request, q: Text = None, url: Url = None, like: Li
     return _page(request, await run_search(state_of(request), query), query)
 
 
-@reads.post("/search", tags=["search"], summary="Search with an uploaded picture (multipart form)")
+class SearchBody(BaseModel):
+    """``POST /search`` as JSON: the fields of ``GET /search``; a picture goes as a multipart upload."""
+
+    model_config = ConfigDict(extra="forbid")
+    q: str | None = None
+    url: str | None = None
+    like: str | None = None
+    alpha: float | None = Field(default=None, ge=0, le=1)
+    keyword: bool | None = None
+    limit: int = 20
+    offset: int = 0
+    min_score: float | None = None
+    where: list[str] | str | None = Field(default=None, description="field:value, or a list of them")
+
+
+JSON_BODY = {"requestBody": {"content": {"application/json": {"schema": SearchBody.model_json_schema()}}}}
+
+
+@reads.post("/search", tags=["search"], openapi_extra=JSON_BODY,
+            summary="Search with an uploaded picture (multipart form), or the GET fields as JSON")
 async def search_post(request: Request, image: Annotated[UploadFile | None, File()] = None,
                       q: Annotated[str | None, Form()] = None, url: Annotated[str | None, Form()] = None,
                       like: Annotated[str | None, Form()] = None,
@@ -64,10 +83,19 @@ async def search_post(request: Request, image: Annotated[UploadFile | None, File
                       offset: Annotated[int, Form()] = 0, min_score: Annotated[float | None, Form()] = None,
                       where: Annotated[list[str] | None, Form()] = None) -> dict[str, Any]:
     state = state_of(request)
-    upload = await read_upload(image, state.settings.max_upload_bytes) if image is not None else None
-    query = SearchRequest(text=q, upload=upload, image_url=url, like=like, alpha=alpha, keyword=keyword,
-                          limit=limit, offset=offset, min_score=min_score, where=parse_where(where))
+    if is_json(request):
+        query = _json_query(await read_json_object(request, SearchBody))
+    else:
+        upload = await read_upload(image, state.settings.max_upload_bytes) if image is not None else None
+        query = SearchRequest(text=q, upload=upload, image_url=url, like=like, alpha=alpha, keyword=keyword,
+                              limit=limit, offset=offset, min_score=min_score, where=parse_where(where))
     return _page(request, await run_search(state, query), query)
+
+
+def _json_query(body: SearchBody) -> SearchRequest:
+    where = [body.where] if isinstance(body.where, str) else body.where
+    return SearchRequest(text=body.q, image_url=body.url, like=body.like, alpha=body.alpha, keyword=body.keyword,
+                         limit=body.limit, offset=body.offset, min_score=body.min_score, where=parse_where(where))
 
 
 def _item(state: ServerState, item_id: str) -> Item:
