@@ -75,6 +75,42 @@ def test_bad_input_is_one_line(capsys, coll_dir, tmp_path, args, message):
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("source, message", [
+    ("{tmp}/no/such/folder", "no such file or folder"),
+    ("{tmp}/pictures.csv", "no image column"),
+    ("http://127.0.0.1:9/listing", "cannot tell what kind of source"),
+])
+@pytest.mark.parametrize("folder_existed", [False, True])
+def test_a_first_ingest_whose_source_fails_leaves_no_collection_behind(capsys, tmp_path, sample_pictures, source,
+                                                                        message, folder_existed):
+    """A mistyped source used to leave an empty collection, which then fixed its model, engine and
+    options: the corrected command, with the option meant from the start, was refused."""
+    (tmp_path / "pictures.csv").write_text("name,creator\nChelsea,Stefan\n")
+    target = tmp_path / "coll"
+    if folder_existed:
+        target.mkdir()
+        (target / "notes.txt").write_text("the user's own file")
+    code, _, err = run(capsys, "ingest", source.format(tmp=tmp_path), "-c", str(target))
+    assert code != 0 and message in err and len(err.strip().splitlines()) == 1, err
+    assert not (target / "iconodex.db").exists()
+    assert target.exists() == folder_existed
+    assert not folder_existed or sorted(p.name for p in target.iterdir()) == ["notes.txt"]
+    code, _, err = run(capsys, "ingest", str(sample_pictures), "-c", str(target), "-q", "--model-option",
+                       "variant=lite0")
+    assert code == 0, err
+
+
+def test_asking_a_collection_for_its_own_variant_resumes_and_another_names_the_one_it_has(capsys, coll_dir,
+                                                                                           sample_pictures):
+    """A collection made with the default variant said "made with variant=None" and refused even the
+    variant it has."""
+    code, _, err = run(capsys, "ingest", str(sample_pictures), "-c", str(coll_dir), "-q", "--model-option",
+                       "variant=lite2")
+    assert code == 0, err
+    code, _, err = run(capsys, "ingest", str(sample_pictures), "-c", str(coll_dir), "-q", "--model-option",
+                       "variant=lite0")
+    assert code != 0 and "variant='lite2'" in err and "None" not in err, err
+
 def test_failed_items_set_the_exit_status(capsys, pictures, tmp_path):
     (pictures / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really")
     code, _, err = run(capsys, "ingest", str(pictures), "-c", str(tmp_path / "c"), "--quiet")

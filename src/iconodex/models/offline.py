@@ -188,8 +188,7 @@ class OfflineEncoder:
         made while Lite0 was the default recorded none), and what that version of the pack applied: one
         made by ConSE alone (pack version 1, or a variant without shipped weights) keeps ConSE alone; one
         made by the projection without neighbours (version 2, or a variant without a shipped bridge) keeps that."""
-        variant = recorded.get("variant", DEFAULT_VARIANT)  # every identity has recorded it
-        options: dict[str, Any] = {} if variant == DEFAULT_VARIANT else {"variant": variant}
+        options: dict[str, Any] = {"variant": recorded.get("variant", DEFAULT_VARIANT)}  # every identity has it
         if not recorded.get("projection"):
             return {**options, "projection": False}
         return options if recorded.get("neighbours") else {**options, "neighbours": False}
