@@ -111,6 +111,17 @@ def test_asking_a_collection_for_its_own_variant_resumes_and_another_names_the_o
                        "variant=lite0")
     assert code != 0 and "variant='lite2'" in err and "None" not in err, err
 
+def test_deleting_an_unknown_id_says_so_and_sets_the_exit_status(capsys, tmp_path, sample_pictures):
+    """A mistyped id said "0 removed" and exited 0, as if the delete had been done."""
+    target = str(tmp_path / "coll")
+    assert run(capsys, "ingest", str(sample_pictures), "-c", target, "-q")[0] == 0
+    code, out, err = run(capsys, "delete", "coffee.png", "cofee.png", "-c", target)
+    assert code == 1 and out.strip() == "1 removed", (out, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "'cofee.png'" in lines[0] and "coffee.png" not in lines[0].replace("'cofee.png'", "")
+    code, out, err = run(capsys, "delete", "chelsea.png", "-c", target)
+    assert code == 0 and out.strip() == "1 removed" and not err.strip()
+
 def test_failed_items_set_the_exit_status(capsys, pictures, tmp_path):
     (pictures / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really")
     code, _, err = run(capsys, "ingest", str(pictures), "-c", str(tmp_path / "c"), "--quiet")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 from rich.markup import escape
 
@@ -49,10 +51,15 @@ def command(collection: str, failures: bool, as_json: bool) -> None:
 @click.argument("ids", nargs=-1, required=True)
 @collection_option
 def delete(ids: tuple[str, ...], collection: str) -> None:
-    """Remove items from the collection and its index."""
+    """Remove items from the collection and its index; an id it does not hold sets the exit status 1."""
     with Collection.open(collection) as coll:
+        unknown = [item_id for item_id in dict.fromkeys(ids) if coll.get(item_id) is None]
         removed = coll.delete(list(ids))
     click.echo(f"{removed} removed")
+    if unknown:
+        shown = ", ".join(repr(item_id) for item_id in unknown[:10]) + (" …" if len(unknown) > 10 else "")
+        click.echo(f"no such item: {shown} (ids as `iconodex search --json` shows them)", err=True)
+        sys.exit(1)
 
 
 def _index_state(state: str) -> str:
