@@ -81,6 +81,10 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("interrupted; run the same command again to resume", err=True)
         sys.exit(130)
+    except OSError as exc:  # the machine said no (a missing folder, permissions, a full disk): not a bug
+        where = f"{exc.filename}: " if exc.filename else ""
+        click.echo(f"error: {where}{exc.strerror or exc}", err=True)
+        sys.exit(2)
     except Exception as exc:  # a bug: say so in one line, full traceback only on request
         if "--debug" in (argv if argv is not None else sys.argv):
             raise
