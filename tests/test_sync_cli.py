@@ -129,3 +129,19 @@ def test_every_runs_again_in_the_foreground(tmp_path, capsys, sample_pictures):
 def test_a_bad_interval_is_a_one_line_error(tmp_path, capsys, every):
     code, _, err = run(capsys, "sync", "-c", str(tmp_path), "--every", every)
     assert code == 2 and err.count("\n") == 1 and "90s, 15m, 1h or 1d" in err
+
+
+def test_sync_of_an_imported_collection_says_its_vectors_came_from_files(tmp_path, capsys, sample_pictures):
+    """An import is remembered as a source of its format's name; sync reported it "not run: unknown
+    source 'hdf5'" and exited 1, on a collection that has nothing to re-read."""
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    for name in ("coffee.png", "chelsea.png"):
+        (folder / name).write_bytes((sample_pictures / name).read_bytes())
+    assert run(capsys, "ingest", str(folder), "-c", str(tmp_path / "made"), "-q", *SHORT_TEXT)[0] == 0
+    assert run(capsys, "export", "-c", str(tmp_path / "made"), "hdf5", str(tmp_path / "made.h5"))[0] == 0
+    assert run(capsys, "import", "hdf5", str(tmp_path / "made.h5"), "-c", str(tmp_path / "coll"))[0] == 0
+    code, out, err = run(capsys, "sync", "-c", str(tmp_path / "coll"))
+    lines = (out + err).strip().splitlines()
+    assert code == 0 and len(lines) == 1, (out, err)
+    assert "imported" in lines[0] and "iconodex import" in lines[0] and "unknown source" not in lines[0]

@@ -20,6 +20,7 @@ from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from ..errors import ConfigError, IconodexError
+from ..formats import FORMATS
 from ..redact import HIDDEN
 
 if TYPE_CHECKING:
@@ -44,12 +45,16 @@ class SourceRun:
     report: IngestReport | None = None
     error: str = ""
     seconds: float = 0.0
+    imported: str = ""  # the format of vectors imported from files: nothing to re-read
 
     @property
     def ok(self) -> bool:
-        return self.report is not None and self.report.ok
+        return bool(self.imported) or (self.report is not None and self.report.ok)
 
     def line(self) -> str:
+        if self.imported:
+            return (f"{self.name}: imported from {self.imported} files, not harvested: nothing to re-read "
+                    f"(to update, run iconodex import again into a new collection)")
         if self.report is None:
             return f"{self.name}: not run: {self.error}"
         return f"{self.name}: {self.report.counts_line()} in {self.seconds:.1f} s"
@@ -78,6 +83,10 @@ def sync_sources(coll: Collection, *, full: bool = False, only: str | None = Non
     runs = []
     for source in stored:
         run = SourceRun(source["name"])
+        if source["kind"] in FORMATS.names():
+            run.imported = source["kind"]
+            runs.append(run)
+            continue
         started = time.monotonic()
         try:
             spec, options = rerun_request(source, full)
