@@ -91,6 +91,14 @@ def test_missing_or_empty_labelled_set(tmp_path):
         load_queries(write_jsonl(tmp_path / "empty.jsonl", []))
 
 
+def test_a_labelled_set_without_one_usable_query_is_an_error_naming_the_first_problem(tmp_path):
+    """A file of the wrong kind was "evaluated": a table of 0 queries, MRR 0.000, exit status 0."""
+    wrong = tmp_path / "notes.txt"
+    wrong.write_text("a note, not a query\n{\"text\": \"a cat\"}\n")
+    with pytest.raises(ConfigError, match=r"no usable query.*line 1: not JSON"):
+        load_queries(wrong)
+
+
 # -- evaluating a real collection --------------------------------------------------------------
 
 def test_near_duplicate_and_query_picture_rank_first(collection, tmp_path):

@@ -140,6 +140,9 @@ def load_queries(path: str | Path) -> tuple[list[EvalQuery], list[tuple[int, str
                 bad.append((number, str(err)))
     if not queries and not bad:
         raise ConfigError(f"labelled set {path} has no queries")
+    if not queries:
+        line, reason = bad[0]
+        raise ConfigError(f"labelled set {path} has no usable query ({len(bad)} skipped; line {line}: {reason})")
     return queries, bad
 
 
