@@ -66,3 +66,11 @@ def test_missing_datasets_are_named(tmp_path):
         handle.create_dataset("vectors", data=np.zeros((2, 4), dtype=np.float32))
     with pytest.raises(SourceError, match="no urls and embeddings dataset; it has vectors"):
         HDF5.import_(tmp_path / "bad.h5", tmp_path / "coll")
+
+
+def test_a_file_that_is_not_hdf5_is_named_as_such(tmp_path):
+    """h5py said "Unable to synchronously open file (file signature not found)"."""
+    (tmp_path / "notes.h5").write_text("not an HDF5 file")
+    with pytest.raises(SourceError, match=r"notes\.h5: not an HDF5 file"):
+        HDF5.import_(tmp_path / "notes.h5", tmp_path / "coll")
+    assert not (tmp_path / "coll").exists()

@@ -46,3 +46,15 @@ def test_parse_line_float32_exact():
     vector = np.random.default_rng(0).normal(size=300).astype(np.float32)
     record, parsed = parse_line(json.dumps({"id": 7, "vec": vector.tolist(), "title": "T"}))
     assert record.id == "7" and record.title == "T" and np.array_equal(parsed, vector)
+
+
+def test_an_import_whose_every_line_is_skipped_is_an_error_and_leaves_no_collection(tmp_path, capsys):
+    """It said "imported 0 item(s)" and exited 0, leaving an empty collection behind."""
+    from _cli import run_cli
+
+    src = tmp_path / "neighbours.jsonl"
+    src.write_text('{"bad": 1}\n{"id": "a"}\n')
+    code, out, err = run_cli(capsys, "import", "onit-jsonl", str(src), "-c", str(tmp_path / "coll"))
+    lines = err.strip().splitlines()
+    assert code != 0 and len(lines) == 1 and "nothing imported" in lines[0] and "line 1" in lines[0], (out, err)
+    assert not (tmp_path / "coll").exists()

@@ -10,6 +10,7 @@ import click
 
 from ..collection import Collection
 from ..errors import ConfigError
+from .new_collection import entries, remove_new_collection
 from .options import collection_option, json_option, print_json
 
 FORMAT_NAMES = ("uform-hf", "hdf5", "onit-jsonl", "sari-npy")
@@ -22,9 +23,11 @@ def _say(report: dict, verb: str, as_json: bool) -> None:
     if as_json:
         print_json(report)
         return
-    skipped = report.get("skipped") or []
-    click.echo(f"{verb} {report['items']} item(s) as {report['format']}"
-               + (f"; {len(skipped)} skipped, e.g. {skipped[0][0]}: {skipped[0][1]}" if skipped else ""))
+    click.echo(f"{verb} {report['items']} item(s) as {report['format']}{_skipped_text(report.get('skipped'))}")
+
+
+def _skipped_text(skipped: list | None) -> str:
+    return f"; {len(skipped)} skipped, e.g. {skipped[0][0]}: {skipped[0][1]}" if skipped else ""
 
 
 @click.command()
@@ -62,8 +65,12 @@ def import_(format_name: str, src: str, collection: str, model: str | None, spac
     from ..formats import FORMATS
 
     options = {"model": model, "batch": batch} | ({"space": space} if space else {})
+    there_before = entries(Path(collection))
     coll, report = FORMATS.get(format_name).import_(Path(src), Path(collection), **options)
     coll.close()
+    if not report.items:
+        remove_new_collection(Path(collection), there_before)
+        raise ConfigError(f"nothing imported from {src}{_skipped_text(report.skipped)}")
     _say(report.to_dict(), "imported", as_json)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import click
 from ..collection import DB_NAME, Collection
 from ..errors import IconodexError
 from ..ingest.report import IngestReport
+from .new_collection import entries, remove_new_collection
 from .options import collection_option, json_option, parse_pairs, print_json, quiet_option
 from .output import console as output_console
 
@@ -57,7 +57,7 @@ def command(source: str, collection: str, source_type: str | None, model: str | 
     engine_settings = {k: v[-1] for k, v in parse_pairs(engine_options, "--engine-option").items()}
     model_settings = {k: v[-1] for k, v in parse_pairs(model_options, "--model-option").items()}
     path = Path(collection)
-    is_new, there_before = not (path / DB_NAME).exists(), _entries(path)
+    is_new, there_before = not (path / DB_NAME).exists(), entries(path)
     coll = Collection.open_or_create(path, model=model, model_options=model_settings or None,
                                      dims=dims, pca=pca, engine=engine,
                                      engine_options=engine_settings or None, text_template=text_template,
@@ -71,33 +71,12 @@ def command(source: str, collection: str, source_type: str | None, model: str | 
     finally:
         coll.close()
         if unused:
-            _remove_new_collection(path, there_before)
+            remove_new_collection(path, there_before)
     if as_json:
         print_json(report.to_dict())
     else:
         _print_report(report, quiet)
     sys.exit(0 if report.ok else 1)
-
-
-def _entries(path: Path) -> set[str] | None:
-    """What a folder holds; None when there is no folder."""
-    return {entry.name for entry in path.iterdir()} if path.is_dir() else None
-
-
-def _remove_new_collection(path: Path, there_before: set[str] | None) -> None:
-    """Undo the collection a first ingest made when its source failed before anything was stored (a
-    mistyped path, a CSV without its image column): left there, it would fix the model, engine and
-    options, and refuse the corrected command's. Whatever the folder held before stays."""
-    if there_before is None:
-        shutil.rmtree(path, ignore_errors=True)
-        return
-    for entry in path.iterdir():
-        if entry.name in there_before:
-            continue
-        if entry.is_dir():
-            shutil.rmtree(entry, ignore_errors=True)
-        else:
-            entry.unlink(missing_ok=True)
 
 
 def _print_report(report: IngestReport, quiet: bool) -> None:

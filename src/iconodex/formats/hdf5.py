@@ -108,18 +108,14 @@ def chunk_files(src: Path) -> list[Path]:
 
 
 def _attributes(path: Path) -> dict[str, str]:
-    h5py = _h5py()
-
-    with h5py.File(path, "r") as handle:
+    with _open(path) as handle:
         return {k: _text(v) for k, v in handle.attrs.items() if k in ("model", "space")}
 
 
 def _read(files: list[Path], batch: int) -> Iterator[Rows]:
-    h5py = _h5py()
-
     dims = None
     for path in files:
-        with h5py.File(path, "r") as handle:
+        with _open(path) as handle:
             urls, embeddings = _datasets(handle, path)
             dims = check_dims(embeddings, dims, str(path))
             ids = handle.get("ids", urls)
@@ -128,6 +124,14 @@ def _read(files: list[Path], batch: int) -> Iterator[Rows]:
                 chunk_ids = [_text(i) for i in ids[start:start + batch]]
                 records = [SourceRecord(id=i, image=image_ref(u)) for i, u in zip(chunk_ids, chunk_urls, strict=True)]
                 yield Rows(records, np.asarray(embeddings[start:start + batch], dtype=np.float32))
+
+
+def _open(path: Path) -> h5py.File:
+    """``path`` opened for reading; a file that is not HDF5 is a one-line ``SourceError``."""
+    try:
+        return _h5py().File(path, "r")
+    except OSError as exc:  # h5py's words: "Unable to synchronously open file (file signature not found)"
+        raise SourceError(f"{path}: not an HDF5 file, or unreadable ({exc})") from None
 
 
 def _datasets(handle: h5py.File, path: Path) -> tuple[Any, Any]:
@@ -149,7 +153,7 @@ def merge_chunks(src: Path, dest: Path, batch: int = 65536) -> int:
     with h5py.File(dest, "w") as out:
         writer: Hdf5Writer | None = None
         for path in files:
-            with h5py.File(path, "r") as handle:
+            with _open(path) as handle:
                 urls, embeddings = _datasets(handle, path)
                 if writer is None:
                     writer = Hdf5Writer(out, embeddings.shape[1], with_ids="ids" in handle)
