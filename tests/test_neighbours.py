@@ -61,3 +61,14 @@ def test_cli_reads_ids_from_stdin(catalogue_collection, tmp_path):  # noqa: F811
 def test_a_single_reference(catalogue_collection):  # noqa: F811
     entries = list(neighbour_entries(catalogue_collection, ["105"], k=2))
     assert [n["id"] for n in entries[0]["neighbours"]] == brute_force(catalogue_collection, "105", 2)[0]
+
+
+def test_the_command_says_which_ids_are_missing_once(catalogue_collection, tmp_path, capsys):  # noqa: F811
+    """The library's warning and the command's own line said the same thing twice."""
+    from _cli import run_cli
+
+    ids = tmp_path / "ids.txt"
+    ids.write_text("103\nmissing\n")
+    code, _, err = run_cli(capsys, "neighbours", "-c", str(catalogue_collection.path), "--ids", str(ids),
+                           "--k", "2", "-o", str(tmp_path / "out.json"))
+    assert code == 0 and err.count("'missing'") == 1, err

@@ -33,10 +33,10 @@ def neighbour_entries(coll: Collection, ids: Iterable[str], *, k: int = 50, spac
     for chunk in _chunks(ids, batch):
         found = _neighbours(coll, chunk, k, space)
         lost = [i for i in chunk if i not in found]
-        if lost:
+        if lost and missing is not None:
+            missing.extend(lost)  # the caller reports them
+        elif lost:
             log.warning("neighbours: %d id(s) unknown or not indexed, e.g. %r", len(lost), lost[0])
-            if missing is not None:
-                missing.extend(lost)
         items = _items(coll, {*found, *(n for pairs in found.values() for n, _ in pairs)})
         for item_id in chunk:
             if item_id in found:
