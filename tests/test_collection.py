@@ -77,10 +77,20 @@ def test_filters_min_score_limit_and_offset(sample_collection):
         r.id for r in scored[1:3]]
 
 
-@pytest.mark.parametrize("kwargs", [{"limit": 0}, {"limit": 100000}, {"alpha": 2.0}, {"offset": -1}])
+@pytest.mark.parametrize("kwargs", [{"limit": 0}, {"limit": 100000}, {"alpha": 2.0}, {"offset": -1},
+                                    {"min_score": float("nan")}, {"min_score": float("inf")},
+                                    {"where": "subject=spaceflight"}, {"where": {"subject": None}}])
 def test_bad_search_arguments_are_one_line_errors(sample_collection, kwargs):
-    with pytest.raises(ConfigError):
+    """A NaN cut answered nothing, silently; a filter given as a string raised AttributeError."""
+    with pytest.raises(ConfigError) as raised:
         sample_collection.search("a cat", **kwargs)
+    assert "\n" not in str(raised.value)
+
+
+def test_a_filter_value_may_be_a_number(sample_collection):
+    by_text = sample_collection.search("a cat", where={"date": "1999"}, min_score=0)
+    assert by_text and [r.id for r in sample_collection.search("a cat", where={"date": 1999}, min_score=0)] == [
+        r.id for r in by_text]
 
 
 def test_odd_queries_never_crash(sample_collection):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -605,10 +605,25 @@ def _identity_changes(recorded: dict, current: dict) -> list[str]:
     return sorted(k for k in keys if recorded.get(k) != current.get(k))
 
 
-def _normalise_where(where: dict[str, str | list[str]] | None) -> dict[str, list[str]] | None:
+WHERE_EXAMPLE = "e.g. {'creator': 'Hokusai'} or {'subject': ['cat', 'dog']}"
+
+
+def _normalise_where(where: Mapping[str, Any] | None) -> dict[str, list[str]] | None:
+    """``{field: value or values}`` as ``{field: [text, …]}``; numbers match as they are written."""
     if not where:
         return None
-    return {name: [value] if isinstance(value, str) else list(value) for name, value in where.items()}
+    if not isinstance(where, Mapping):
+        raise ConfigError(f"where maps a field to a value or a list of values ({WHERE_EXAMPLE}), "
+                          f"not a {type(where).__name__}")
+    return {str(name): _where_values(name, value) for name, value in where.items()}
+
+
+def _where_values(name: Any, value: Any) -> list[str]:
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        return [str(value)]
+    if isinstance(value, list | tuple | set | frozenset) and all(isinstance(v, str | int | float) for v in value):
+        return [str(v) for v in value]
+    raise ConfigError(f"where[{name!r}] must be a value or a list of values ({WHERE_EXAMPLE}), not {value!r:.60}")
 
 
 def _jsonable(options: dict) -> dict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -123,6 +124,8 @@ class Searcher:
             raise ConfigError(f"limit must be between 1 and {self.max_limit}")
         if query.offset < 0:
             raise ConfigError("offset must not be negative")
+        if query.min_score is not None and not math.isfinite(query.min_score):
+            raise ConfigError(f"min_score must be a finite number, not {query.min_score}")
         if not 0.0 <= query.alpha <= 1.0:
             raise ConfigError("alpha must be between 0 (catalogue only) and 1 (picture only)")
         if query.fusion not in FUSIONS:
