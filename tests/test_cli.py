@@ -68,6 +68,11 @@ def test_info_names_the_offline_variant_and_version(capsys, coll_dir):
     (("ingest", ".", "-c", "{coll}", "--dims", "64"), "fixed when a collection is created"),
     (("ingest", ".", "-c", "{coll}", "--source-type", "nosuch"), "unknown source 'nosuch'"),
     (("export", "-c", "{coll}", "onit-jsonl", "{missing}/out.jsonl"), "out.jsonl: No such file or directory"),
+    # a template naming no field embedded no catalogue text at all, silently ({{ }} are format()'s braces)
+    (("ingest", ".", "-c", "{missing}", "--text-template", "{{title"), "unbalanced brace"),
+    (("ingest", ".", "-c", "{missing}", "--text-template", "Title: title"), "names no field in braces"),
+    (("ingest", ".", "-c", "{missing}", "--text-template", "{{title}}}}"), "unbalanced brace"),
+    (("ingest", ".", "-c", "{missing}", "--set", "chunk_size=0"), "chunk_size must be at least 1"),
     (("export", "-c", "{coll}", "hdf5", "{missing}/out.h5"), "No such file or directory"),
 ])
 def test_bad_input_is_one_line(capsys, coll_dir, tmp_path, args, message):

@@ -50,6 +50,28 @@ def test_bad_settings_are_one_line_errors(tmp_path, monkeypatch):
         load_settings()
 
 
+@pytest.mark.parametrize("key, value, said", [
+    ("chunk_size", "0", "chunk_size must be at least 1"),  # an ingest of chunks of 0 embedded nothing, silently
+    ("workers", "-1", "workers must be at least 1"),
+    ("batch_size", "0", "batch_size must be at least 1"),
+    ("timeout", "0", "timeout must be more than 0"),
+    ("deadline", "nan", "deadline must be more than 0"),
+    ("alpha", "1.5", "alpha must be between 0 and 1"),
+    ("retries", "-2", "retries must be at least 0"),
+    ("offline", "maybe", "offline: 'maybe' is not yes or no"),
+])
+def test_a_setting_out_of_its_range_is_refused_in_one_line(key, value, said):
+    with pytest.raises(ConfigError, match=said):
+        load_settings(None, {key: value})
+    assert load_settings(None, {key: {"offline": "yes", "alpha": "1"}.get(key, "1")})  # a sound value passes
+
+
+def test_a_setting_given_as_a_number_is_checked_as_well(tmp_path):
+    (tmp_path / "iconodex.toml").write_text("chunk_size = 0\n")
+    with pytest.raises(ConfigError, match="iconodex.toml: chunk_size must be at least 1"):
+        load_settings()
+
+
 @pytest.fixture
 def inference_threads_restored():
     from iconodex.models.threads import set_inference_threads

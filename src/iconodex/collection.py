@@ -26,6 +26,7 @@ from .index import ENGINES
 from .index.base import VectorEngine
 from .index.copy import copy_store
 from .index.guard import CheckedEngine
+from .ingest.documents import check_template
 from .models import calibrated_name, load_model, options_for_recorded
 from .models.base import Encoder, fetch_side
 from .models.catalog import CUT_ALPHA, leg_scales, relevance_cut
@@ -88,6 +89,7 @@ class Collection:
         for name, value in (("--dims", dims), ("--pca", pca)):
             if value is not None and value < 2:
                 raise ConfigError(f"{name} must be at least 2")
+        check_template(text_template)
         resolved = load_settings(path, settings)
         set_inference_threads(resolved.threads)  # before the model opens its inference sessions
         encoder = load_model(model, **(model_options or {}))

@@ -62,21 +62,51 @@ class Settings:
                 continue  # other tools' ICONODEX_* variables (e.g. the server's API key)
             if name not in known:
                 raise ConfigError(f"{origin}: unknown setting {key!r}; known: {', '.join(sorted(known))}")
-            changes[name] = _coerce(value, getattr(self, name), f"{origin}: {key}")
+            changes[name] = _in_range(name, _coerce(value, getattr(self, name), f"{origin}: {key}"), origin)
         return dataclasses.replace(self, **changes)
+
+
+# The least each number may be (the pipeline would otherwise stall or spin: chunks of 0 items embed
+# nothing), and whether it must be more than that (a timeout of 0 s). Other numbers take any value.
+AT_LEAST: dict[str, tuple[float, bool]] = {
+    "chunk_size": (1, False), "batch_size": (1, False), "workers": (1, False), "per_host": (1, False),
+    "fetch_budget_mb": (1, False), "host_failures": (1, False), "max_pixels": (1, False), "max_limit": (1, False),
+    "retries": (0, False), "cache_max_mb": (0, False), "threads": (0, False),
+    "timeout": (0, True), "deadline": (0, True),
+}
+YES = {"1", "true", "yes", "on"}
+NO = {"0", "false", "no", "off", ""}
+
+
+def _in_range(name: str, value: Any, origin: str) -> Any:
+    if name == "alpha" and not 0.0 <= value <= 1.0:  # also refuses NaN
+        raise ConfigError(f"{origin}: alpha must be between 0 and 1 (0: the catalogue only, 1: the picture only)")
+    if name not in AT_LEAST or isinstance(value, bool):
+        return value
+    least, strictly = AT_LEAST[name]
+    if not (value > least if strictly else value >= least):  # NaN fails both
+        raise ConfigError(f"{origin}: {name} must be {'more than' if strictly else 'at least'} {least}, not {value}")
+    return value
 
 
 def _coerce(value: Any, current: Any, where: str) -> Any:
     if isinstance(value, str) and not isinstance(current, str):
         try:
             if isinstance(current, bool):
-                return value.strip().lower() in {"1", "true", "yes", "on"}
+                return _yes_or_no(value, where)
             if isinstance(current, list):
                 return [part.strip() for part in value.split(",") if part.strip()]
             return type(current)(value)
         except ValueError:
             raise ConfigError(f"{where}: {value!r} is not a valid {type(current).__name__}") from None
     return value
+
+
+def _yes_or_no(value: str, where: str) -> bool:
+    word = value.strip().lower()
+    if word not in YES | NO:
+        raise ConfigError(f"{where}: {value!r} is not yes or no (true/false, on/off, 1/0)")
+    return word in YES
 
 
 def config_files(collection: Path | None) -> list[Path]:

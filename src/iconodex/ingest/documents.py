@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from ..errors import ConfigError
 from ..store import Item
 
 PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
@@ -19,6 +20,17 @@ MAX_CHARS = 2000
 # a timestamp has at least six digits.
 FILE_NAME_TITLE = re.compile(r"^\s*(?:[A-Z]{1,5}[\s_\-]?\d{4,}|[A-Za-z]{1,5}[\s_\-]?0\d{2,}|\d{6,})"
                              r"[\d\s_\-.]*(?:\.[A-Za-z0-9]{2,4})?\s*$")
+
+
+def check_template(template: str | None) -> None:
+    """Refuse a text template that could only ever give empty texts (no field named in braces) or
+    that a brace too many or too few would garble: every item would lose its catalogue leg, silently."""
+    if template is None:
+        return
+    if template.count("{") != template.count("}") or "{{" in template or "}}" in template:
+        raise ConfigError(f"text template {template!r} has an unbalanced brace; write fields as {{title}}")
+    if not PLACEHOLDER.search(template):
+        raise ConfigError(f"text template {template!r} names no field in braces, e.g. '{{title}}. {{description}}'")
 
 
 def _values(item: Item, name: str) -> list[str]:
