@@ -238,3 +238,18 @@ def test_ingesting_a_folder_sets_up_no_http_connection_pool(sample_pictures, tmp
     outcome = json.loads(done.stdout.strip().splitlines()[-1])
     assert outcome["indexed"] == len([p for p in sample_pictures.iterdir() if p.suffix in (".png", ".jpg")]) > 0
     assert not outcome["connection_pool"]
+
+
+@pytest.mark.parametrize("source", [None, "", 7])
+def test_ingest_without_a_source_is_a_one_line_error(tmp_path, source):
+    """``ingest("")`` read the working folder; ``ingest(None)`` raised AttributeError."""
+    with Collection.create(tmp_path / "coll") as coll, pytest.raises(ConfigError, match="no source given"):
+        coll.ingest(source)
+
+
+def test_ingest_takes_a_path_object(tmp_path, sample_pictures):
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    shutil.copy(sample_pictures / "coffee.png", folder)
+    with Collection.create(tmp_path / "coll") as coll:
+        assert coll.ingest(folder).indexed == 1

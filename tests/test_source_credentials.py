@@ -110,8 +110,12 @@ def test_any_source_spec_with_a_token_or_password_is_stored_masked(tmp_path, cap
         host = server.base.removeprefix("http://")
         spec = f"http://viewer:{PASSWORD}@{host}/manifest.json?token={CREDENTIAL}"
         coll_dir = tmp_path / "coll"
+        # IIIF takes no key option: refused, without echoing it, and nothing is made
         code, _, err = cli(capsys, "ingest", spec, "-c", str(coll_dir), "--source-type", "iiif", "--quiet",
                            "-o", f"api_key={IDENTITY}")
+        assert code == 2 and "no option 'api_key'" in err and not any(secret in err for secret in SECRETS)
+        assert not coll_dir.exists()
+        code, _, err = cli(capsys, "ingest", spec, "-c", str(coll_dir), "--source-type", "iiif", "--quiet")
     assert code == 0 and "1 added" in err and "1 indexed" in err
     code, out, _ = cli(capsys, "info", "-c", str(coll_dir), "--json")
     assert "token=***" in json.loads(out)["sources"][0]["spec"]

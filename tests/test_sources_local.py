@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -110,6 +111,41 @@ def test_folder_detection_and_registry(folder, tmp_path):
     assert isinstance(open_source(str(folder)), FolderSource)
     with pytest.raises(ConfigError, match="not a folder"):
         FolderSource(tmp_path / "nope")
+
+
+@pytest.mark.parametrize("spec", ["", "   "])
+def test_an_empty_source_is_refused_rather_than_read_as_this_folder(spec, folder, monkeypatch):
+    """``iconodex ingest "$PICTURES"`` with the variable unset ingested the working folder, recursively."""
+    monkeypatch.chdir(folder)
+    with pytest.raises(ConfigError, match="no source given"):
+        open_source(spec)
+
+
+@pytest.mark.parametrize(("spec", "options", "said"), [
+    ("{folder}", {"nonsense": "1"}, "the folder source takes no option 'nonsense'; it takes id, name"),
+    ("{folder}", {"recursiv": "no"}, "no option 'recursiv'"),
+    ("http://127.0.0.1:9/api/items", {"item_sets": "7"}, "no option 'item_sets' (did you mean item_set?)"),
+    ("http://127.0.0.1:9/sparql", {"querry": "SELECT"}, "no option 'querry' (did you mean query?)"),
+])
+def test_an_option_the_source_does_not_take_is_refused_naming_those_it_does(folder, spec, options, said):
+    """A mistyped ``-o item_sets=7`` was ignored: the harvest read the whole Omeka S instance."""
+    with pytest.raises(ConfigError, match=re.escape(said)):
+        open_source(spec.format(folder=folder), options=options)
+
+
+def test_run_wide_options_are_taken_by_every_source(folder):
+    assert isinstance(open_source(str(folder), options={"workdir": str(folder), "full": "true"}), FolderSource)
+
+
+@pytest.mark.parametrize(("spec", "option"), [("{csv}", "image_column"), ("http://127.0.0.1:9/sparql", "iiif_variable")])
+def test_the_picture_column_option_goes_to_the_sources_own_name_for_it(tmp_path, spec, option):
+    table = tmp_path / "items.csv"
+    table.write_text("id,picture\n1,https://example.org/iiif/a\n")
+    source = open_source(spec.format(csv=table), options={"iiif_column": "picture",
+                                                          **({"query": "SELECT ?picture WHERE {}"} if "sparql" in spec else {})})
+    assert getattr(source, option) == "picture"
+    with pytest.raises(ConfigError, match="no column or variable of pictures to name"):
+        open_source(str(tmp_path), options={"iiif_column": "picture"})
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ coll/
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -370,6 +371,9 @@ class Collection:
         if self.read_only:
             raise ConfigError("this collection is open read-only")
         options = dict(options or {})
+        source = os.fspath(source) if isinstance(source, os.PathLike) else source
+        if not isinstance(source, str) and not hasattr(source, "harvest"):
+            raise ConfigError(f"no source given: name a folder, a CSV, a manifest or an API URL, not {source!r:.60}")
         if confinement is not None and isinstance(source, str):
             confinement.check_request(source, options)
         options.setdefault("workdir", str(self.path / "cache"))  # where sources may write files (caption images)

@@ -10,6 +10,7 @@ import click
 from ..collection import DB_NAME, Collection
 from ..errors import IconodexError
 from ..ingest.report import IngestReport
+from ..sources import IMAGE_OPTION
 from .new_collection import entries, remove_new_collection
 from .options import collection_option, json_option, parse_pairs, print_json, quiet_option
 from .output import console as output_console
@@ -47,8 +48,7 @@ def command(source: str, collection: str, source_type: str | None, model: str | 
     """Harvest SOURCE (a folder, a CSV, a URL…) into the collection; run again to resume or update."""
     opts = {k: v[-1] for k, v in parse_pairs(options, "--option").items()}
     if iiif_column:
-        opts.setdefault("image_column", iiif_column)
-        opts.setdefault("iiif_variable", iiif_column)
+        opts.setdefault(IMAGE_OPTION, iiif_column)  # the source's own option for it: a CSV column, a SPARQL variable
     if sparql_query:
         opts["query"] = sparql_query
     overrides = {k: v[-1] for k, v in parse_pairs(settings, "--set").items()}

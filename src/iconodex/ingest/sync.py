@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from ..errors import ConfigError, IconodexError
 from ..formats import FORMATS
 from ..redact import HIDDEN
+from ..sources import IMAGE_OPTION, SOURCES
 
 if TYPE_CHECKING:
     from ..collection import Collection
@@ -66,8 +67,9 @@ def rerun_request(stored: dict[str, Any], full: bool) -> tuple[str, dict[str, An
     if f"{HIDDEN}@" in spec:
         raise ConfigError("its URL held a user name and password, which are not kept; run iconodex ingest with "
                           "the URL again")
+    takes = SOURCES.get(stored["kind"]).options  # an older iconodex stored some a source never read
     options = {name: value for name, value in stored["options"].items()
-               if value != HIDDEN and name not in RUN_ONLY_OPTIONS}
+               if value != HIDDEN and name not in RUN_ONLY_OPTIONS and (name in takes or name == IMAGE_OPTION)}
     if full:
         options["full"] = "true"
     return spec, options

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +23,22 @@ SOURCES.register_lazy("urls", "iconodex.sources.urls")
 DETECTION_ORDER = ("folder", "csv", "captions", "iiif", "omeka", "sparql", "urls")
 
 
+# Given to every source by the pipeline or by sync, whether it uses them or not.
+RUN_OPTIONS = frozenset({"workdir", "full"})
+# What --iiif-column sets: each source that has a column or variable of pictures names it its own way.
+IMAGE_OPTION = "iiif_column"
+
+
 def open_source(spec: str, kind: str | None = None, options: dict[str, Any] | None = None) -> Source:
     """Build a source from a path or URL, by explicit ``kind`` or by detection."""
-    options = dict(options or {})
-    if kind:
-        return SOURCES.get(kind).from_spec(spec, options)
+    if not isinstance(spec, str) or not spec.strip():
+        raise ConfigError("no source given: name a folder, a CSV, a manifest or an API URL")
+    name = kind or _detect(spec)
+    factory = SOURCES.get(name)
+    return factory.from_spec(spec, source_options(name, factory, options or {}))
+
+
+def _detect(spec: str) -> str:
     if "://" not in spec and not Path(spec).expanduser().exists():
         raise NotFoundError(f"{spec}: no such file or folder")
     for name in DETECTION_ORDER:
@@ -37,11 +49,30 @@ def open_source(spec: str, kind: str | None = None, options: dict[str, Any] | No
         except ImportError:
             continue
         if factory.detect(spec):
-            return factory.from_spec(spec, options)
+            return name
     raise ConfigError(
         f"cannot tell what kind of source {spec!r} is; name it with --source-type "
         f"({', '.join(SOURCES.names())})"
     )
+
+
+def source_options(name: str, factory: type[SourceFactory], options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` as the source takes them: ``iiif_column`` under the source's own name for it; one it
+    does not take is refused, naming those it does (a mistyped ``-o item_sets=7`` would harvest everything)."""
+    options = dict(options)
+    if IMAGE_OPTION in options:
+        column = options.pop(IMAGE_OPTION)
+        if not getattr(factory, "image_option", None):
+            raise ConfigError(f"the {name} source has no column or variable of pictures to name (--iiif-column)")
+        options.setdefault(factory.image_option, column)
+    takes = factory.options
+    for option in options:
+        if option not in takes and option not in RUN_OPTIONS:
+            close = difflib.get_close_matches(option, takes, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise ConfigError(f"the {name} source takes no option {option!r}{hint}; it takes "
+                              f"{', '.join(sorted(takes)) or 'none'}")
+    return options
 
 
 __all__ = ["SOURCES", "HarvestContext", "HarvestReport", "Source", "open_source"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 from ..config import Settings
 from ..logs import mask
@@ -93,9 +93,13 @@ class Source(Protocol):
 
 
 class SourceFactory(Protocol):
-    """How the registry builds a source from what a user typed."""
+    """How the registry builds a source from what a user typed. ``options`` names the ``-o`` options it
+    takes, beyond the run-wide ones every source is given (``RUN_OPTIONS``); ``image_option``, where it
+    has one, the option that names its column or variable of pictures (what ``--iiif-column`` sets)."""
 
     kind: str
+    options: ClassVar[frozenset[str]]
+    image_option: ClassVar[str | None]
 
     @classmethod
     def detect(cls, spec: str) -> bool:

@@ -42,6 +42,8 @@ class CaptionsSource:
     image_column: str | None = None
     caption_column: str | None = None
     kind = "captions"
+    options = frozenset({"image_column", "caption_column"})  # what -o may set
+    image_option = "image_column"  # what --iiif-column sets
 
     @property
     def name(self) -> str:

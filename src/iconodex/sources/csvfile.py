@@ -38,6 +38,8 @@ class CsvSource:
     """One record per row; see the module docstring for what the image column may hold."""
 
     kind = "csv"
+    options = frozenset({"name", "image_column", "id_column", "title_column", "multi_separator", "encoding"})  # what -o may set
+    image_option = "image_column"  # what --iiif-column sets
 
     def __init__(
         self,

@@ -48,6 +48,7 @@ class FolderSource:
     """Every picture under ``root`` (hidden files and folders excluded), in sorted order."""
 
     kind = "folder"
+    options = frozenset({"name", "id"})  # what -o may set
 
     def __init__(self, root: str | os.PathLike[str], name: str | None = None, id_style: str = "path") -> None:
         self.root = Path(root).expanduser().resolve()

@@ -77,6 +77,7 @@ class IIIFSource:
     workdir: str | None = None  # where fetched documents are kept for conditional re-reads
     in_stream: bool = False  # a manifest named by a change stream: not itself read as a stream
     kind = "iiif"
+    options = frozenset({"per", "max_depth", "all_images"})  # what -o may set
 
     @property
     def name(self) -> str:

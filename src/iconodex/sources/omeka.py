@@ -75,6 +75,8 @@ class OmekaSource:
     full_every: int = 7
     overlap: int = 60
     kind = "omeka"
+    options = frozenset({"item_set", "properties", "per_page", "key_identity", "key_credential", "site",
+                         "full_every", "overlap"})  # what -o may set
 
     @property
     def name(self) -> str:

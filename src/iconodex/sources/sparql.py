@@ -96,6 +96,8 @@ class SparqlSource:
     modified_variable: str | None = None
     full: bool = False
     kind = "sparql"
+    options = frozenset({"query", "page_size", "iiif_variable", "id_variable", "labels", "modified_variable"})  # what -o may set
+    image_option = "iiif_variable"  # what --iiif-column sets
 
     @property
     def name(self) -> str:

@@ -41,6 +41,7 @@ class UrlListSource:
     prefer_thumbnail: bool = True
     encoding: str | None = None
     kind = "urls"
+    options = frozenset({"prefer_thumbnail", "encoding"})  # what -o may set
 
     @property
     def name(self) -> str:
