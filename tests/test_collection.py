@@ -253,3 +253,22 @@ def test_ingest_takes_a_path_object(tmp_path, sample_pictures):
     shutil.copy(sample_pictures / "coffee.png", folder)
     with Collection.create(tmp_path / "coll") as coll:
         assert coll.ingest(folder).indexed == 1
+
+
+def test_one_id_given_as_a_string_is_one_id_not_its_letters(sample_collection):
+    """``neighbours("chelsea.png")`` looked up 'c', 'h', 'e'… and said "11 id(s) not indexed"."""
+    assert list(sample_collection.neighbours("chelsea.png", k=2)) == ["chelsea.png"]
+    assert [ids for ids, _ in sample_collection.vectors("visual", "chelsea.png")] == [["chelsea.png"]]
+
+
+@pytest.mark.parametrize(("call", "said"), [
+    (lambda coll: coll.neighbours(["chelsea.png"], k=0), "k must be between 1 and 1000"),
+    (lambda coll: coll.delete(None), "give item ids"),
+    (lambda coll: coll.delete([None]), "give item ids"),
+    (lambda coll: coll.search(42), "the text to search for is a string"),
+    (lambda coll: coll.facets("title", -1), "limit must be at least 1"),
+])
+def test_wrong_arguments_to_the_python_api_are_one_line_errors(sample_collection, call, said):
+    """Each raised a TypeError from inside, or (k=0, limit -1) answered something odd without a word."""
+    with pytest.raises(ConfigError, match=said):
+        call(sample_collection)

@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 DB_NAME = "iconodex.db"
+MAX_NEIGHBOURS = 1000  # as the neighbours command allows
 PCA_MIN_FIT = 1024
 NO_MODEL = "none"  # an imported collection whose vectors came without a known model  # samples gathered before a PCA is fitted (or fewer, if that is all there is)
 
@@ -417,6 +418,9 @@ class Collection:
 
         ``min_score`` None: a text query at the alpha the cut was measured at gets its model's relevance
         cut (``relevance_cut``), other queries none; 0 disables the cut; any other value is the cut."""
+        if text is not None and not isinstance(text, str):
+            raise ConfigError(f"the text to search for is a string, not {type(text).__name__}; "
+                              f"search(image=…) or search(like=…) for the others")
         alpha = self.settings.alpha if alpha is None else alpha
         measured = text is not None and image is None and like is None and alpha == CUT_ALPHA
         query = Query(text=text, image=self._query_image(image) if image is not None else None, like=like,
@@ -484,6 +488,7 @@ class Collection:
         """Stream (ids, vectors) of ``space``, ``batch`` rows at a time, in flat memory."""
         if space not in self.spaces:
             raise NotFoundError(f"no space {space!r}; this collection has {', '.join(self.spaces)}")
+        ids = None if ids is None else _id_list(ids)
         if ids is None:
             for keys, matrix in self.store.iter_vectors(space, batch):
                 names = self.store.get_many(keys.tolist())
@@ -496,12 +501,14 @@ class Collection:
             by_key = {k: i for i, k in keys.items()}
             yield [by_key[int(k)] for k in found], matrix
 
-    def neighbours(self, ids: Sequence[str], k: int = 50, space: str | None = None, batch: int = 256,
+    def neighbours(self, ids: Sequence[str] | str, k: int = 50, space: str | None = None, batch: int = 256,
                    missing: list[str] | None = None) -> dict[str, list[tuple[str, float]]]:
         """Each id's k nearest items in ``space`` (default: the similar-picture space), itself
         excluded, computed with one batched search per ``batch`` ids rather than one query per id.
         Ids without a vector raise ``NotFoundError``, or are appended to ``missing`` if given."""
-        space = space or self.similar_space
+        if not 1 <= k <= MAX_NEIGHBOURS:
+            raise ConfigError(f"k must be between 1 and {MAX_NEIGHBOURS}, not {k}")
+        ids, space = _id_list(ids), space or self.similar_space
         result: dict[str, list[tuple[str, float]]] = {}
         for chunk_ids, matrix in self.vectors(space, ids, batch):
             keys, scores = self.engine.search_many(space, matrix, k + 1)
@@ -517,8 +524,8 @@ class Collection:
             missing.extend(lost)
         return result
 
-    def delete(self, ids: Sequence[str]) -> int:
-        keys = self.store.keys_for_ids(list(ids))
+    def delete(self, ids: Sequence[str] | str) -> int:
+        keys = self.store.keys_for_ids(_id_list(ids))
         return self.remove_keys(list(keys.values()))
 
     def failures(self, limit: int | None = None) -> list[Item]:
@@ -529,6 +536,8 @@ class Collection:
         return self.store.source_problems(limit)
 
     def facets(self, field: str, limit: int = 20) -> list[tuple[str, int]]:
+        if limit < 1:
+            raise ConfigError(f"limit must be at least 1, not {limit}")
         return self.store.facets(field, limit)
 
     def stats(self) -> dict[str, Any]:
@@ -609,6 +618,15 @@ def _identity_changes(recorded: dict, current: dict) -> list[str]:
     CPU) give the same vectors, so those keys, and keys starting with '_', are informative only."""
     keys = {k for k in (*recorded, *current) if not str(k).startswith("_") and k not in INFORMATIVE_IDENTITY}
     return sorted(k for k in keys if recorded.get(k) != current.get(k))
+
+
+def _id_list(ids: Sequence[str] | str) -> list[str]:
+    """Item ids as a list; one id given as a string is that id, not its letters."""
+    if isinstance(ids, str):
+        return [ids]
+    if ids is None or not all(isinstance(item_id, str) for item_id in ids):
+        raise ConfigError(f"give item ids as a list of strings, not {ids!r:.60}")
+    return list(ids)
 
 
 WHERE_EXAMPLE = "e.g. {'creator': 'Hokusai'} or {'subject': ['cat', 'dog']}"
