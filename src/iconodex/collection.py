@@ -473,6 +473,8 @@ class Collection:
         if text.startswith(("http://", "https://")):
             return decode_image(self.http.get(text).content, side, max_pixels=cap)
         path = Path(text)
+        if path.is_dir():
+            raise ConfigError(f"query image {text} is a folder; give one picture (a file, a URL or bytes)")
         if not path.is_file():
             raise NotFoundError(f"query image {text} does not exist")
         return decode_image(path, side, max_pixels=cap)
