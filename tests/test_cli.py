@@ -63,7 +63,7 @@ def test_info_names_the_offline_variant_and_version(capsys, coll_dir):
     (("search", "-c", "{coll}"), "give a text, --image or --like"),
     (("search", "-c", "{coll}", "--like", "nope"), "no item with id"),
     (("search", "-c", "{coll}", "--image", "/no/such.jpg"), "does not exist"),
-    (("search", "-c", "{coll}", "--image", "{missing}/.."), "is a folder; give one picture"),
+    (("search", "-c", "{coll}", "--image", "{coll}"), "is a folder; give one picture"),
     (("ingest", "/no/such/folder", "-c", "{coll}"), "/no/such/folder: no such file or folder"),
     (("ingest", ".", "-c", "{coll}", "--model", "clip-vit-b32"), "cannot be mixed"),
     (("ingest", ".", "-c", "{coll}", "--dims", "64"), "fixed when a collection is created"),
