@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import shutil
 import subprocess
 import sys
 
@@ -144,3 +147,29 @@ def test_demo_without_serving(capsys, tmp_path):
     assert code == 0 and "20 pictures indexed" in out
     first_answer = out.split('search "a cat"')[1].splitlines()
     assert any("chelsea.png" in line for line in first_answer[:4])
+
+
+def _on_a_terminal(*args: str) -> subprocess.CompletedProcess:
+    """The command as a person at a terminal runs it (rich draws its bars when it believes so)."""
+    env = {**os.environ, "TTY_COMPATIBLE": "1", "COLUMNS": "120", "NO_COLOR": "1"}
+    done = subprocess.run([sys.executable, "-m", "iconodex", *args], capture_output=True, text=True, env=env)
+    done.stderr = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", done.stderr)  # the cursor's moves
+    return done
+
+
+def test_long_commands_draw_a_progress_bar_on_a_terminal_and_none_into_a_pipe(coll_dir, tmp_path):
+    """Ingest had bars; reindex (minutes at a million items) and neighbours --all were silent until done."""
+    copy = tmp_path / "coll"
+    shutil.copytree(coll_dir, copy)
+    shown = _on_a_terminal("reindex", "-c", str(copy), "--engine", "usearch")
+    assert shown.returncode == 0, shown.stderr
+    assert re.search(r"image\s.*20/20", shown.stderr) and re.search(r"visual\s.*20/20", shown.stderr), shown.stderr
+    shown = _on_a_terminal("neighbours", "-c", str(copy), "--all", "--k", "2", "-o", str(tmp_path / "n.json"))
+    assert shown.returncode == 0 and re.search(r"neighbours\s.*20/20", shown.stderr), shown.stderr
+    shown = _on_a_terminal("repair", "-c", str(copy), "--all")
+    assert shown.returncode == 0 and re.search(r"visual\s.*20/20", shown.stderr), shown.stderr
+    piped = subprocess.run([sys.executable, "-m", "iconodex", "reindex", "-c", str(copy), "--engine", "usearch"],
+                           capture_output=True, text=True, env={k: v for k, v in os.environ.items()
+                                                                if k not in ("TTY_COMPATIBLE", "FORCE_COLOR")})
+    assert piped.returncode == 0 and "20/20" not in piped.stderr and piped.stderr.count("\n") == 1, piped.stderr
+

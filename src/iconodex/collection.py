@@ -345,17 +345,21 @@ class Collection:
             report[space] = {"dims": dims, "indexed": indexed, "in_index": in_index, "problem": problem}
         return report
 
-    def verify_index(self, *, rebuild_all: bool = False) -> list[str]:
+    def verify_index(self, *, rebuild_all: bool = False, quiet: bool = True) -> list[str]:
         """Rebuild (and save) every space whose ANN index is missing, damaged or disagrees with the
-        store, or every space with ``rebuild_all``; returns the spaces rebuilt."""
+        store, or every space with ``rebuild_all``; returns the spaces rebuilt. Without ``quiet``, a
+        progress bar per rebuilt space on a terminal."""
         if self.read_only:
             raise ConfigError("this collection is open read-only; repairing its index needs write access")
         report = self.index_report()
         rebuilt = [space for space, row in report.items() if rebuild_all or row["problem"]]
-        for space in rebuilt:
-            if report[space]["problem"]:
-                log.warning("index of space %s: %s; rebuilding it from the store", space, report[space]["problem"])
-            self.engine.rebuild(space)
+        with stages(quiet or not rebuilt) as progress:
+            for space in rebuilt:
+                if report[space]["problem"]:
+                    log.warning("index of space %s: %s; rebuilding it from the store", space, report[space]["problem"])
+                progress.start(space, total=report[space]["indexed"])
+                self.engine.rebuild(space, advance=lambda n, space=space: progress.advance(space, n))
+                progress.finish(space)
         return rebuilt
 
     # -- the public API -----------------------------------------------------------------------
@@ -556,14 +560,16 @@ class Collection:
             "sources": self.store.sources(), "fields": self.store.field_names(),
         }
 
-    def reindex(self, engine: str, options: dict | None = None) -> dict[str, int]:
+    def reindex(self, engine: str, options: dict | None = None, *, quiet: bool = True) -> dict[str, int]:
         """Rebuild the ANN index in ``engine`` from the vectors in the store (no re-embedding), then
-        record it as the collection's engine. Returns the vectors indexed per space."""
+        record it as the collection's engine. Returns the vectors indexed per space; without
+        ``quiet``, a progress bar per space on a terminal."""
         if self.read_only:
             raise ConfigError("this collection is open read-only")
         _check_engine_options(engine, options or {})
         target: VectorEngine = ENGINES.get(engine)(self.path / "index", **(options or {}))
-        counts = copy_store(self.store, target)
+        with stages(quiet) as progress:
+            counts = copy_store(self.store, target, progress)
         self._config.update(engine=engine, engine_options=public_options(options or {}))
         self._engine_secrets = _secret_options(options or {})
         self.store.set_meta("collection", self._config)

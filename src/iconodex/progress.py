@@ -4,8 +4,9 @@ terminal (a log file or a pipe would keep every redrawn bar)."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 from rich.console import Console
 from rich.progress import (
@@ -17,6 +18,8 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+
+T = TypeVar("T")
 
 
 class ItemsPerSecond(TextColumn):
@@ -65,6 +68,14 @@ def stages(quiet: bool = False, console: Console | None = None) -> Iterator[Stag
     )
     with progress:
         yield Stages(progress)
+
+
+def counted(items: Iterable[T], progress: Stages, stage: str) -> Iterator[T]:
+    """``items`` as they come, each advancing ``stage``'s bar."""
+    for item in items:
+        yield item
+        progress.advance(stage)
+    progress.finish(stage)
 
 
 @contextmanager

@@ -10,6 +10,7 @@ import click
 
 from ..collection import Collection
 from ..errors import ConfigError
+from ..progress import counted, stages
 from .new_collection import entries, remove_new_collection
 from .options import collection_option, json_option, print_json
 
@@ -90,12 +91,13 @@ def neighbours(collection: str, ids_file, every: bool, k: int, space: str | None
     if bool(ids_file) == every:
         raise ConfigError("give either --ids FILE (or - for stdin) or --all")
     missing: list[str] = []
-    with Collection.open(collection, read_only=True) as coll:
+    with Collection.open(collection, read_only=True) as coll, stages() as progress:
         ids = all_ids(coll) if every else ids_file
+        progress.start("neighbours", total=coll.store.status_counts()["indexed"] if every else None)
         entries = neighbour_entries(coll, ids, k=k, space=space, batch=batch, missing=missing)
         target = nullcontext(sys.stdout) if output == "-" else open(output, "w", encoding="utf-8")  # noqa: SIM115
         with target as out:
-            count = write_json_array(entries, out)
+            count = write_json_array(counted(entries, progress, "neighbours"), out)
     if output != "-":
         click.echo(f"{count} reference(s) written to {output}", err=True)
     if missing:

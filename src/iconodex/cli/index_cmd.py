@@ -38,7 +38,7 @@ def verify(collection: str, as_json: bool) -> None:
 def repair(collection: str, rebuild_all: bool) -> None:
     """Rebuild unsound index spaces from the vectors in the store (searches keep working meanwhile)."""
     with Collection.open(collection) as coll:
-        rebuilt = coll.verify_index(rebuild_all=rebuild_all)
+        rebuilt = coll.verify_index(rebuild_all=rebuild_all, quiet=False)
         counts = {space: coll.engine.count(space) for space in rebuilt}
     if not rebuilt:
         click.echo("index sound: nothing to repair")

@@ -22,7 +22,7 @@ def command(collection: str, engine: str, engine_options: tuple[str, ...], as_js
     where it was (delete it by hand once the new engine answers)."""
     settings = {k: v[-1] for k, v in parse_pairs(engine_options, "--engine-option").items()}
     with Collection.open(collection) as coll:
-        counts = coll.reindex(engine, settings)
+        counts = coll.reindex(engine, settings, quiet=as_json)
     if as_json:
         print_json({"engine": engine, "spaces": counts})
         return

@@ -4,21 +4,26 @@ collection from one engine to another (the store holds every vector; the engine 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
+from ..progress import Stages
 from ..store import ItemStore
 from .base import VectorEngine
 
 
-def copy_store(store: ItemStore, target: VectorEngine) -> dict[str, int]:
-    """Every space of ``store`` into ``target``, made durable; the vectors copied per space. On any
-    failure ``target`` is closed and the error raised: the collection keeps its old engine."""
+def copy_store(store: ItemStore, target: VectorEngine, progress: Stages | None = None) -> dict[str, int]:
+    """Every space of ``store`` into ``target``, made durable; the vectors copied per space (a bar
+    each on ``progress``). On any failure ``target`` is closed and the error raised: the collection
+    keeps its old engine."""
     counts: dict[str, int] = {}
+    progress = progress or Stages(None)
     try:
         for space in store.vector_dims():
-            counts[space] = copy_space(store, space, target)
+            progress.start(space, total=store.vector_counts(space)[1])
+            counts[space] = copy_space(store, space, target, lambda n, space=space: progress.advance(space, n))
+            progress.finish(space)
         target.flush()
     except BaseException:
         target.close()
@@ -26,7 +31,8 @@ def copy_store(store: ItemStore, target: VectorEngine) -> dict[str, int]:
     return counts
 
 
-def copy_space(store: ItemStore, space: str, target: VectorEngine) -> int:
+def copy_space(store: ItemStore, space: str, target: VectorEngine,
+               advance: Callable[[int], None] = lambda n: None) -> int:
     """Fill ``space`` of ``target`` with the store's vectors, replacing what it held: those of indexed
     items, and those of items embedded but not yet indexed (the next ingest marks them indexed)."""
     copied = 0
@@ -37,6 +43,7 @@ def copy_space(store: ItemStore, space: str, target: VectorEngine) -> int:
             target.ensure_space(space, vectors.shape[1])
         target.upsert(space, keys, vectors)
         copied += len(keys)
+        advance(len(keys))
     return copied
 
 

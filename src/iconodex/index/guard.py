@@ -9,7 +9,7 @@ rebuild the space first, and ``on_damage`` lets a server rebuild in the backgrou
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import suppress
 from typing import Any
 
@@ -130,9 +130,13 @@ class CheckedEngine:
             self.rebuild(space)
             getattr(self.inner, method)(space, *args)
 
-    def rebuild(self, space: str, *, save: bool = True) -> None:
-        """Build ``space``'s index again from the store's vectors of indexed items."""
-        self.inner.rebuild(space, self.spaces()[space], self.store.iter_vectors(space), save=save)
+    def rebuild(self, space: str, *, save: bool = True, advance: Callable[[int], None] | None = None) -> None:
+        """Build ``space``'s index again from the store's vectors of indexed items (``advance`` is told
+        how many vectors each batch held, as it is read)."""
+        batches = self.store.iter_vectors(space)
+        if advance is not None:
+            batches = _told(batches, advance)
+        self.inner.rebuild(space, self.spaces()[space], batches, save=save)
 
     def flush(self) -> None:
         self.inner.flush()
@@ -142,3 +146,10 @@ class CheckedEngine:
 
     def __getattr__(self, name: str) -> Any:  # engine-specific extras (memory_bytes, migrate)
         return getattr(self.inner, name)
+
+
+def _told(batches: Iterator[tuple[np.ndarray, np.ndarray]],
+          advance: Callable[[int], None]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    for keys, vectors in batches:
+        yield keys, vectors
+        advance(len(keys))
