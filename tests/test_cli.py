@@ -158,7 +158,8 @@ def _on_a_terminal(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_long_commands_draw_a_progress_bar_on_a_terminal_and_none_into_a_pipe(coll_dir, tmp_path):
-    """Ingest had bars; reindex (minutes at a million items) and neighbours --all were silent until done."""
+    """Ingest had bars; reindex (minutes at a million items), repair, neighbours --all and export were
+    silent until done."""
     copy = tmp_path / "coll"
     shutil.copytree(coll_dir, copy)
     shown = _on_a_terminal("reindex", "-c", str(copy), "--engine", "usearch")
@@ -168,6 +169,9 @@ def test_long_commands_draw_a_progress_bar_on_a_terminal_and_none_into_a_pipe(co
     assert shown.returncode == 0 and re.search(r"neighbours\s.*20/20", shown.stderr), shown.stderr
     shown = _on_a_terminal("repair", "-c", str(copy), "--all")
     assert shown.returncode == 0 and re.search(r"visual\s.*20/20", shown.stderr), shown.stderr
+    for fmt, dest in (("hdf5", "out.h5"), ("uform-hf", "dataset")):
+        shown = _on_a_terminal("export", fmt, str(tmp_path / dest), "-c", str(copy))
+        assert shown.returncode == 0 and re.search(r"export\s.*20/20", shown.stderr), shown.stderr
     piped = subprocess.run([sys.executable, "-m", "iconodex", "reindex", "-c", str(copy), "--engine", "usearch"],
                            capture_output=True, text=True, env={k: v for k, v in os.environ.items()
                                                                 if k not in ("TTY_COMPATIBLE", "FORCE_COLOR")})

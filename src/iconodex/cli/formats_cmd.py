@@ -45,9 +45,12 @@ def export(format_name: str, dest: str, collection: str, space: str | None, imag
     """Write the collection as FORMAT to DEST (a folder for uform-hf and sari-npy, else a file)."""
     from ..formats import FORMATS
 
-    with Collection.open(collection, read_only=True) as coll:
+    with Collection.open(collection, read_only=True) as coll, stages(as_json) as progress:
+        progress.start("export", total=coll.store.status_counts()["indexed"])
         report = FORMATS.get(format_name).export(coll, Path(dest), space=space, image_space=image_space,
-                                                 text_space=text_space, batch=batch)
+                                                 text_space=text_space, batch=batch,
+                                                 advance=lambda n: progress.advance("export", n))
+        progress.finish("export")
     _say(report.to_dict() | {"files": report.files}, "exported", as_json)
 
 

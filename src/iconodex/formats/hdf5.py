@@ -10,7 +10,7 @@ Import takes one file or a folder of chunks (read in chunk order, as if merged);
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -66,7 +66,7 @@ class Hdf5Format:
     summary = "Open Images embedder HDF5: 'urls' + 'embeddings' (a file, or a folder of chunk files)"
 
     def export(self, coll: Collection, dest: Path, *, space: str | None = None, batch: int = 4096,
-               **_: Any) -> ExportReport:
+               advance: Callable[[int], None] | None = None, **_: Any) -> ExportReport:
         h5py = _h5py()
 
         dest = Path(dest)
@@ -74,7 +74,7 @@ class Hdf5Format:
         report = ExportReport(self.name, files=[str(dest)])
         with h5py.File(dest, "w") as handle:
             writer: Hdf5Writer | None = None
-            for items, vectors in export_batches(coll, space, batch):
+            for items, vectors in export_batches(coll, space, batch, advance):
                 urls = [image_url(item.image) for item in items]
                 ids = [item.id for item in items]
                 if writer is None:

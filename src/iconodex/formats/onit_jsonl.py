@@ -11,7 +11,7 @@ Floats are written with Python's shortest round-trip repr, so float32 vectors co
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,10 +43,10 @@ class OnitJsonl:
     summary = "ONiT JSONL: one {id, iiif_url, vec} object per line"
 
     def export(self, coll: Collection, dest: Path, *, space: str | None = None, batch: int = 4096,
-               **_: Any) -> ExportReport:
+               advance: Callable[[int], None] | None = None, **_: Any) -> ExportReport:
         report = ExportReport(self.name, files=[str(dest)])
         with Path(dest).open("w", encoding="utf-8") as out:
-            for items, vectors in export_batches(coll, space, batch):
+            for items, vectors in export_batches(coll, space, batch, advance):
                 out.writelines(json.dumps(onit_object(item, vector), ensure_ascii=False) + "\n"
                                for item, vector in zip(items, vectors, strict=True))
                 report.items += len(items)

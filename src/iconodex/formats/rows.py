@@ -4,7 +4,7 @@ turning image references into URLs (and back) the way the seeds' files write the
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -34,9 +34,11 @@ class RowBatch:
     present: dict[str, np.ndarray]
 
 
-def iter_rows(coll: Collection, spaces: Sequence[str], batch: int = 4096) -> Iterator[RowBatch]:
+def iter_rows(coll: Collection, spaces: Sequence[str], batch: int = 4096,
+              advance: Callable[[int], None] | None = None) -> Iterator[RowBatch]:
     """Stream indexed items that have a vector in ``spaces[0]``, with their vectors in every
-    space, ``batch`` rows at a time (flat memory: nothing is gathered across batches)."""
+    space, ``batch`` rows at a time (flat memory: nothing is gathered across batches); ``advance``
+    is told each batch's rows once it has been used (a progress bar)."""
     known = coll.spaces
     for space in spaces:
         if space not in known:
@@ -49,6 +51,8 @@ def iter_rows(coll: Collection, spaces: Sequence[str], batch: int = 4096) -> Ite
         for space in others:
             vectors[space], present[space] = _aligned(coll, space, keys, known[space])
         yield RowBatch([by_key[int(k)] for k in keys], vectors, present)
+        if advance is not None:
+            advance(len(keys))
 
 
 def _aligned(coll: Collection, space: str, keys: np.ndarray, dims: int) -> tuple[np.ndarray, np.ndarray]:

@@ -11,7 +11,7 @@ column to ``imageIds.csv`` so that import can stream without joining.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,7 +41,7 @@ class SariNpy:
     summary = "SARI deployment: features.npy + imageIds.csv (+ images.csv)"
 
     def export(self, coll: Collection, dest: Path, *, space: str | None = None, batch: int = 4096,
-               **_: Any) -> ExportReport:
+               advance: Callable[[int], None] | None = None, **_: Any) -> ExportReport:
         dest = Path(dest)
         dest.mkdir(parents=True, exist_ok=True)
         space = space or default_space(coll)
@@ -54,7 +54,7 @@ class SariNpy:
             ids_csv, images_csv = csv.writer(ids_file), csv.writer(images_file)
             ids_csv.writerow(["image_id", "iiif_url"])
             images_csv.writerow(["iiif_url", "localIdentifier"])
-            for items, vectors in export_batches(coll, space, batch):
+            for items, vectors in export_batches(coll, space, batch, advance):
                 features[report.items: report.items + len(items)] = vectors
                 ids_csv.writerows([item.id, iiif_url(item)] for item in items)
                 images_csv.writerows([iiif_url(item), item.id] for item in items)

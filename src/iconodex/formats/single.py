@@ -6,7 +6,7 @@ of :class:`Rows` chunks read from its files, and gets a searchable collection ba
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,10 +31,11 @@ class Rows:
     vectors: np.ndarray
 
 
-def export_batches(coll: Collection, space: str | None, batch: int) -> Iterator[tuple[list[Item], np.ndarray]]:
+def export_batches(coll: Collection, space: str | None, batch: int,
+                   advance: Callable[[int], None] | None = None) -> Iterator[tuple[list[Item], np.ndarray]]:
     """(items, vectors) of ``space`` (default: ``image`` when present, else the visual space)."""
     space = space or default_space(coll)
-    for chunk in iter_rows(coll, [space], batch):
+    for chunk in iter_rows(coll, [space], batch, advance):
         yield chunk.items, chunk.vectors[space]
 
 

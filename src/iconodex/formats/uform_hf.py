@@ -18,6 +18,7 @@ the table to the vectors by label, so a table re-ordered by someone else still i
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -77,7 +78,8 @@ class UformHF:
     # -- export -------------------------------------------------------------------------------
 
     def export(self, coll: Collection, dest: Path, *, image_space: str = "image", text_space: str = "text",
-               batch: int = 4096, title: str | None = None, **_: Any) -> ExportReport:
+               batch: int = 4096, title: str | None = None, advance: Callable[[int], None] | None = None,
+               **_: Any) -> ExportReport:
         pq = require("pyarrow.parquet", "formats", "the uform-hf format")
         from usearch.index import Index
 
@@ -94,7 +96,7 @@ class UformHF:
         with (FbinWriter(dest / "image_embeddings.fbin", dims) as images,
               FbinWriter(dest / "text_embeddings.fbin", dims) as texts,
               pq.ParquetWriter(dest / TABLE, schema) as table):
-            for chunk in iter_rows(coll, spaces, batch):
+            for chunk in iter_rows(coll, spaces, batch, advance):
                 chunk_labels = self._labels(chunk, survey)
                 labels[report.items: report.items + len(chunk_labels)] = chunk_labels
                 text = chunk.vectors.get(text_space, np.zeros_like(chunk.vectors[image_space]))
