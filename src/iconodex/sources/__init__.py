@@ -61,11 +61,13 @@ def source_options(name: str, factory: type[SourceFactory], options: dict[str, A
     does not take is refused, naming those it does (a mistyped ``-o item_sets=7`` would harvest everything)."""
     options = dict(options)
     if IMAGE_OPTION in options:
-        column = options.pop(IMAGE_OPTION)
-        if not getattr(factory, "image_option", None):
+        column, image_option = options.pop(IMAGE_OPTION), getattr(factory, "image_option", None)
+        if not image_option:
             raise ConfigError(f"the {name} source has no column or variable of pictures to name (--iiif-column)")
-        options.setdefault(factory.image_option, column)
-    takes = factory.options
+        options.setdefault(image_option, column)
+    takes = getattr(factory, "options", None)
+    if takes is None:  # a plugin's source that does not say which it takes is given them all
+        return options
     for option in options:
         if option not in takes and option not in RUN_OPTIONS:
             close = difflib.get_close_matches(option, takes, n=1)
@@ -75,4 +77,5 @@ def source_options(name: str, factory: type[SourceFactory], options: dict[str, A
     return options
 
 
-__all__ = ["SOURCES", "HarvestContext", "HarvestReport", "Source", "open_source"]
+__all__ = ["IMAGE_OPTION", "RUN_OPTIONS", "SOURCES", "HarvestContext", "HarvestReport", "Source", "open_source",
+           "source_options"]

@@ -49,6 +49,7 @@ class FolderSource:
 
     kind = "folder"
     options = frozenset({"name", "id"})  # what -o may set
+    image_option = None  # no column of pictures for --iiif-column to name
 
     def __init__(self, root: str | os.PathLike[str], name: str | None = None, id_style: str = "path") -> None:
         self.root = Path(root).expanduser().resolve()

@@ -78,6 +78,7 @@ class IIIFSource:
     in_stream: bool = False  # a manifest named by a change stream: not itself read as a stream
     kind = "iiif"
     options = frozenset({"per", "max_depth", "all_images"})  # what -o may set
+    image_option = None  # no column of pictures for --iiif-column to name
 
     @property
     def name(self) -> str:

@@ -77,6 +77,7 @@ class OmekaSource:
     kind = "omeka"
     options = frozenset({"item_set", "properties", "per_page", "key_identity", "key_credential", "site",
                          "full_every", "overlap"})  # what -o may set
+    image_option = None  # no column of pictures for --iiif-column to name
 
     @property
     def name(self) -> str:

@@ -42,6 +42,7 @@ class UrlListSource:
     encoding: str | None = None
     kind = "urls"
     options = frozenset({"prefer_thumbnail", "encoding"})  # what -o may set
+    image_option = None  # no column of pictures for --iiif-column to name
 
     @property
     def name(self) -> str:
