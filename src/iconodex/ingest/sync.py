@@ -67,9 +67,11 @@ def rerun_request(stored: dict[str, Any], full: bool) -> tuple[str, dict[str, An
     if f"{HIDDEN}@" in spec:
         raise ConfigError("its URL held a user name and password, which are not kept; run iconodex ingest with "
                           "the URL again")
-    takes = SOURCES.get(stored["kind"]).options  # an older iconodex stored some a source never read
+    # an older iconodex stored options their source never read; a plugin's source may not say which it takes
+    takes = getattr(SOURCES.get(stored["kind"]), "options", None)
     options = {name: value for name, value in stored["options"].items()
-               if value != HIDDEN and name not in RUN_ONLY_OPTIONS and (name in takes or name == IMAGE_OPTION)}
+               if value != HIDDEN and name not in RUN_ONLY_OPTIONS
+               and (takes is None or name in takes or name == IMAGE_OPTION)}
     if full:
         options["full"] = "true"
     return spec, options
