@@ -145,3 +145,21 @@ def test_sync_of_an_imported_collection_says_its_vectors_came_from_files(tmp_pat
     lines = (out + err).strip().splitlines()
     assert code == 0 and len(lines) == 1, (out, err)
     assert "imported" in lines[0] and "iconodex import" in lines[0] and "unknown source" not in lines[0]
+
+
+def test_sync_drops_options_an_older_version_stored_that_the_source_never_read(tmp_path, capsys, sample_pictures):
+    """An older --iiif-column stored image_column and iiif_variable on every source, a folder's too;
+    sources now refuse options they do not take, so sync leaves those out rather than fail."""
+    import json
+    import sqlite3
+
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    (folder / "coffee.png").write_bytes((sample_pictures / "coffee.png").read_bytes())
+    coll = tmp_path / "coll"
+    assert run(capsys, "ingest", str(folder), "-c", str(coll), "-q", *SHORT_TEXT)[0] == 0
+    with sqlite3.connect(coll / "iconodex.db") as db:
+        db.execute("UPDATE sources SET options = ?", (json.dumps({"image_column": "url", "iiif_variable": "url",
+                                                                   "id": "path"}),))
+    code, out, err = run(capsys, "sync", "-c", str(coll))
+    assert code == 0 and "1 unchanged" in out + err and "no option" not in out + err, (out, err)
