@@ -258,6 +258,7 @@ def test_ingest_takes_a_path_object(tmp_path, sample_pictures):
 def test_one_id_given_as_a_string_is_one_id_not_its_letters(sample_collection):
     """``neighbours("chelsea.png")`` looked up 'c', 'h', 'e'… and said "11 id(s) not indexed"."""
     assert list(sample_collection.neighbours("chelsea.png", k=2)) == ["chelsea.png"]
+    assert list(sample_collection.neighbours(i for i in ["chelsea.png", "coffee.png"])) == ["chelsea.png", "coffee.png"]
     assert [ids for ids, _ in sample_collection.vectors("visual", "chelsea.png")] == [["chelsea.png"]]
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -628,13 +628,14 @@ def _identity_changes(recorded: dict, current: dict) -> list[str]:
     return sorted(k for k in keys if recorded.get(k) != current.get(k))
 
 
-def _id_list(ids: Sequence[str] | str) -> list[str]:
+def _id_list(ids: Iterable[str] | str) -> list[str]:
     """Item ids as a list; one id given as a string is that id, not its letters."""
     if isinstance(ids, str):
         return [ids]
-    if ids is None or not all(isinstance(item_id, str) for item_id in ids):
+    listed = list(ids) if isinstance(ids, Iterable) else None  # a generator is read once, here
+    if listed is None or not all(isinstance(item_id, str) for item_id in listed):
         raise ConfigError(f"give item ids as a list of strings, not {ids!r:.60}")
-    return list(ids)
+    return listed
 
 
 WHERE_EXAMPLE = "e.g. {'creator': 'Hokusai'} or {'subject': ['cat', 'dog']}"
