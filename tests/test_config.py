@@ -72,6 +72,17 @@ def test_a_setting_given_as_a_number_is_checked_as_well(tmp_path):
         load_settings()
 
 
+@pytest.mark.parametrize(("line", "said"), [("workers = 2.5", "not a whole number"), ("alpha = [1]", "not a number"),
+                                            ("timeout = {a = 1}", "not a number")])
+def test_a_number_in_a_config_file_must_be_one_of_the_right_kind(tmp_path, line, said):
+    """A list where a number belongs crashed the range check ("unexpected TypeError"); 2.5 workers was kept."""
+    (tmp_path / "iconodex.toml").write_text(line + "\n")
+    with pytest.raises(ConfigError, match=said):
+        load_settings()
+    (tmp_path / "iconodex.toml").write_text("workers = 3.0\n")
+    assert load_settings().workers == 3 and isinstance(load_settings().workers, int)
+
+
 @pytest.fixture
 def inference_threads_restored():
     from iconodex.models.threads import set_inference_threads

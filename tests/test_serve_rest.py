@@ -149,7 +149,8 @@ def test_post_search_takes_a_json_body_as_get_takes_its_query(server):
     (b'{"q": "a cat", "limit": "lots"}', "limit: "),
     (b'{"q": "a cat", "alpha": 2}', "alpha: "),
     (b'{"q": "a cat", "min_score": NaN}', "min_score"),
-    (b"[" * 100_000 + b"]" * 100_000, "not valid JSON"),
+    (b"[" * 100_000 + b"]" * 100_000, "not valid JSON (nested too deeply)"),
+    (b'{"q": "\xff\xfe"}', "not valid JSON (not UTF-8 text)"),
 ])
 def test_a_bad_json_search_body_is_a_one_line_400_that_names_the_problem(server, body, reason):
     response = server.post("/search", content=body, headers={"Content-Type": "application/json"})

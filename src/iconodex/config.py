@@ -99,7 +99,17 @@ def _coerce(value: Any, current: Any, where: str) -> Any:
             return type(current)(value)
         except ValueError:
             raise ConfigError(f"{where}: {value!r} is not a valid {type(current).__name__}") from None
+    if _is_number(current) and not _is_number(value):  # a list or a table in a config file
+        raise ConfigError(f"{where}: {value!r} is not a number")
+    if isinstance(current, int) and isinstance(value, float):  # workers = 2.5 in a TOML file
+        if not value.is_integer():
+            raise ConfigError(f"{where}: {value!r} is not a whole number")
+        return int(value)
     return value
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _yes_or_no(value: str, where: str) -> bool:

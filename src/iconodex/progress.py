@@ -70,12 +70,12 @@ def stages(quiet: bool = False, console: Console | None = None) -> Iterator[Stag
         yield Stages(progress)
 
 
-def counted(items: Iterable[T], progress: Stages, stage: str) -> Iterator[T]:
-    """``items`` as they come, each advancing ``stage``'s bar."""
+def counted(items: Iterable[T], advance: Callable[[int], None],
+            size: Callable[[T], int] = lambda item: 1) -> Iterator[T]:
+    """``items`` as they come, telling ``advance`` each one's size once it has been used (a bar moves)."""
     for item in items:
         yield item
-        progress.advance(stage)
-    progress.finish(stage)
+        advance(size(item))
 
 
 @contextmanager

@@ -100,7 +100,8 @@ def neighbours(collection: str, ids_file, every: bool, k: int, space: str | None
         entries = neighbour_entries(coll, ids, k=k, space=space, batch=batch, missing=missing)
         target = nullcontext(sys.stdout) if output == "-" else open(output, "w", encoding="utf-8")  # noqa: SIM115
         with target as out:
-            count = write_json_array(counted(entries, progress, "neighbours"), out)
+            count = write_json_array(counted(entries, lambda n: progress.advance("neighbours", n)), out)
+        progress.finish("neighbours")
     if output != "-":
         click.echo(f"{count} reference(s) written to {output}", err=True)
     if missing:

@@ -9,13 +9,14 @@ rebuild the space first, and ``on_damage`` lets a server rebuild in the backgrou
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import suppress
 from typing import Any
 
 import numpy as np
 
 from ..errors import IndexDamagedError
+from ..progress import counted
 from ..store import ItemStore
 from .base import VectorEngine
 from .exact import StoreScan
@@ -135,7 +136,7 @@ class CheckedEngine:
         how many vectors each batch held, as it is read)."""
         batches = self.store.iter_vectors(space)
         if advance is not None:
-            batches = _told(batches, advance)
+            batches = counted(batches, advance, size=lambda batch: len(batch[0]))
         self.inner.rebuild(space, self.spaces()[space], batches, save=save)
 
     def flush(self) -> None:
@@ -146,10 +147,3 @@ class CheckedEngine:
 
     def __getattr__(self, name: str) -> Any:  # engine-specific extras (memory_bytes, migrate)
         return getattr(self.inner, name)
-
-
-def _told(batches: Iterator[tuple[np.ndarray, np.ndarray]],
-          advance: Callable[[int], None]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    for keys, vectors in batches:
-        yield keys, vectors
-        advance(len(keys))

@@ -39,9 +39,12 @@ async def read_json_object(request: Request, model: type[Body]) -> Body:
     (The body's size is capped before this by the server's body limit.)"""
     try:
         data = json.loads(await request.body())
-    except (ValueError, RecursionError) as exc:
-        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
-        raise ApiError(400, f"the request body is not valid JSON ({reason})") from None
+    except json.JSONDecodeError as exc:
+        raise ApiError(400, f"the request body is not valid JSON ({exc.msg})") from None
+    except UnicodeDecodeError:
+        raise ApiError(400, "the request body is not valid JSON (not UTF-8 text)") from None
+    except RecursionError:
+        raise ApiError(400, "the request body is not valid JSON (nested too deeply)") from None
     if not isinstance(data, dict):
         raise ApiError(400, 'the request body must be a JSON object, such as {"q": "a cat"}')
     try:
