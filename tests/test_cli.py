@@ -158,8 +158,8 @@ def _on_a_terminal(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_long_commands_draw_a_progress_bar_on_a_terminal_and_none_into_a_pipe(coll_dir, tmp_path):
-    """Ingest had bars; reindex (minutes at a million items), repair, neighbours --all and export were
-    silent until done."""
+    """Ingest had bars; reindex (minutes at a million items), repair, neighbours --all, export and import
+    were silent until done."""
     copy = tmp_path / "coll"
     shutil.copytree(coll_dir, copy)
     shown = _on_a_terminal("reindex", "-c", str(copy), "--engine", "usearch")
@@ -172,6 +172,8 @@ def test_long_commands_draw_a_progress_bar_on_a_terminal_and_none_into_a_pipe(co
     for fmt, dest in (("hdf5", "out.h5"), ("uform-hf", "dataset")):
         shown = _on_a_terminal("export", fmt, str(tmp_path / dest), "-c", str(copy))
         assert shown.returncode == 0 and re.search(r"export\s.*20/20", shown.stderr), shown.stderr
+        shown = _on_a_terminal("import", fmt, str(tmp_path / dest), "-c", str(tmp_path / f"from-{fmt}"))
+        assert shown.returncode == 0 and re.search(r"import\s.*20/20", shown.stderr), shown.stderr
     piped = subprocess.run([sys.executable, "-m", "iconodex", "reindex", "-c", str(copy), "--engine", "usearch"],
                            capture_output=True, text=True, env={k: v for k, v in os.environ.items()
                                                                 if k not in ("TTY_COMPATIBLE", "FORCE_COLOR")})

@@ -70,7 +70,11 @@ def import_(format_name: str, src: str, collection: str, model: str | None, spac
 
     options = {"model": model, "batch": batch} | ({"space": space} if space else {})
     there_before = entries(Path(collection))
-    coll, report = FORMATS.get(format_name).import_(Path(src), Path(collection), **options)
+    with stages(as_json) as progress:
+        progress.start("import")
+        coll, report = FORMATS.get(format_name).import_(Path(src), Path(collection), **options,
+                                                        advance=lambda n: progress.advance("import", n))
+        progress.finish("import")
     coll.close()
     if not report.items:
         remove_new_collection(Path(collection), there_before)

@@ -85,12 +85,12 @@ class Hdf5Format:
         return report
 
     def import_(self, src: Path, collection_path: Path, *, model: str | None = None, space: str | None = None,
-                batch: int = 4096, **_: Any) -> tuple[Collection, ImportReport]:
+                batch: int = 4096, advance: Callable[[int], None] | None = None, **_: Any) -> tuple[Collection, ImportReport]:
         files = chunk_files(Path(src))
         attrs = _attributes(files[0])
         return import_batches(self.name, Path(src), collection_path, _read(files, batch),
                               model=model or attrs.get("model", DEFAULT_MODEL),
-                              space=space or attrs.get("space", "image"))
+                              space=space or attrs.get("space", "image"), advance=advance)
 
 
 def chunk_files(src: Path) -> list[Path]:

@@ -8,6 +8,7 @@ unit vectors. All-zero rows carry no direction and are skipped for that space.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +44,9 @@ class ImportWriter:
     """Adds batches of (records, vectors per space) to a collection made for the import."""
 
     def __init__(self, coll: Collection, report: ImportReport, source: str, spec: str,
-                 options: dict[str, Any] | None = None) -> None:
+                 options: dict[str, Any] | None = None, advance: Callable[[int], None] | None = None) -> None:
         self.coll = coll
+        self.advance = advance or (lambda n: None)  # told the rows of each batch added (a progress bar)
         self.report = report
         self.source = source
         self.run, _ = coll.store.begin_run(source, report.format, spec, options or {})
@@ -67,6 +69,7 @@ class ImportWriter:
             self.report.spaces[space] = self.report.spaces.get(space, 0) + int(usable.sum())
         self.coll.store.save_chunk(by_space, row_keys.tolist(), {}, {}, [])
         self.report.items += len(records)
+        self.advance(len(records))
 
     def skip(self, where: str, why: str) -> None:
         log.warning("import %s: skipped %s: %s", self.report.format, where, why)

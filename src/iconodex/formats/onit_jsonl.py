@@ -53,13 +53,13 @@ class OnitJsonl:
         return report
 
     def import_(self, src: Path, collection_path: Path, *, model: str | None = None, space: str = "visual",
-                batch: int = 4096, **_: Any) -> tuple[Collection, ImportReport]:
+                batch: int = 4096, advance: Callable[[int], None] | None = None, **_: Any) -> tuple[Collection, ImportReport]:
         src = Path(src)
         if not src.is_file():
             raise NotFoundError(f"{src} does not exist or is not a file")
         skipped: list[tuple[str, str]] = []
         return import_batches(self.name, src, collection_path, _read(src, batch, skipped),
-                              model=model, space=space, skipped=skipped)
+                              model=model, space=space, skipped=skipped, advance=advance)
 
 
 def _read(path: Path, batch: int, skipped: list[tuple[str, str]]) -> Iterator[Rows]:

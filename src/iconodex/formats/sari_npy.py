@@ -63,7 +63,7 @@ class SariNpy:
         return report
 
     def import_(self, src: Path, collection_path: Path, *, model: str | None = None, space: str = "image",
-                batch: int = 4096, **_: Any) -> tuple[Collection, ImportReport]:
+                batch: int = 4096, advance: Callable[[int], None] | None = None, **_: Any) -> tuple[Collection, ImportReport]:
         src = Path(src)
         for name in ("features.npy", "imageIds.csv"):
             if not (src / name).exists():
@@ -71,7 +71,7 @@ class SariNpy:
         features = np.load(src / "features.npy", mmap_mode="r")
         check_dims(features, None, str(src / "features.npy"))
         return import_batches(self.name, src, collection_path, _read(src, features, batch),
-                              model=model or DEFAULT_MODEL, space=space)
+                              model=model or DEFAULT_MODEL, space=space, advance=advance)
 
 
 def _read(src: Path, features: np.ndarray, batch: int) -> Iterator[Rows]:

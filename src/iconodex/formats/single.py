@@ -41,14 +41,14 @@ def export_batches(coll: Collection, space: str | None, batch: int,
 
 def import_batches(fmt: str, src: Path, collection_path: Path, chunks: Iterator[Rows], *,
                    model: str | None, space: str, skipped: list[tuple[str, str]] | None = None,
-                   ) -> tuple[Collection, ImportReport]:
+                   advance: Callable[[int], None] | None = None) -> tuple[Collection, ImportReport]:
     """Make a collection at ``collection_path`` from ``chunks``; ``skipped`` collects rows the
     reader could not use (it is filled while the iterator runs)."""
     coll = new_imported_collection(collection_path, model=model, similar_space=space)
     report = ImportReport(fmt)
     if skipped is not None:
         report.skipped = skipped
-    writer = ImportWriter(coll, report, f"{fmt}:{Path(src).resolve().name}", str(src))
+    writer = ImportWriter(coll, report, f"{fmt}:{Path(src).resolve().name}", str(src), advance=advance)
     for rows in chunks:
         writer.add(rows.records, {space: rows.vectors})
     return writer.finish(), report

@@ -167,7 +167,7 @@ class UformHF:
     # -- import -------------------------------------------------------------------------------
 
     def import_(self, src: Path, collection_path: Path, *, model: str | None = None, batch: int = 4096,
-                **_: Any) -> tuple[Collection, ImportReport]:
+                advance: Callable[[int], None] | None = None, **_: Any) -> tuple[Collection, ImportReport]:
         pq = require("pyarrow.parquet", "formats", "the uform-hf format")
 
         src = Path(src)
@@ -181,7 +181,7 @@ class UformHF:
         coll = new_imported_collection(collection_path, model=model or info.get("model", DEFAULT_MODEL),
                                        similar_space=image_space, dims=images.shape[1])
         report = ImportReport(self.name)
-        writer = ImportWriter(coll, report, f"uform-hf:{src.resolve().name}", str(src))
+        writer = ImportWriter(coll, report, f"uform-hf:{src.resolve().name}", str(src), advance=advance)
         for table in _tables(src):
             for record_batch in pq.ParquetFile(table).iter_batches(batch_size=batch):
                 records, rows = self._records(record_batch.to_pylist(), lookup, writer)
