@@ -179,3 +179,17 @@ def test_long_commands_draw_a_progress_bar_on_a_terminal_and_none_into_a_pipe(co
                                                                 if k not in ("TTY_COMPATIBLE", "FORCE_COLOR")})
     assert piped.returncode == 0 and "20/20" not in piped.stderr and piped.stderr.count("\n") == 1, piped.stderr
 
+
+
+@pytest.mark.parametrize("command", [("info",), ("search", "a cat"), ("ingest", ".")])
+def test_a_damaged_store_is_one_line_saying_what_to_do(capsys, tmp_path, command):
+    """A store overwritten with other bytes gave "unexpected DatabaseError: file is not a database"."""
+    damaged = tmp_path / "coll"
+    damaged.mkdir()
+    (damaged / "iconodex.db").write_bytes(bytes(range(256)) * 20)
+    before = (damaged / "iconodex.db").read_bytes()
+    code, _, err = run(capsys, *command[:1], "-c", str(damaged), *command[1:])
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and "unexpected" not in lines[0], err
+    assert "iconodex.db" in lines[0] and "not a database" in lines[0] and "backup" in lines[0], err
+    assert (damaged / "iconodex.db").read_bytes() == before  # nothing written over it

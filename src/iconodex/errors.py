@@ -51,3 +51,7 @@ class IndexDamagedError(IconodexError):
         super().__init__(f"the index of space {space!r} cannot be used: {reason}")
         self.space = space
         self.reason = reason
+
+
+class StoreError(IconodexError):
+    """The collection's SQLite store cannot be opened or read (damaged, overwritten, locked, no access)."""

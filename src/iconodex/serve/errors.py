@@ -18,6 +18,7 @@ from ..errors import (
     ModelNotAvailableError,
     NotFoundError,
     SourceError,
+    StoreError,
 )
 from ..fetch.guard import URLRefused
 
@@ -27,6 +28,7 @@ STATUS_BY_ERROR: tuple[tuple[type[IconodexError], int], ...] = (
     (NotFoundError, 404),
     (ModelNotAvailableError, 503),
     (ModelMismatchError, 500),
+    (StoreError, 500),  # the server's own store: not the client's doing
     (ConfigError, 400),
     (DecodeError, 400),
     (FetchError, 400),  # the client's URL could not be used; not our failure

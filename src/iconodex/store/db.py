@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import StoreError
 from ..ranking import fused_ranking
 from ..records import SourceRecord
 from ..redact import public_options, public_text
@@ -62,7 +63,17 @@ class ItemStore:
         self._generation = 0
         self._generation_lock = threading.Lock()
         self.filter_cache = FilterCache()  # shared by this store's threads
-        if not read_only:
+        try:
+            self._open()
+        except sqlite3.OperationalError as exc:  # locked, no access, a disk error: the file itself may be sound
+            raise StoreError(f"{self.path}: cannot be opened ({exc})") from None
+        except sqlite3.DatabaseError as exc:  # "file is not a database", "database disk image is malformed"
+            raise StoreError(f"{self.path}: {exc}. It holds every item and vector (the index is rebuilt from it, "
+                             f"not it from the index): restore it from a backup, or move it aside and ingest "
+                             f"again") from None
+
+    def _open(self) -> None:
+        if not self.read_only:
             schema = resources.files(__package__).joinpath("schema.sql").read_text()
             self.conn.executescript(schema)
             self._migrate()
