@@ -33,7 +33,7 @@ SHOWN = 20  # failures listed one by one; `iconodex info --failures` lists them 
 @click.option("--text-template", help="Text embedded for each item, e.g. 'Titre: {title}' or '{title}. {dcterms:description}'.")
 @click.option("-o", "--option", "options", multiple=True, metavar="KEY=VALUE",
               help="Source option, repeatable (e.g. image_column=url, item_set=7, properties=dcterms:title).")
-@click.option("--iiif-column", help="CSV/SPARQL column or variable holding the image URL (default iiif_url).")
+@click.option("--iiif-column", help="The column (CSV, captions) or SPARQL variable holding the image URL (default iiif_url).")
 @click.option("--query", "sparql_query", help="SPARQL query text or .rq file (SPARQL sources).")
 @click.option("--cluster", metavar="ADDRESS",
               help="Fetch and embed on the workers of a Dask cluster, e.g. tcp://scheduler:8786 (setting: cluster).")
