@@ -273,3 +273,23 @@ def test_wrong_arguments_to_the_python_api_are_one_line_errors(sample_collection
     """Each raised a TypeError from inside, or (k=0, limit -1) answered something odd without a word."""
     with pytest.raises(ConfigError, match=said):
         call(sample_collection)
+
+
+def test_a_folder_of_archive_formats_is_read_and_an_unread_format_is_named(tmp_path, sample_pictures):
+    """JPEG 2000 (digitisation masters, IIIF servers' files) and AVIF were passed over in silence, as
+    was an iPhone's HEIC: the ingest said "0 added" and nothing else."""
+    from PIL import Image
+
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    picture = Image.open(sample_pictures / "chelsea.png").convert("RGB")
+    for name in ("master.jp2", "codestream.j2k", "web.avif"):
+        picture.save(folder / name)
+    (folder / "phone.heic").write_bytes(b"\x00\x00\x00\x18ftypheic" + bytes(64))
+    (folder / "notes.txt").write_text("not a picture, and not reported as one")
+    with Collection.create(tmp_path / "coll") as coll:
+        report = coll.ingest(str(folder))
+        assert report.indexed == 3 and not report.failed, report.failed
+        assert [where for where, _ in report.harvest.skipped] == ["phone.heic"]
+        assert "HEIC" in report.harvest.skipped[0][1] and "JPEG" in report.harvest.skipped[0][1]
+        assert coll.search(image=str(folder / "master.jp2"), alpha=1.0, limit=3)[0].score > 0.99

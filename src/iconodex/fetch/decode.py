@@ -103,6 +103,8 @@ def sniff_format(data: bytes) -> str | None:
     head = bytes(data[:16])
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "WebP"
+    if head[4:12] in (b"ftypavif", b"ftypavis"):
+        return "AVIF"
     return next((name for magic, name in _SIGNATURES if head.startswith(magic)), None)
 
 

@@ -34,7 +34,14 @@ from .base import HarvestContext, HarvestReport
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".gif", ".bmp"})
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".tif", ".tiff", ".gif", ".bmp",
+                            ".jp2", ".j2k", ".jpx", ".jpf", ".avif"})
+# Pictures in formats Pillow does not read: said once each, so "0 added" never hides a folder of them.
+UNREAD_PICTURES = {
+    ".heic": "HEIC", ".heif": "HEIF", ".jxl": "JPEG XL", ".svg": "SVG (a vector drawing)", ".psd": "Photoshop",
+    ".dng": "camera raw", ".cr2": "camera raw", ".cr3": "camera raw", ".nef": "camera raw", ".arw": "camera raw",
+    ".orf": "camera raw", ".rw2": "camera raw", ".raf": "camera raw",
+}
 CAPTIONS_FILE = "captions.jsonl"
 CAPTION_PATH_KEYS = ("path", "image", "file_name", "file", "filename")
 ID_STYLES: dict[str, Callable[[str], str]] = {
@@ -88,8 +95,12 @@ class FolderSource:
 
         for dirpath, dirnames, filenames in os.walk(self.root, onerror=on_error):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-            images = sorted(f for f in filenames if not f.startswith(".") and Path(f).suffix.lower() in IMAGE_SUFFIXES)
-            yield Path(dirpath), images
+            visible = sorted(f for f in filenames if not f.startswith("."))
+            for unread in (f for f in visible if Path(f).suffix.lower() in UNREAD_PICTURES):
+                kind = UNREAD_PICTURES[Path(unread).suffix.lower()]
+                report.skip(self._relative(Path(dirpath) / unread),
+                            f"{kind} is not a format iconodex reads; convert it to JPEG, PNG or TIFF")
+            yield Path(dirpath), [f for f in visible if Path(f).suffix.lower() in IMAGE_SUFFIXES]
 
     def _record(self, path: Path, captions: list[_CaptionsFile], report: HarvestReport) -> SourceRecord | None:
         rel = self._relative(path)
