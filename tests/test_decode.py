@@ -186,3 +186,43 @@ def test_concurrent_decodes_share_one_memory_budget():
 
     # Four threads decoding 144 MB pictures at once would hold ~580 MB; a 200 MB budget runs them in turn.
     assert _decode_peak_mb(7200, 5000, RGB, threads=4, budget=200 * 2**20) < 260
+
+
+def _photo(size: tuple[int, int]) -> Image.Image:
+    import skimage
+
+    return Image.open(f"{skimage.data_dir}/astronaut.png").convert("RGB").resize(size, Image.Resampling.BICUBIC)
+
+
+def _jpeg2000(size: tuple[int, int], **save: object) -> bytes:
+    """A photo-like JPEG 2000 (the scikit-image astronaut, enlarged), as digitisation masters are."""
+    raw = io.BytesIO()
+    _photo(size).save(raw, format="JPEG2000", **save)
+    return raw.getvalue()
+
+
+@pytest.mark.parametrize("codestream", [False, True])
+def test_a_jpeg2000_is_decoded_at_the_smallest_halving_that_keeps_the_shorter_side(monkeypatch, codestream):
+    """A 12 MP master was decoded whole (0.65 s here) to be cut down to 260 pixels; its resolution
+    levels give the 1/8 picture directly (0.04 s), which the model sees as it sees the original."""
+    from iconodex.fetch import decode
+    from iconodex.models import load_model
+
+    raw = _jpeg2000((4000, 3000), **({"no_jp2": True} if codestream else {}))
+    assert decode._jpeg2000_levels(raw) == 5  # OpenJPEG's default: six resolutions
+    assert decode_image(raw, 256, final_resize=False).size == (500, 375)  # 3 levels left out: 4000 / 8
+    reduced = decode_image(raw, 260)
+    monkeypatch.setattr(decode, "_jpeg2000_levels", lambda raw: 0)
+    whole = decode_image(raw, 260)
+    assert reduced.size == whole.size == (347, 260)
+    vectors = load_model("offline").embed_images([reduced, whole, _photo((4000, 3000))])["visual"]
+    to_original = vectors[:2] @ vectors[2]
+    assert to_original[0] > 0.98 and to_original[0] >= to_original[1] - 0.01, to_original
+
+
+def test_a_jpeg2000_with_fewer_levels_is_halved_only_as_often_as_it_can_be():
+    from iconodex.fetch import decode
+
+    raw = _jpeg2000((2048, 1536), num_resolutions=2)  # one decomposition level
+    assert decode._jpeg2000_levels(raw) == 1
+    assert decode_image(raw, 256).size in ((341, 256), (342, 256))  # 1024 × 768 then resized
