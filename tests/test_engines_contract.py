@@ -245,7 +245,7 @@ def test_collection_end_to_end(engine_name, tmp_path):
         assert same[0].id == "horse.png" and same[0].score > 0.99
 
 
-@pytest.mark.parametrize("option, said", [("conectivity=8", "no option 'conectivity'"),
+@pytest.mark.parametrize("option, said", [("conectivity=8", "no option 'conectivity' (did you mean connectivity?)"),
                                           ("connectivity=abc", "connectivity must be a number"),
                                           ("expansion_search=1.5x", "expansion_search must be a number")])
 def test_a_bad_engine_option_is_one_line_and_leaves_no_collection_behind(tmp_path, capsys, option, said):

@@ -6,10 +6,11 @@ nothing else in the tree changes.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import inspect
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Generic, TypeVar
 
 from .errors import ConfigError
@@ -75,7 +76,8 @@ def check_options(what: str, factory: Callable[..., Any], options: Mapping[str, 
     if not any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
         unknown = sorted(set(options) - set(named))
         if unknown:
-            raise ConfigError(f"{what} has no option {unknown[0]!r}; its options: {', '.join(named)}")
+            raise ConfigError(f"{what} has no option {unknown[0]!r}{did_you_mean(unknown[0], named)}; "
+                              f"its options: {', '.join(named)}")
     for key, value in options.items():
         kind = _number_kind(named[key]) if key in named else None
         if kind is not None and value is not None and not isinstance(value, bool):
@@ -83,6 +85,12 @@ def check_options(what: str, factory: Callable[..., Any], options: Mapping[str, 
                 kind(value)
             except (TypeError, ValueError):
                 raise ConfigError(f"{what}: option {key} must be a number, not {value!r}") from None
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """`` (did you mean X?)`` for the known name closest to a mistyped one, or nothing."""
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f" (did you mean {close[0]}?)" if close else ""
 
 
 def _number_kind(parameter: inspect.Parameter) -> type | None:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, NotFoundError
-from ..registry import Registry
+from ..registry import Registry, did_you_mean
 from .base import HarvestContext, HarvestReport, Source, SourceFactory
 
 SOURCES: Registry[type[SourceFactory]] = Registry("source")
@@ -70,10 +69,8 @@ def source_options(name: str, factory: type[SourceFactory], options: dict[str, A
         return options
     for option in options:
         if option not in takes and option not in RUN_OPTIONS:
-            close = difflib.get_close_matches(option, takes, n=1)
-            hint = f" (did you mean {close[0]}?)" if close else ""
-            raise ConfigError(f"the {name} source takes no option {option!r}{hint}; it takes "
-                              f"{', '.join(sorted(takes)) or 'none'}")
+            raise ConfigError(f"the {name} source takes no option {option!r}{did_you_mean(option, takes)}; "
+                              f"it takes {', '.join(sorted(takes)) or 'none'}")
     return options
 
 
