@@ -422,9 +422,6 @@ class Collection:
 
         ``min_score`` None: a text query at the alpha the cut was measured at gets its model's relevance
         cut (``relevance_cut``), other queries none; 0 disables the cut; any other value is the cut."""
-        if text is not None and not isinstance(text, str):
-            raise ConfigError(f"the text to search for is a string, not {type(text).__name__}; "
-                              f"search(image=…) or search(like=…) for the others")
         alpha = self.settings.alpha if alpha is None else alpha
         measured = text is not None and image is None and like is None and alpha == CUT_ALPHA
         query = Query(text=text, image=self._query_image(image) if image is not None else None, like=like,

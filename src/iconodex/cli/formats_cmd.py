@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ..collection import Collection
+from ..collection import MAX_NEIGHBOURS, Collection
 from ..errors import ConfigError
 from ..progress import counted, stages
 from .new_collection import entries, remove_new_collection
@@ -86,7 +86,7 @@ def import_(format_name: str, src: str, collection: str, model: str | None, spac
 @collection_option
 @click.option("--ids", "ids_file", type=click.File("r"), help="File of item ids, one a line ('-': stdin).")
 @click.option("--all", "every", is_flag=True, help="Every indexed item (streamed).")
-@click.option("--k", default=50, show_default=True, type=click.IntRange(1, 1000), help="Neighbours per item.")
+@click.option("--k", default=50, show_default=True, type=click.IntRange(1, MAX_NEIGHBOURS), help="Neighbours per item.")
 @click.option("--space", help="Vector space (default: the collection's visual space).")
 @click.option("-o", "--output", default="-", show_default=True, type=click.Path(dir_okay=False),
               help="JSON file to write ('-': stdout).")

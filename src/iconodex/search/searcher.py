@@ -114,6 +114,9 @@ class Searcher:
     # -- steps --------------------------------------------------------------------------------
 
     def _validate(self, query: Query) -> None:
+        if query.text is not None and not isinstance(query.text, str):
+            raise ConfigError(f"the text to search for is a string, not {type(query.text).__name__}; "
+                              f"search(image=…) or search(like=…) for the others")
         if query.text is not None and len(query.text) > MAX_QUERY_CHARS:
             raise ConfigError(f"query is {len(query.text)} characters; the limit is {MAX_QUERY_CHARS}")
         if query.text is not None and not query.text.strip():
